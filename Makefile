@@ -1,0 +1,26 @@
+# Two commands do all set-up (see README): `make train` and `make test`.
+# Both install tsbridge into the active Python environment first (once, re-done when pyproject.toml changes).
+PYTHON ?= python3
+# A CPU build of torch 2.13.0 is what pip finds on CPU-only machines set up like ours; an already installed
+# torch is always kept. Override, e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu".
+TORCH_SPEC ?= torch==2.13.0
+STAMP := .install-stamp
+
+.PHONY: install train test clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install $(TORCH_SPEC)
+	$(PYTHON) -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+# Extra Hydra overrides go in ARGS, e.g. `make train ARGS="model=attention trainer.max_epochs=3"`.
+train: $(STAMP)
+	$(PYTHON) -m tsbridge.cli.train $(ARGS)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(STAMP) outputs multirun lightning_logs .pytest_cache

@@ -1,0 +1,48 @@
+"""Bidirectional LSTM encoder returning forward and backward states aligned step by step."""
+
+from torch import Tensor, nn
+
+from tsbridge.models._checks import ABLATIONS, check_choice, check_dropout, check_positive_int
+
+
+class BiLSTMEncoder(nn.Module):
+    """``nn.LSTM(bidirectional=True)`` over the look-back window (cuDNN on GPU).
+
+    At step t the forward state has read steps 1..t (the past of t) and the backward state steps
+    t..L (the rest of the window after t, its "future"); both stay inside the window.
+
+    Args:
+        input_size: Features per step.
+        hidden_size: Units per direction.
+        num_layers: Stacked BiLSTM layers.
+        dropout: Dropout between stacked layers (ignored by PyTorch for one layer).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.lstm = nn.LSTM(
+            check_positive_int("input_size", input_size),
+            hidden_size,
+            num_layers=check_positive_int("num_layers", num_layers),
+            dropout=check_dropout("dropout", dropout) if num_layers > 1 else 0.0,
+            batch_first=True,
+            bidirectional=True,
+        )
+
+    def forward(self, x: Tensor, ablate: str | None = None) -> tuple[Tensor, Tensor]:
+        """Encode x (B, L, input_size) into ``(h_fwd, h_bwd)``, each (B, L, hidden_size).
+
+        ``ablate="past"`` (``"future"``) replaces the last layer's forward (backward) states by
+        their mean over batch and time, per unit: the rest of the net then gets no per-sample
+        information from that direction, which measures how much the net relies on it.
+        """
+        # B: batch, L: look-back, N: hidden units per direction
+        check_choice("ablate", ablate, ABLATIONS)
+        states, _ = self.lstm(x)  # (B, L, 2N): PyTorch puts [forward | backward] on the last axis
+        h_fwd, h_bwd = states.split(self.hidden_size, dim=-1)  # (B, L, N) each
+        if ablate == "past":
+            h_fwd = h_fwd.mean(dim=(0, 1), keepdim=True).expand_as(h_fwd)
+        elif ablate == "future":
+            h_bwd = h_bwd.mean(dim=(0, 1), keepdim=True).expand_as(h_bwd)
+        return h_fwd, h_bwd

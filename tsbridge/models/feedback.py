@@ -1,0 +1,59 @@
+"""FeedbackLSTM: the bridged bidirectional state is passed back to an earlier LSTM layer."""
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from tsbridge.models.bridged import BridgedLSTM
+
+
+class FeedbackLSTM(BridgedLSTM):
+    """Earlier causal LSTM -> BiLSTM -> bridge -> LSTM -> head, with ``passes`` feedback passes.
+
+    The literal "state passed to an earlier layer": first the earlier LSTM reads the inputs (with
+    zeros where the feedback goes) and the BiLSTM reads its outputs. Then, ``passes`` more times,
+    the earlier LSTM reads at each step t ``[x_t ; bridged_t]``, the bridged bidirectional state of
+    step t from the previous pass, and the BiLSTM re-encodes. The last pass feeds the second LSTM
+    and the head exactly as in :class:`BridgedLSTM`, so ``passes=0`` is the plain stack. The
+    bridged state of step t has seen the whole window (not beyond it), so every pass after the
+    first lets the causal layer read context from later in the window.
+
+    Args:
+        passes: Feedback passes after the first (0: plain stack).
+        bridge: ``"concat"`` or ``"blend"``: a bridge whose per-step output can be fed back.
+        Others: as :class:`BridgedLSTM`; ``hidden_size``, ``num_layers`` and ``dropout`` also
+            shape the earlier LSTM.
+    """
+
+    def __init__(self, *args: Any, passes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 0:
+            raise ValueError(f"passes must be a non-negative integer, got {passes!r}")
+        if self.attention is not None:
+            raise ValueError(
+                "FeedbackLSTM needs bridge='concat' or 'blend': attention has no per-step bridged "
+                "state to feed back"
+            )
+        self.passes = passes
+        self.earlier = nn.LSTM(
+            self.core_inputs + self.bridge.output_size,
+            self.hidden_size,
+            num_layers=self.decoder.num_layers,
+            dropout=self.decoder.dropout,  # already 0 for a single layer
+            batch_first=True,
+        )
+
+    def _encoder_input_size(self) -> int:
+        return self.hidden_size  # the BiLSTM reads the earlier LSTM's states
+
+    def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Run ``passes + 1`` passes of earlier LSTM -> BiLSTM -> bridge; return the last one's
+        ``h_fwd, h_bwd`` (B, L, N) and bridged sequence (B, L, bridge.output_size)."""
+        # B: batch, L: look-back, C': core inputs, N: hidden units, F: bridge output size
+        batch, length, _ = x.shape
+        bridged = x.new_zeros(batch, length, self.bridge.output_size)  # (B, L, F): no feedback yet
+        for _ in range(self.passes + 1):
+            early, _ = self.earlier(torch.cat([x, bridged], dim=-1))  # (B, L, N) from (B, L, C'+F)
+            h_fwd, h_bwd, bridged = super().encode(early, ablate)
+        return h_fwd, h_bwd, bridged

@@ -1,0 +1,49 @@
+"""Parameter-free baselines: last value and seasonal naive."""
+
+from torch import Tensor
+
+from tsbridge.models._checks import check_positive_int
+from tsbridge.models.base import ForecastNet
+
+
+class Naive(ForecastNet):
+    """Repeat each target channel's last observed value over the horizon.
+
+    Args:
+        n_inputs, n_targets, lookback, horizon: See :class:`~tsbridge.models.base.ForecastNet`.
+    """
+
+    def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int) -> None:
+        super().__init__(n_inputs, n_targets, lookback, horizon)  # none of the learned options
+
+    def core(self, x: Tensor, ablate: str | None) -> Tensor:
+        """(B, L, n_inputs) -> (B, H, n_targets)."""
+        last = x[:, -1:, : self.n_targets]  # (B, 1, T)
+        return last.expand(-1, self.horizon, -1).clone()  # (B, H, T), its own memory
+
+
+class SeasonalNaive(ForecastNet):
+    """Forecast step h with the value one season earlier, repeating the last season if H > season.
+
+    Args:
+        n_inputs, n_targets, lookback, horizon: See :class:`~tsbridge.models.base.ForecastNet`.
+        season_length: Steps per season (e.g. 24 for daily seasonality of hourly data); at most
+            ``lookback``, so the last season is inside the window.
+    """
+
+    def __init__(
+        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int
+    ) -> None:
+        super().__init__(n_inputs, n_targets, lookback, horizon)
+        check_positive_int("season_length", season_length)
+        if season_length > lookback:
+            raise ValueError(
+                f"season_length ({season_length}) must not exceed lookback ({lookback})"
+            )
+        self.season_length = season_length
+
+    def core(self, x: Tensor, ablate: str | None) -> Tensor:
+        """(B, L, n_inputs) -> (B, H, n_targets)."""
+        season = x[:, -self.season_length :, : self.n_targets]  # (B, S, T): the last season
+        repeats = -(-self.horizon // self.season_length)  # ceil(H / S)
+        return season.repeat(1, repeats, 1)[:, : self.horizon].contiguous()  # (B, H, T)

@@ -1,0 +1,48 @@
+"""Reversible instance normalisation (RevIN, Kim et al., ICLR 2022).
+
+Each window is standardised with its own mean and standard deviation before the net sees it, and
+the forecast is mapped back with the statistics of the target channels. This removes the level
+shifts between training and test periods that dominate the error on series such as ETT.
+"""
+
+import torch
+from torch import Tensor, nn
+
+from tsbridge.models._checks import check_bool, check_positive_int
+
+
+class RevIN(nn.Module):
+    """Per-window standardisation of every input channel, reversed on the forecast.
+
+    Args:
+        n_channels: Number of input channels C normalised.
+        affine: Learn a per-channel scale and shift applied after normalising (undone on output).
+        eps: Added to the variance so constant windows do not divide by zero.
+    """
+
+    def __init__(self, n_channels: int, affine: bool = False, eps: float = 1e-5) -> None:
+        super().__init__()
+        check_positive_int("n_channels", n_channels)
+        check_bool("revin_affine", affine)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(n_channels)) if affine else None
+
+    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Standardise each window of ``x`` (B, L, C); return it and the (loc, scale) (B, 1, C)."""
+        # Statistics are treated as constants (as in RevIN): gradients flow through the values only.
+        loc = x.mean(dim=1, keepdim=True).detach()  # (B, 1, C)
+        variance = x.var(dim=1, keepdim=True, unbiased=False)  # (B, 1, C)
+        scale = torch.sqrt(variance + self.eps).detach()  # (B, 1, C)
+        x = (x - loc) / scale
+        if self.weight is not None:
+            x = x * self.weight + self.bias
+        return x, (loc, scale)
+
+    def denormalize(self, y: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
+        """Map a forecast ``y`` (B, H, T) back with the statistics of the first T channels."""
+        loc, scale = stats
+        n_targets = y.shape[-1]  # the target channels are the first input channels
+        if self.weight is not None:
+            y = (y - self.bias[:n_targets]) / (self.weight[:n_targets] + self.eps**2)
+        return y * scale[..., :n_targets] + loc[..., :n_targets]
