@@ -1,0 +1,178 @@
+"""ForecastModule + BlendWeightMonitor on real (tiny) data with a real lightning.Trainer."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from tsbridge.callbacks import BlendWeightMonitor
+from tsbridge.config import build_datamodule, build_module, compose_config
+from tsbridge.module import ForecastModule, NonFiniteLossError
+
+TINY = [
+    "data.frame.n_rows=400",
+    "data.lookback=24",
+    "data.horizon=6",
+    "data.batch_size=16",
+    "model.hidden_size=8",
+]
+BRIDGES = ["concat", "blend", "blend_unit", "blend_gated", "attention", "feedback"]
+BASELINES = ["lstm", "bilstm", "dlinear", "naive", "seasonal_naive"]
+
+
+def tiny(model: str, *extra: str):
+    overrides = [f"model={model}", *TINY, *extra]
+    if model in ("dlinear", "naive", "seasonal_naive"):
+        overrides.remove("model.hidden_size=8")
+    if model == "seasonal_naive":
+        overrides.append("model.season_length=12")
+    cfg = compose_config(overrides)
+    L.seed_everything(0)
+    datamodule = build_datamodule(cfg)
+    return cfg, datamodule, build_module(cfg, datamodule)
+
+
+def trainer(tmp_path, max_steps: int = 4, **kwargs) -> L.Trainer:
+    options = dict(
+        default_root_dir=tmp_path, max_steps=max_steps, accelerator="cpu", logger=False,
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=2, limit_test_batches=2,
+        enable_checkpointing=False,
+    )
+    options.update(kwargs)
+    return L.Trainer(**options)
+
+
+@pytest.mark.parametrize("model", BRIDGES + BASELINES)
+def test_fit_test_checkpoint_roundtrip(model, tmp_path):
+    """Every model trains a few steps, logs metrics, and a checkpoint restores bit-identical forecasts."""
+    _, datamodule, module = tiny(model)
+    fit = trainer(tmp_path)
+    fit.fit(module, datamodule=datamodule)
+    metrics = fit.validate(module, datamodule=datamodule, verbose=False)[0]
+    for name in ("val/loss", "val/mse", "val/mae", "val/rmse", "val/mase", "val_original/mae", "val_original/smape"):
+        assert math.isfinite(metrics[name]), name
+    assert metrics["val/rmse"] == pytest.approx(math.sqrt(metrics["val/mse"]), rel=1e-4)
+
+    path = tmp_path / "model.ckpt"
+    fit.save_checkpoint(path)
+    restored = ForecastModule.load_from_checkpoint(path, map_location="cpu")  # weights_only load
+    batch = next(iter(datamodule.test_dataloader()))
+    module.eval(), restored.eval()
+    with torch.no_grad():
+        assert torch.equal(module.predict_step(batch, 0)["forecast"], restored.predict_step(batch, 0)["forecast"])
+
+
+def test_forecast_ignores_the_targets_of_its_window():
+    """No look-ahead through the batch: the forecast depends on x alone, never on y."""
+    _, datamodule, module = tiny("attention")
+    datamodule.setup()
+    batch = next(iter(datamodule.test_dataloader()))
+    module.eval()
+    with torch.no_grad():
+        before = module.predict_step(batch, 0)["forecast"]
+        after = module.predict_step({**batch, "y": batch["y"] + 100.0}, 0)["forecast"]
+    assert torch.equal(before, after)
+
+
+def test_original_units_are_inverse_scaled():
+    _, datamodule, module = tiny("naive")
+    datamodule.setup()
+    batch = next(iter(datamodule.test_dataloader()))
+    out = module.predict_step(batch, 0)
+    expected = out["forecast_scaled"] * batch["scale"] + batch["loc"]
+    assert torch.allclose(out["forecast"], expected)
+    # Naive forecast in original units = the last observed original value of the target.
+    last = batch["x"][:, -1:, : datamodule.n_targets] * batch["scale"] + batch["loc"]
+    assert torch.allclose(out["forecast"], last.expand_as(out["forecast"]), atol=1e-5)
+
+
+def test_blend_weight_is_logged_and_equals_the_module(tmp_path):
+    """blend/past_weight goes to the logger every step, and the logged value is the module's a."""
+    _, datamodule, module = tiny("blend")
+    monitor = BlendWeightMonitor(dirpath=str(tmp_path / "monitor"))
+    logger = L.pytorch.loggers.CSVLogger(tmp_path, name="csv", version="")
+    fit = trainer(tmp_path, max_steps=6, logger=logger, log_every_n_steps=1, callbacks=[monitor], limit_train_batches=3)
+    fit.fit(module, datamodule=datamodule)
+
+    final = float(module.net.blend.past_weight())
+    assert 0.0 < final < 1.0
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("blend/past_weight_step")]
+    assert len(rows) == 6
+    logged = [float(row["blend/past_weight_step"]) for row in rows]
+    assert logged == pytest.approx([row["past_weight"] for row in monitor.history], abs=1e-6)
+    for row in rows:
+        assert float(row["blend/past_weight_step"]) + float(row["blend/future_weight_step"]) == pytest.approx(1.0)
+    assert logged[-1] != pytest.approx(logged[0], abs=1e-4), "a never moved"
+    assert {"blend/past_share", "importance/past", "importance/future"} <= set(fit.callback_metrics)
+    for name in ("blend_weights.csv", "blend_weights.png"):
+        assert (tmp_path / "monitor" / name).stat().st_size > 0
+
+
+def test_blend_logit_gets_its_own_learning_rate():
+    cfg, datamodule, _ = tiny("blend")
+    module = build_module(compose_config([*TINY, "model=blend", "module.blend_lr=0.25"]), datamodule)
+    optimizer = module.configure_optimizers()
+    groups = {group["name"]: group for group in optimizer.param_groups}
+    assert groups["blend"]["lr"] == 0.25
+    assert groups["net"]["lr"] == cfg.module.optimizer.lr
+    blend_ids = {id(p) for p in groups["blend"]["params"]}
+    assert blend_ids == {id(p) for p in module.net.blend_parameters()}
+    assert not blend_ids & {id(p) for p in groups["net"]["params"]}
+
+
+def test_gated_blend_reports_a_profile(tmp_path):
+    _, datamodule, module = tiny("blend_gated")
+    monitor = BlendWeightMonitor(dirpath=str(tmp_path))
+    trainer(tmp_path, max_steps=3, callbacks=[monitor]).fit(module, datamodule=datamodule)
+    assert monitor.profile is not None and len(monitor.profile) == datamodule.lookback
+    assert all(0.0 < w < 1.0 for w in monitor.profile)
+    assert (tmp_path / "blend_profile.csv").read_text().count("\n") == datamodule.lookback + 1
+
+
+def test_attention_entropy_is_logged(tmp_path):
+    _, datamodule, module = tiny("attention")
+    fit = trainer(tmp_path, max_steps=3)
+    fit.fit(module, datamodule=datamodule)
+    entropy = float(fit.callback_metrics["attention/entropy"])
+    assert 0.0 <= entropy <= math.log(datamodule.lookback) + 1e-5
+
+
+def test_nan_loss_stops_training_naming_the_step(tmp_path):
+    _, datamodule, module = tiny("blend", "model.revin=false")
+    with torch.no_grad():
+        for parameter in module.net.parameters():
+            parameter.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match=r"global step 0 \(epoch 0, batch 0\)"):
+        trainer(tmp_path, max_steps=3).fit(module, datamodule=datamodule)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_losses(loss):
+    _, datamodule, _ = tiny("lstm")
+    module = build_module(compose_config([*TINY, "model=lstm", f"module.loss={loss}"]), datamodule)
+    datamodule.setup()
+    batch = next(iter(datamodule.train_dataloader()))
+    assert module.loss_fn(module(batch["x"]), batch["y"]).item() >= 0
+
+
+def test_bad_module_options_fail_at_construction():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        tiny("naive", "module.loss=l3")
+    with pytest.raises(ValueError, match="optimizer `_target_` must name a class under 'torch.optim.'"):
+        tiny("naive", "module.optimizer._target_=os.system")
+    _, _, module = tiny("naive")
+    assert module.configure_optimizers() is None  # nothing to optimise
+
+
+def test_scheduler_is_wired_with_its_monitor():
+    _, datamodule, _ = tiny("lstm")
+    scheduler = "{_target_: torch.optim.lr_scheduler.ReduceLROnPlateau, patience: 1, monitor: val/mse}"
+    module = build_module(compose_config([*TINY, "model=lstm", f"module.scheduler={scheduler}"]), datamodule)
+    config = module.configure_optimizers()
+    assert config["lr_scheduler"]["monitor"] == "val/mse"
+    assert isinstance(config["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)

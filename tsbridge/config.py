@@ -1,0 +1,88 @@
+"""Compose tsbridge's Hydra configs and build the run's objects from them.
+
+The command line (``tsbridge-train``) and the notebook API (:class:`tsbridge.Forecaster`) both go through
+these functions, so a config means the same thing everywhere and defaults live only in ``conf/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    import lightning as L
+    import pandas as pd
+
+    from tsbridge.data import WindowDataModule
+    from tsbridge.module import ForecastModule
+
+CONFIG_MODULE = "tsbridge.conf"
+
+
+def compose_config(overrides: Sequence[str] = (), config_name: str = "train") -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with Hydra overrides, outside a Hydra app (notebooks, tests).
+
+    ``${hydra:...}`` interpolations are unavailable outside an app, so callers that build objects set
+    ``paths.output_dir`` themselves (the Forecaster uses a temporary or chosen directory).
+    """
+    if GlobalHydra.instance().is_initialized():  # e.g. inside a running Hydra app or a previous compose
+        GlobalHydra.instance().clear()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides))
+
+
+def build_datamodule(cfg: DictConfig, frame: pd.DataFrame | None = None) -> WindowDataModule:
+    """The data module of ``cfg.data``; ``frame`` replaces the configured data source when given.
+
+    Arguments arrive as plain lists/dicts (``_convert_="all"``): the data module saves them as hyperparameters
+    into checkpoints, which are loaded with ``weights_only=True`` and so may hold no OmegaConf objects.
+    """
+    overrides = {} if frame is None else {"frame": frame}
+    return instantiate(cfg.data, _convert_="all", **overrides)
+
+
+def net_config(cfg: DictConfig, datamodule: WindowDataModule) -> dict[str, Any]:
+    """Plain net config: ``cfg.model`` completed with the sizes the data module implies."""
+    net = OmegaConf.to_container(cfg.model, resolve=True)
+    net.update(
+        n_inputs=datamodule.n_inputs,
+        n_targets=datamodule.n_targets,
+        lookback=datamodule.lookback,
+        horizon=datamodule.horizon,
+    )
+    return net
+
+
+def build_module(cfg: DictConfig, datamodule: WindowDataModule) -> ForecastModule:
+    """The :class:`ForecastModule` of ``cfg.model`` and ``cfg.module`` for this data."""
+    from tsbridge.module import ForecastModule
+
+    return ForecastModule(net=net_config(cfg, datamodule), **OmegaConf.to_container(cfg.module, resolve=True))
+
+
+def _instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Instantiate each ``_target_`` entry of a name -> config mapping (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(entry) for entry in group.values() if isinstance(entry, DictConfig) and "_target_" in entry]
+
+
+def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
+    return _instantiate_group(cfg.get("callbacks"))
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    return _instantiate_group(cfg.get("logger"))
+
+
+def build_trainer(cfg: DictConfig, callbacks: list[L.Callback] | None = None,
+                  logger: list[Any] | bool | None = None, **overrides: Any) -> L.Trainer:
+    """The Lightning Trainer of ``cfg.trainer``; ``callbacks``/``logger`` default to the configured ones."""
+    callbacks = build_callbacks(cfg) if callbacks is None else callbacks
+    logger = (build_loggers(cfg) or False) if logger is None else logger
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=logger, **overrides)

@@ -1,0 +1,230 @@
+"""``ForecastModule``: the thin LightningModule around any tsbridge net.
+
+It owns the loss, the metrics and the logging of the readouts that make a bridged model readable
+(``blend/past_weight``, ``blend/past_share``, ``importance/past`` ...). It never builds a Trainer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from tsbridge.metrics import MeanAbsoluteScaledError, original_unit_metrics, scaled_metrics
+from tsbridge.models import build_net
+
+LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+# Only these namespaces may be named by optimizer/scheduler configs, so a checkpoint's hyperparameters
+# cannot make loading call arbitrary code.
+_OPTIMIZER_PREFIX = "torch.optim."
+_SCHEDULER_PREFIX = "torch.optim.lr_scheduler."
+_SCHEDULER_LIGHTNING_KEYS = ("monitor", "interval", "frequency")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised as soon as the training loss becomes NaN or infinite."""
+
+
+def _plain(config: Any) -> Any:
+    """OmegaConf nodes to plain containers, so hyperparameters pickle-free and ``weights_only`` loadable."""
+    if isinstance(config, DictConfig):
+        return OmegaConf.to_container(config, resolve=True)
+    return dict(config) if isinstance(config, Mapping) else config
+
+
+def _resolve_class(config: Mapping[str, Any], prefix: str, what: str) -> tuple[type, dict[str, Any]]:
+    kwargs = dict(config)
+    target = kwargs.pop("_target_", None)
+    kwargs.pop("_partial_", None)
+    if not isinstance(target, str) or not target.startswith(prefix):
+        raise ValueError(f"{what} `_target_` must name a class under {prefix!r}, got {target!r}")
+    return get_class(target), kwargs
+
+
+class ForecastModule(L.LightningModule):
+    """Train, validate, test and predict any tsbridge net on windowed batches.
+
+    Batches are the dicts of :class:`tsbridge.data.WindowDataModule`: ``x`` (B, L, n_inputs) and ``y``
+    (B, H, n_targets) in scaled units, plus ``loc``/``scale`` (B, 1, n_targets) to return to original units.
+
+    Args:
+        net: plain config of the network: ``_target_`` (a class exported by :mod:`tsbridge.models`) and its
+            keyword arguments, including ``n_inputs``, ``n_targets``, ``lookback``, ``horizon``.
+        optimizer: ``_target_`` under ``torch.optim`` plus keyword arguments (``lr``, ``weight_decay`` ...).
+        loss: ``"mse"``, ``"mae"`` or ``"huber"``.
+        scheduler: optional ``_target_`` under ``torch.optim.lr_scheduler`` plus keyword arguments; the
+            Lightning keys ``monitor``, ``interval`` and ``frequency`` are taken out and passed to Lightning.
+        blend_lr: learning rate of the blend logit(s) in their own parameter group; ``None`` keeps the
+            optimizer's. A larger rate lets the past/future weight move instead of being compensated by
+            the much larger rest of the network.
+        importance: at each validation epoch end, log ``importance/past`` and ``importance/future``: the
+            relative increase of validation loss when the forward (past-facing) or backward (future-facing)
+            encoder states are replaced by their mean. Costs two extra forward passes per validation batch.
+    """
+
+    def __init__(
+        self,
+        net: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        loss: str,
+        scheduler: Mapping[str, Any] | None = None,
+        blend_lr: float | None = None,
+        importance: bool = False,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        net, optimizer, scheduler = _plain(net), _plain(optimizer), _plain(scheduler)
+        _resolve_class(optimizer, _OPTIMIZER_PREFIX, "optimizer")  # fail at construction, not at fit
+        if scheduler is not None:
+            _resolve_class(scheduler, _SCHEDULER_PREFIX, "scheduler")
+        self.save_hyperparameters(
+            {"net": net, "optimizer": optimizer, "loss": loss, "scheduler": scheduler,
+             "blend_lr": blend_lr, "importance": importance}
+        )
+        self.net = build_net(net)
+        self.loss_fn = LOSSES[loss]
+        self.metrics = nn.ModuleDict(
+            {stage: scaled_metrics().clone(prefix=f"{stage}/") for stage in ("val", "test")}
+        )
+        self.original_metrics = nn.ModuleDict(
+            {stage: original_unit_metrics().clone(prefix=f"{stage}_original/") for stage in ("val", "test")}
+        )
+        self.mase = nn.ModuleDict({stage: MeanAbsoluteScaledError() for stage in ("val", "test")})
+        self.importance = importance and getattr(self.net, "bidirectional", False)
+        self.val_losses = nn.ModuleDict({k: MeanMetric() for k in ("base", "past", "future")})
+        self.val_past_share = MeanMetric()
+        # The past weight used in the latest training step, as logged (BlendWeightMonitor records this value).
+        self.step_past_weight: Tensor | None = None
+
+    # ----------------------------------------------------------------- forward and steps
+    def forward(self, x: Tensor) -> Tensor:
+        """Scaled forecast (B, H, n_targets) for scaled windows ``x`` (B, L, n_inputs)."""
+        return self.net(x)
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.net.parameters())
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        y_hat = self(batch["x"])
+        loss = self.loss_fn(y_hat, batch["y"])
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}); lower the learning rate, enable gradient clipping "
+                "(trainer.gradient_clip_val) or check the input data for extreme values"
+            )
+        batch_size = batch["x"].shape[0]
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        self._log_readouts(batch_size)
+        # Parameter-free baselines (naive, seasonal naive) have nothing to optimise: skip backward.
+        return loss if self.trainable else None
+
+    def _log_readouts(self, batch_size: int) -> None:
+        blend = getattr(self.net, "blend", None)
+        if blend is not None:
+            past = blend.past_weight()
+            self.step_past_weight = past.detach()
+            self.log("blend/past_weight", past, on_step=True, on_epoch=True, batch_size=batch_size)
+            self.log("blend/future_weight", 1 - past, on_step=True, on_epoch=True, batch_size=batch_size)
+        attention = getattr(self.net, "attention", None)
+        if attention is not None:
+            self.log("attention/entropy", attention.entropy(), on_step=False, on_epoch=True, batch_size=batch_size)
+
+    def _evaluate(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        x, y = batch["x"], batch["y"]
+        y_hat = self(x)
+        loss = self.loss_fn(y_hat, y)
+        batch_size = x.shape[0]
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=batch_size)
+        metrics = self.metrics[stage]
+        metrics.update(y_hat, y)
+        self.log_dict(metrics, on_epoch=True, batch_size=batch_size)
+        loc, scale = batch["loc"], batch["scale"]
+        original = self.original_metrics[stage]
+        original.update(y_hat * scale + loc, y * scale + loc)
+        self.log_dict(original, on_epoch=True, batch_size=batch_size)
+        history = x[..., : y.shape[-1]]  # target channels come first in the inputs (batch contract)
+        self.mase[stage].update(y_hat, y, history)
+        self.log(f"{stage}/mase", self.mase[stage], on_epoch=True, batch_size=batch_size)
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self._evaluate(batch, "val")
+        batch_size = batch["x"].shape[0]
+        blend = getattr(self.net, "blend", None)
+        if blend is not None:
+            self.val_past_share.update(blend.last_past_share(), weight=batch_size)
+        if self.importance:
+            self.val_losses["base"].update(loss, weight=batch_size)
+            for side in ("past", "future"):
+                ablated = self.loss_fn(self.net(batch["x"], ablate=side), batch["y"])
+                self.val_losses[side].update(ablated, weight=batch_size)
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        if getattr(self.net, "blend", None) is not None and self.val_past_share.update_count:
+            self.log("blend/past_share", self.val_past_share.compute())
+            self.val_past_share.reset()
+        if self.importance and self.val_losses["base"].update_count:
+            base = self.val_losses["base"].compute()
+            for side in ("past", "future"):
+                increase = (self.val_losses[side].compute() - base) / base.clamp(min=1e-12)
+                self.log(f"importance/{side}", increase)
+            for metric in self.val_losses.values():
+                metric.reset()
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        """Forecasts in original units (``forecast``) and scaled (``forecast_scaled``), with window indices."""
+        y_hat = self(batch["x"])
+        return {
+            "forecast": y_hat * batch["scale"] + batch["loc"],
+            "forecast_scaled": y_hat,
+            "series": batch["series"],
+            "t0": batch["t0"],
+        }
+
+    def on_train_epoch_end(self) -> None:
+        blend = getattr(self.net, "blend", None)
+        if blend is None:
+            return
+        values = blend.past_weight_values()
+        if values.numel() > 1:
+            self.log_dict({"blend/past_weight_min": values.min(), "blend/past_weight_max": values.max(),
+                           "blend/past_weight_std": values.std()})
+            experiment = getattr(self.logger, "experiment", None)
+            if hasattr(experiment, "add_histogram"):  # TensorBoard
+                experiment.add_histogram("blend/past_weight_values", values, self.global_step)
+
+    # ----------------------------------------------------------------- optimisation
+    def configure_optimizers(self) -> Any:
+        if not self.trainable:
+            return None
+        optimizer_cls, optimizer_kwargs = _resolve_class(self.hparams.optimizer, _OPTIMIZER_PREFIX, "optimizer")
+        blend_ids = {id(p) for p in self.net.blend_parameters()}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in blend_ids]
+        groups: list[dict[str, Any]] = [{"params": rest, "name": "net"}]
+        if blend_ids:
+            blend_group: dict[str, Any] = {"params": list(self.net.blend_parameters()), "name": "blend"}
+            if self.hparams.blend_lr is not None:
+                blend_group["lr"] = self.hparams.blend_lr
+            groups.append(blend_group)
+        optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        if self.hparams.scheduler is None:
+            return optimizer
+        scheduler_cls, scheduler_kwargs = _resolve_class(self.hparams.scheduler, _SCHEDULER_PREFIX, "scheduler")
+        lightning_keys = {k: scheduler_kwargs.pop(k) for k in _SCHEDULER_LIGHTNING_KEYS if k in scheduler_kwargs}
+        lightning_keys.setdefault("monitor", "val/loss")
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler_cls(optimizer, **scheduler_kwargs),
+                                                         **lightning_keys}}
