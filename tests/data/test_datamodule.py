@@ -1,0 +1,119 @@
+"""WindowDataModule: feature settings, loaders, panels and forecasting from the end of a frame."""
+
+import pandas as pd
+import pytest
+import torch
+
+from tsbridge.data import DataValidationError, WindowDataModule, load_dataset
+
+SPLIT = (0.6, 0.2, 0.2)
+DRIVERS = ["temperature", "load", "wind", "solar"]
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_dataset("synthetic", n_rows=300, seed=2)
+
+
+@pytest.mark.parametrize(
+    "features, feature_cols, inputs, targets",
+    [
+        ("S", None, ["target"], ["target"]),
+        (None, None, ["target"], ["target"]),
+        (None, ["wind", "load"], ["target", "wind", "load"], ["target"]),  # covariates keep their order
+        ("MS", None, ["target", *DRIVERS], ["target"]),
+        ("MS", "solar", ["target", "solar"], ["target"]),
+        ("M", None, ["target", *DRIVERS], ["target", *DRIVERS]),
+    ],
+)
+def test_feature_settings(synthetic, features, feature_cols, inputs, targets):
+    dm = WindowDataModule(
+        synthetic, time_col="date", target_cols="target", feature_cols=feature_cols, features=features,
+        lookback=8, horizon=4, split=SPLIT,
+    )
+    assert (dm.input_cols, dm.target_cols) == (inputs, targets)
+    assert (dm.n_inputs, dm.n_targets, dm.freq, dm.series_ids) == (len(inputs), len(targets), "h", [0])
+    dm.setup()
+    item = dm.train_dataset[5]
+    expected_x = torch.tensor(synthetic[inputs].to_numpy()[5:13], dtype=torch.float32)
+    assert torch.equal(item["x"], expected_x)  # targets lead the input channels
+    assert item["y"].shape == (4, len(targets))
+
+
+def test_batches_and_loaders(synthetic):
+    dm = WindowDataModule(
+        "synthetic", time_col="date", target_cols="target", features="MS", lookback=24, horizon=12,
+        split="ett-hourly", stride=4, batch_size=64, scaler="standard",
+    )  # a dataset name as frame: the full default synthetic data
+    assert dm.hparams["lookback"] == 24 and "frame" not in dm.hparams
+    dm.setup()
+    batch = next(iter(dm.train_dataloader()))
+    shapes = {key: (tuple(value.shape), value.dtype) for key, value in batch.items()}
+    assert shapes == {
+        "x": ((64, 24, 5), torch.float32),
+        "y": ((64, 12, 1), torch.float32),
+        "series": ((64,), torch.int64),
+        "t0": ((64,), torch.int64),
+        "loc": ((64, 1, 1), torch.float32),
+        "scale": ((64, 1, 1), torch.float32),
+    }
+    assert len(dm.train_dataset) == (8640 - 36) // 4 + 1  # stride for training only
+    for loader, dataset in ((dm.val_dataloader(), dm.val_dataset), (dm.predict_dataloader(), dm.test_dataset)):
+        t0 = torch.cat([b["t0"] for b in loader])
+        assert len(t0) == len(dataset) == 2880 - 12 + 1  # last partial batch kept
+        assert torch.equal(t0, torch.sort(t0).values)  # not shuffled, every stride-1 window
+    train_t0 = torch.cat([b["t0"] for b in dm.train_dataloader()])
+    assert not torch.equal(train_t0, torch.sort(train_t0).values)
+    assert torch.equal(torch.sort(train_t0).values, dm.train_dataset.index[:, 1] + 24)  # each window once
+
+
+def test_worker_settings(synthetic):
+    dm = WindowDataModule(
+        synthetic, time_col="date", target_cols="target", lookback=8, horizon=4, split=SPLIT, num_workers=2
+    )
+    loader = dm.train_dataloader()  # sets up on demand; not iterated (no worker processes started)
+    assert loader.num_workers == 2 and loader.persistent_workers and loader.drop_last is False
+
+
+def test_panel_per_series_scaling(markers):
+    frame = markers.frame([50, 80, 65], n_channels=2)
+    dm = WindowDataModule(
+        frame, time_col="date", id_col="series_id", target_cols="c0", features="MS", lookback=6, horizon=3,
+        split=SPLIT, scaler="standard", scale_per_series=True, batch_size=500,
+    )
+    assert dm.series_ids == ["s0", "s1", "s2"] and dm.freq == "h"
+    dm.setup()
+    assert dm.scaler.mean.shape == (3, 2)
+    batch = next(iter(dm.test_dataloader()))
+    assert set(batch["series"].tolist()) == {0, 1, 2}
+    original = batch["y"] * batch["scale"] + batch["loc"]
+    rows = markers.rows(original[:, :, 0], batch["series"][:, None], channel=0)
+    expected = batch["t0"][:, None] + torch.arange(3)
+    assert torch.allclose(rows, expected.float(), atol=1e-3)
+
+
+def test_time_index_instead_of_column(synthetic):
+    dm = WindowDataModule(synthetic.set_index("date"), target_cols="target", lookback=8, horizon=4, split=SPLIT)
+    assert dm.freq == "h"
+    plain = WindowDataModule(synthetic.drop(columns="date"), target_cols="target", lookback=8, horizon=4, split=SPLIT)
+    assert plain.freq is None and plain.series.future_index(0, 2).tolist() == [300, 301]
+
+
+def test_forecast_from_the_end_of_a_frame(markers):
+    frame = markers.frame([60, 70], n_channels=2)
+    options = dict(time_col="date", id_col="series_id", target_cols="c1", features="MS", lookback=5, horizon=3)
+    dm = WindowDataModule(frame, **options, split=SPLIT, scaler="standard", scale_per_series=True)
+    own = dm.last_window_dataset()
+    assert len(own) == 2 and "y" not in own[0] and own[1]["t0"] == 70
+    new = frame[frame["series_id"] == "s1"].iloc[:40]
+    series = dm.transform_frame(new)
+    assert series.series_ids == ["s1"]
+    dataset = dm.last_window_dataset(new)
+    item = dataset[0]
+    assert item["t0"] == 40 and item["series"] == 0  # positions index the new frame's series
+    original = item["x"][:, :1] * item["scale"] + item["loc"]
+    assert torch.allclose(markers.rows(original[:, 0], 1, channel=1), torch.arange(35, 40).float(), atol=1e-3)
+    assert series.future_index(0, 2).tolist() == [pd.Timestamp("2021-01-02 16:00"), pd.Timestamp("2021-01-02 17:00")]
+    unseen = frame[frame["series_id"] == "s1"].assign(series_id="s9")
+    with pytest.raises(DataValidationError, match="'s9'"):
+        dm.transform_frame(unseen)

@@ -1,0 +1,162 @@
+"""Every bad input raises a clear ValueError subclass naming the column, series or row."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsbridge.data import (
+    DataValidationError,
+    EmptySplitError,
+    MissingColumnError,
+    NonFiniteValueError,
+    NonNumericColumnError,
+    SeriesTooShortError,
+    TimestampOrderError,
+    UnknownDatasetError,
+    WindowDataModule,
+    load_dataset,
+)
+
+OPTIONS = dict(time_col="date", target_cols="c1", lookback=4, horizon=2, split=(0.6, 0.2, 0.2))
+
+
+@pytest.fixture
+def frame(markers) -> pd.DataFrame:
+    return markers.frame([60], n_channels=3).drop(columns="series_id")
+
+
+def build(frame, **changes):
+    return WindowDataModule(frame, **{**OPTIONS, **changes})
+
+
+def test_errors_are_value_errors():
+    for error in (MissingColumnError, NonFiniteValueError, NonNumericColumnError, TimestampOrderError,
+                  SeriesTooShortError, EmptySplitError, UnknownDatasetError):
+        assert issubclass(error, DataValidationError) and issubclass(error, ValueError)
+
+
+@pytest.mark.parametrize(
+    "changes, column",
+    [
+        (dict(target_cols="nope"), "nope"),
+        (dict(feature_cols=["c0", "missing"]), "missing"),
+        (dict(time_col="when"), "when"),
+        (dict(id_col="who"), "who"),
+    ],
+)
+def test_missing_column(frame, changes, column):
+    with pytest.raises(MissingColumnError, match=repr(column)):
+        build(frame, **changes)
+
+
+def test_non_numeric_column(frame):
+    frame["label"] = "a"
+    with pytest.raises(NonNumericColumnError, match="'label'"):
+        build(frame, feature_cols="label")
+    assert build(frame, features="MS").input_cols == ["c1", "c0", "c2"]  # auto-selection skips text columns
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_name_column_and_row(frame, bad):
+    frame.loc[17, "c2"] = bad
+    with pytest.raises(NonFiniteValueError, match=r"column 'c2'.*row 17"):
+        build(frame, feature_cols="c2")
+
+
+@pytest.mark.parametrize("fill, expected", [("ffill", 16.5), ("interpolate", 17.5), ("zero", 0.0)])
+def test_fill_policies(frame, fill, expected):
+    frame.loc[17, "c2"] = np.nan
+    frame.loc[0, "c2"] = np.inf  # a leading gap: ffill takes the first observed value
+    dm = build(frame, feature_cols="c2", fill=fill)
+    values = dm.series.values[0][:, 1]
+    assert values[17] == expected
+    assert values[0] == {"ffill": 1.5, "interpolate": 1.5, "zero": 0.0}[fill]
+
+
+def test_fill_cannot_fill_an_empty_column(frame):
+    frame["c2"] = np.nan
+    with pytest.raises(NonFiniteValueError, match="'c2'"):
+        build(frame, feature_cols="c2", fill="ffill")
+    with pytest.raises(DataValidationError, match="fill"):
+        build(frame, fill="mean")
+
+
+@pytest.mark.parametrize("kind, row", [("duplicate", 9), ("unsorted", 9)])
+def test_timestamp_order(frame, kind, row):
+    step_back = pd.Timedelta(0) if kind == "duplicate" else pd.Timedelta("1h")
+    frame.loc[row, "date"] = frame.loc[row - 1, "date"] - step_back
+    with pytest.raises(TimestampOrderError, match=rf"{kind} timestamp .* row {row}"):
+        build(frame)
+
+
+def test_panel_errors_name_the_series(markers):
+    frame = markers.frame([30, 30])
+    frame.loc[40, "date"] = frame.loc[39, "date"]
+    with pytest.raises(TimestampOrderError, match=r"series 's1'.*row 10"):
+        build(frame, id_col="series_id")
+    frame = markers.frame([30, 30])
+    frame.loc[35, "c1"] = np.nan
+    with pytest.raises(NonFiniteValueError, match=r"series 's1'.*row 35"):
+        build(frame, id_col="series_id")
+
+
+def test_unparseable_or_missing_time(frame):
+    frame["date"] = frame["date"].astype(str)
+    frame.loc[3, "date"] = "not a date"
+    with pytest.raises(TimestampOrderError, match="'date'"):
+        build(frame)
+    frame.loc[3, "date"] = None
+    with pytest.raises(TimestampOrderError, match="row 3"):
+        build(frame)
+
+
+def test_short_series_named_and_dropped_only_when_asked(markers):
+    frame = markers.frame([40, 5, 40])
+    with pytest.raises(SeriesTooShortError, match=r"'s1' \(5 rows\).*drop_short=True"):
+        build(frame, id_col="series_id")
+    with pytest.warns(UserWarning, match="'s1'"):
+        dm = build(frame, id_col="series_id", drop_short=True)
+    assert dm.series_ids == ["s0", "s2"]
+    with pytest.raises(SeriesTooShortError, match="no series is left"):
+        build(markers.frame([5]), id_col="series_id", drop_short=True)
+
+
+@pytest.mark.parametrize("name", ["lookback", "horizon", "stride", "batch_size"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_sizes_must_be_positive_integers(frame, name, value):
+    with pytest.raises(DataValidationError, match=name):
+        build(frame, **{name: value})
+
+
+@pytest.mark.parametrize(
+    "split, error",
+    [
+        ((0.9, 0.09, 0.01), EmptySplitError),  # no room for a test window
+        ((0.5, 0.5), DataValidationError),
+        ((0.8, 0.3, -0.1), DataValidationError),
+        ((0.5, 0.2, 0.2), DataValidationError),  # does not sum to 1
+        ("ett-daily", DataValidationError),
+        ("ett-hourly", EmptySplitError),  # 60 rows, the preset needs 14400
+    ],
+)
+def test_bad_splits(frame, split, error):
+    with pytest.raises(error, match="split"):
+        build(frame, split=split)
+
+
+def test_bad_options(frame):
+    with pytest.raises(DataValidationError, match="features"):
+        build(frame, features="SM")
+    with pytest.raises(DataValidationError, match="'S'"):
+        build(frame, features="S", feature_cols="c0")
+    with pytest.raises(DataValidationError, match="scaler"):
+        build(frame, scaler="minmax")
+    with pytest.raises(DataValidationError, match="'date'"):
+        build(frame, feature_cols="date")
+    with pytest.raises(DataValidationError, match="got ndarray"):
+        build(frame.to_numpy())
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(UnknownDatasetError, match="'weather'.*synthetic"):
+        load_dataset("weather")

@@ -1,0 +1,78 @@
+"""Property tests on random shapes: windows stay inside one series and one split, y follows x, counts match."""
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from tsbridge.data import EmptySplitError, WindowDataModule
+
+
+def expected_borders(n_rows: int, ratios: tuple[float, float, float]) -> tuple[int, int, int]:
+    n_train, n_test = int(n_rows * ratios[0]), int(n_rows * ratios[2])
+    return n_train, n_rows - n_test, n_rows
+
+
+def count(begin: int, end: int, window: int, stride: int) -> int:
+    return max(0, (end - begin - window) // stride + 1) if end - begin >= window else 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(2, 150), min_size=1, max_size=3),
+    lookback=st.integers(1, 12),
+    horizon=st.integers(1, 6),
+    stride=st.integers(1, 4),
+    train=st.floats(0.3, 0.8),
+    val_share=st.floats(0.1, 0.9),
+)
+def test_windows_lie_in_one_series_and_split(markers, lengths, lookback, horizon, stride, train, val_share):
+    val = (1 - train) * val_share
+    ratios = (train, val, 1 - train - val)
+    lengths = [max(n, lookback + horizon) for n in lengths]
+    window = lookback + horizon
+    expected = {part: 0 for part in ("train", "val", "test")}
+    for n in lengths:
+        b1, b2, b3 = expected_borders(n, ratios)
+        expected["train"] += count(0, b1, window, stride)
+        expected["val"] += count(max(0, b1 - lookback), b2, window, 1)
+        expected["test"] += count(max(0, b2 - lookback), b3, window, 1)
+    frame = markers.frame(lengths, n_channels=2)
+    options = dict(time_col="date", id_col="series_id", target_cols="c1", features="MS")
+    options.update(lookback=lookback, horizon=horizon, split=ratios, stride=stride)
+    event("empty split" if min(expected.values()) == 0 else "windows in every split")
+    if min(expected.values()) == 0:
+        with pytest.raises(EmptySplitError):
+            WindowDataModule(frame, **options)
+        return
+    dm = WindowDataModule(frame, **options)
+    dm.setup()
+    for part, dataset in zip(expected, (dm.train_dataset, dm.val_dataset, dm.test_dataset)):
+        assert len(dataset) == expected[part]
+        for item in dataset:
+            series, t0 = item["series"], item["t0"]
+            x, y = item["x"].numpy(), item["y"].numpy()
+            assert x.shape == (lookback, 2) and y.shape == (horizon, 1)
+            b1, b2, b3 = expected_borders(lengths[series], ratios)
+            low, high = {"train": (0, b1), "val": (b1, b2), "test": (b2, b3)}[part]
+            rows_x = markers.rows(x[:, 0], series, channel=1)  # target channel c1 comes first in x
+            rows_y = markers.rows(y[:, 0], series, channel=1)
+            np.testing.assert_array_equal(rows_x, np.arange(t0 - lookback, t0))
+            np.testing.assert_array_equal(rows_y, np.arange(t0, t0 + horizon))  # exactly the next H rows
+            np.testing.assert_array_equal(markers.rows(x[:, 1], series, channel=0), rows_x)
+            assert low <= t0 and t0 + horizon <= high  # targets never leave their split
+            assert part != "train" or (t0 - lookback) % stride == 0
+
+
+def test_ett_hourly_borders_on_marker_data(markers):
+    dm = WindowDataModule(
+        markers.frame([14_400 + 50], n_channels=1), time_col="date", id_col="series_id", target_cols="c0",
+        lookback=24, horizon=12, split="ett-hourly", stride=5,
+    )
+    dm.setup()
+    train_t0 = dm.train_dataset.index[:, 1] + 24
+    assert int(train_t0.max()) + 12 <= 8640
+    assert int(dm.val_dataset[0]["t0"]) == 8640 and int(dm.val_dataset[len(dm.val_dataset) - 1]["t0"]) == 11520 - 12
+    assert int(dm.test_dataset[0]["t0"]) == 11520 and int(dm.test_dataset[len(dm.test_dataset) - 1]["t0"]) == 14400 - 12
+    assert len(dm.val_dataset) == len(dm.test_dataset) == 2880 - 12 + 1
+    assert len(dm.train_dataset) == (8640 - 36) // 5 + 1  # stride applies to training windows only

@@ -1,0 +1,62 @@
+"""Data layer: load frames, validate them, split and scale without leaks, and serve lazily indexed windows.
+
+Typical use::
+
+    from tsbridge.data import WindowDataModule, load_dataset
+
+    dm = WindowDataModule(load_dataset("etth1"), time_col="date", target_cols="OT", features="MS",
+                          lookback=96, horizon=96, split="ett-hourly", scaler="standard", batch_size=32)
+"""
+
+from typing import Any
+
+from tsbridge.data.datasets import cache_dir, load_dataset, read_frame
+from tsbridge.data.errors import (
+    DatasetNotFoundError,
+    DataValidationError,
+    EmptySplitError,
+    MissingColumnError,
+    NonFiniteValueError,
+    NonNumericColumnError,
+    SeriesTooShortError,
+    TimestampOrderError,
+    UnknownDatasetError,
+)
+from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns
+from tsbridge.data.scaling import StandardScaler
+from tsbridge.data.splits import split_ranges
+from tsbridge.data.synthetic import make_synthetic
+from tsbridge.data.windows import WindowDataset, window_index
+
+
+def __getattr__(name: str) -> Any:
+    # WindowDataModule pulls in Lightning (seconds to import); loading and windowing data does not need it.
+    if name == "WindowDataModule":
+        from tsbridge.data.datamodule import WindowDataModule
+
+        return WindowDataModule
+    raise AttributeError(f"module 'tsbridge.data' has no attribute {name!r}")
+
+__all__ = [
+    "DataValidationError",
+    "DatasetNotFoundError",
+    "EmptySplitError",
+    "MissingColumnError",
+    "NonFiniteValueError",
+    "NonNumericColumnError",
+    "SeriesFrame",
+    "SeriesTooShortError",
+    "StandardScaler",
+    "TimestampOrderError",
+    "UnknownDatasetError",
+    "WindowDataModule",
+    "WindowDataset",
+    "cache_dir",
+    "load_dataset",
+    "make_synthetic",
+    "prepare_series",
+    "read_frame",
+    "resolve_columns",
+    "split_ranges",
+    "window_index",
+]

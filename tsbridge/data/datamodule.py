@@ -1,0 +1,243 @@
+"""``WindowDataModule``: a frame in, leak-free scaled window batches out."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Literal
+
+import lightning as L
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from tsbridge.data.datasets import load_dataset
+from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesTooShortError
+from tsbridge.data.frames import Features, FillPolicy, SeriesFrame, prepare_series
+from tsbridge.data.scaling import StandardScaler
+from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
+from tsbridge.data.windows import WindowDataset, window_index
+
+
+def _positive_int(name: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise DataValidationError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+class WindowDataModule(L.LightningDataModule):
+    """Validated frame -> train/val/test splits -> scaler fitted on train rows -> lazily indexed windows.
+
+    Columns, splits and series lengths are checked in ``__init__`` (cheap, so errors come early); ``setup``
+    fits the scaler and builds the datasets. Batches follow the batch contract: ``x`` (B, L, n_inputs) with the
+    targets as first channels, ``y`` (B, H, n_targets), ``series`` (B,), ``t0`` (B,) the row of the first
+    forecast step within its series, and ``loc``/``scale`` (B, 1, n_targets) with ``y_original = y * scale + loc``.
+
+    Training windows start every ``stride`` rows; validation and test windows always use stride 1, because the
+    standard protocol evaluates every window of those splits. The predict loader yields the test windows.
+
+    Args:
+        frame: a DataFrame (wide, or long/panel with ``id_col``), or a name/path for :func:`load_dataset`.
+        target_cols: column(s) to forecast.
+        lookback, horizon: window lengths L (inputs) and H (forecast).
+        split: ``"ett-hourly"``, ``"ett-15min"`` or three ratios such as ``(0.7, 0.1, 0.2)`` (per series).
+        time_col: time column; None uses the frame index.
+        feature_cols: extra input columns (covariates).
+        id_col: series id column of a long/panel frame.
+        features: ``"S"``, ``"M"``, ``"MS"`` or None (see :func:`tsbridge.data.frames.resolve_columns`).
+        stride: step between training windows.
+        batch_size, num_workers: DataLoader settings; workers are persistent and memory is pinned on CUDA.
+        scaler: ``"standard"`` or None (no scaling; ``loc`` 0 and ``scale`` 1).
+        scale_per_series: one mean/std per series instead of one pooled over all series' training rows.
+        fill: NaN/inf policy: None raises, ``"ffill"``, ``"interpolate"`` or ``"zero"``.
+        drop_short: drop (with a warning) series shorter than ``lookback + horizon`` instead of raising.
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame | str | os.PathLike,
+        *,
+        target_cols: str | Sequence[str],
+        lookback: int,
+        horizon: int,
+        split: Split,
+        time_col: str | None = None,
+        feature_cols: str | Sequence[str] | None = None,
+        id_col: str | None = None,
+        features: Features | None = None,
+        stride: int = 1,
+        batch_size: int = 1,
+        num_workers: int = 0,
+        scaler: Literal["standard"] | None = None,
+        scale_per_series: bool = False,
+        fill: FillPolicy | None = None,
+        drop_short: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["frame"])  # settings only; the data itself is never copied into hparams
+        self.lookback = _positive_int("lookback", lookback)
+        self.horizon = _positive_int("horizon", horizon)
+        self.stride = _positive_int("stride", stride)
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.num_workers = _positive_int("num_workers", num_workers, minimum=0)
+        if scaler not in (None, "standard"):
+            raise DataValidationError(f"scaler must be 'standard' or None, got {scaler!r}")
+        self.scaler_kind = scaler
+        self.scale_per_series = scale_per_series
+        self.split = split
+        self.time_col, self.id_col, self.fill = time_col, id_col, fill
+        series = prepare_series(
+            load_dataset(frame), target_cols=target_cols, feature_cols=feature_cols, time_col=time_col,
+            id_col=id_col, features=features, fill=fill,
+        )
+        self.series = self._drop_short(series, drop_short)
+        self.row_ranges = [
+            split_ranges(n, split, self.lookback, series_id)
+            for n, series_id in zip(self.series.lengths, self.series.series_ids)
+        ]
+        self._check_splits()
+        self.scaler: StandardScaler | None = None
+        self.scaled_series: SeriesFrame | None = None
+        self.train_dataset: WindowDataset | None = None
+        self.val_dataset: WindowDataset | None = None
+        self.test_dataset: WindowDataset | None = None
+
+    def _drop_short(self, series: SeriesFrame, drop_short: bool) -> SeriesFrame:
+        window = self.lookback + self.horizon
+        short = [(i, n) for i, n in enumerate(series.lengths) if n < window]
+        if not short:
+            return series
+        described = ", ".join(f"{series.series_ids[i]!r} ({n} rows)" for i, n in short[:5])
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        if not drop_short or len(short) == len(series.values):
+            raise SeriesTooShortError(
+                f"series shorter than lookback + horizon = {window}: {described}{more}"
+                + ("; pass drop_short=True to drop them" if not drop_short else "; no series is left")
+            )
+        warnings.warn(f"dropping series shorter than lookback + horizon = {window}: {described}{more}", stacklevel=3)
+        short_rows = {i for i, _ in short}
+        return series.select([i for i in range(len(series.values)) if i not in short_rows])
+
+    def _check_splits(self) -> None:
+        for part in SPLIT_PARTS:
+            index = window_index([r[part] for r in self.row_ranges], self.lookback, self.horizon)
+            if len(index) == 0:
+                rows = {sid: r[part] for sid, r in zip(self.series_ids[:3], self.row_ranges)}
+                raise EmptySplitError(
+                    f"split {self.split!r} leaves no {part} window for lookback={self.lookback}, "
+                    f"horizon={self.horizon}; {part} rows per series: {rows}"
+                )
+
+    @property
+    def input_cols(self) -> list[str]:
+        return self.series.input_cols
+
+    @property
+    def target_cols(self) -> list[str]:
+        return self.series.target_cols
+
+    @property
+    def n_inputs(self) -> int:
+        return self.series.n_inputs
+
+    @property
+    def n_targets(self) -> int:
+        return self.series.n_targets
+
+    @property
+    def freq(self) -> str | None:
+        return self.series.freq
+
+    @property
+    def series_ids(self) -> list[Hashable]:
+        return self.series.series_ids
+
+    def setup(self, stage: str | None = None) -> None:
+        """Fit the scaler on the training rows and build the three window datasets (once)."""
+        if self.train_dataset is not None:
+            return
+        if self.scaler_kind == "standard":
+            train_rows = [r["train"][1] for r in self.row_ranges]
+            self.scaler = StandardScaler(self.scale_per_series).fit(self.series.values, train_rows, self.series_ids)
+        self.scaled_series = self._scale(self.series)
+        datasets = {
+            part: self._dataset(self.scaled_series, [r[part] for r in self.row_ranges], stride)
+            for part, stride in zip(SPLIT_PARTS, (self.stride, 1, 1))
+        }
+        self.train_dataset, self.val_dataset, self.test_dataset = datasets.values()
+
+    def _scale(self, series: SeriesFrame) -> SeriesFrame:
+        if self.scaler is None:
+            return series
+        return series.with_values(
+            [self.scaler.transform(v, sid).contiguous() for v, sid in zip(series.values, series.series_ids)]
+        )
+
+    def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:
+        """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
+        if self.scaler is None:
+            return None, None
+        stats = [self.scaler.loc_scale(sid, self.n_targets) for sid in series.series_ids]
+        loc, scale = (torch.stack(s)[:, None, :] for s in zip(*stats))
+        return loc, scale
+
+    def _dataset(self, series: SeriesFrame, row_ranges: list[tuple[int, int]], stride: int) -> WindowDataset:
+        loc, scale = self._loc_scale(series)
+        return WindowDataset(
+            series.values, window_index(row_ranges, self.lookback, self.horizon, stride),
+            lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets, loc=loc, scale=scale,
+        )
+
+    def transform_frame(self, frame: pd.DataFrame) -> SeriesFrame:
+        """Validate a new frame with this module's columns and scale it with the fitted scaler.
+
+        The frame needs the same time/id/value columns; with a per-series scaler every series must have been
+        seen in training. Returns a :class:`SeriesFrame` of scaled tensors (``series`` in batches built from it
+        index its ``series_ids``).
+        """
+        self.setup()
+        series = prepare_series(
+            frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
+            time_col=self.time_col, id_col=self.id_col, fill=self.fill,
+        )
+        return self._scale(series)
+
+    def last_window_dataset(self, frame: pd.DataFrame | None = None) -> WindowDataset:
+        """One window per series of its last ``lookback`` rows, to forecast the ``horizon`` steps after the data.
+
+        Args:
+            frame: new data (see :meth:`transform_frame`); None uses this module's own frame.
+
+        Items carry no ``"y"``; ``t0`` is the series length. Future timestamps: ``SeriesFrame.future_index``.
+        """
+        self.setup()
+        series = self.transform_frame(frame) if frame is not None else self.scaled_series
+        loc, scale = self._loc_scale(series)
+        return WindowDataset.last_windows(
+            series.values, lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets,
+            loc=loc, scale=scale, series_ids=series.series_ids,
+        )
+
+    def _loader(self, part: str) -> DataLoader:
+        self.setup()
+        workers = self.num_workers
+        return DataLoader(
+            getattr(self, f"{part}_dataset"), batch_size=self.batch_size, shuffle=part == "train", drop_last=False,
+            num_workers=workers, persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Training windows (every ``stride``-th start), shuffled."""
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """The test windows (every stride-1 window of the test split), unshuffled."""
+        return self._loader("test")

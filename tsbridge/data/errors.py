@@ -1,0 +1,41 @@
+"""Errors raised by the data layer for bad input.
+
+Every error is a :class:`ValueError` (or :class:`FileNotFoundError`) subclass whose message names the offending
+column, series or row, so users see what to fix instead of a deep torch traceback.
+"""
+
+
+class DataValidationError(ValueError):
+    """Base class of all data-layer input errors."""
+
+
+class MissingColumnError(DataValidationError):
+    """A named column (time, id, target or feature) is not in the frame."""
+
+
+class NonNumericColumnError(DataValidationError):
+    """A value column cannot be read as numbers."""
+
+
+class NonFiniteValueError(DataValidationError):
+    """A value column holds NaN or +-inf and no fill policy was chosen (or the policy could not fill it)."""
+
+
+class TimestampOrderError(DataValidationError):
+    """Timestamps of a series are unsorted, duplicated or missing."""
+
+
+class SeriesTooShortError(DataValidationError):
+    """A series has fewer rows than ``lookback + horizon`` (one window)."""
+
+
+class EmptySplitError(DataValidationError):
+    """A split part (train, validation or test) would contain no window."""
+
+
+class UnknownDatasetError(DataValidationError):
+    """``load_dataset`` got a name it does not know."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A known dataset file is neither on disk nor downloadable (e.g. offline)."""

@@ -1,0 +1,69 @@
+"""Train/validation/test row ranges of one series.
+
+The validation and test ranges start ``lookback`` rows before their border, so their first window's first target
+row is the border itself: every target row stays inside its own split while the look-back may read the rows just
+before it (the standard protocol of Informer, DLinear and Time-Series-Library).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Union
+
+from tsbridge.data.errors import DataValidationError, EmptySplitError
+
+Split = Union[str, Sequence[float]]
+SPLIT_PARTS = ("train", "val", "test")
+
+# Row borders (end of train, end of validation, end of test) of the ETT-small files: 12/4/4 months.
+ETT_BORDERS = {
+    "ett-hourly": (12 * 30 * 24, 16 * 30 * 24, 20 * 30 * 24),
+    "ett-15min": (12 * 30 * 24 * 4, 16 * 30 * 24 * 4, 20 * 30 * 24 * 4),
+}
+
+RowRanges = dict[str, tuple[int, int]]
+
+
+def _ratio_borders(n_rows: int, split: Sequence[float]) -> tuple[int, int, int]:
+    try:
+        ratios = [float(r) for r in split]
+    except (TypeError, ValueError):
+        raise DataValidationError(f"split must be one of {list(ETT_BORDERS)} or 3 ratios, got {split!r}") from None
+    if len(ratios) != 3 or min(ratios) <= 0 or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
+        raise DataValidationError(f"split ratios must be 3 positive numbers summing to 1, got {split!r}")
+    # Same rounding as Time-Series-Library: train and test are floored, validation takes the rest.
+    n_train, n_test = int(n_rows * ratios[0]), int(n_rows * ratios[2])
+    return n_train, n_rows - n_test, n_rows
+
+
+def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0) -> RowRanges:
+    """Row ranges ``[begin, end)`` that the windows of each split part may read.
+
+    Args:
+        n_rows: length of the series.
+        split: ``"ett-hourly"`` (borders 8640/11520/14400), ``"ett-15min"`` (x4), or ratios such as
+            ``(0.7, 0.1, 0.2)``, applied to this series (train and test floored, validation the rest).
+        lookback: look-back length L; validation/test begin ``L`` rows before their border (clipped at 0).
+        series_id: named in errors.
+
+    Returns:
+        ``{"train": (0, b1), "val": (b1 - L, b2), "test": (b2 - L, b3)}``. Training rows, on which the scaler
+        is fitted, are ``[0, b1)``. Rows from ``b3`` on are unused (ETT presets).
+    """
+    if isinstance(split, str):
+        if split not in ETT_BORDERS:
+            raise DataValidationError(f"split must be one of {list(ETT_BORDERS)} or 3 ratios, got {split!r}")
+        borders = ETT_BORDERS[split]
+        if n_rows < borders[-1]:
+            raise EmptySplitError(
+                f"split {split!r} needs {borders[-1]} rows, but series {series_id!r} has {n_rows}; use ratios"
+            )
+    else:
+        borders = _ratio_borders(n_rows, split)
+    train_end, val_end, test_end = borders
+    return {
+        "train": (0, train_end),
+        "val": (max(0, train_end - lookback), val_end),
+        "test": (max(0, val_end - lookback), test_end),
+    }
