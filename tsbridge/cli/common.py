@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +14,15 @@ from typing import Any
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-# Errors a user can fix by changing the command line or config: shown as one line, not a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, KeyError, HydraException, OmegaConfBaseException)
+# conf/hydra/launcher/{joblib,submitit_slurm}.yaml share the launcher plugins' names on purpose, so that
+# `hydra/launcher=joblib` picks tsbridge's documented preset; Hydra then validates them against the plugins'
+# schemas (wanted) and warns that this matching is deprecated. The presets list every field, so they keep working
+# once Hydra stops matching.
+warnings.filterwarnings("ignore", message=r"\n'hydra/launcher/.*' is validated against ConfigStore schema")
+
+# Errors a user can fix by changing the command line, the config or the data: shown as one line, not a
+# traceback. FloatingPointError covers a diverging loss (tsbridge.module.NonFiniteLossError says what to change).
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError, FloatingPointError, HydraException, OmegaConfBaseException)
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -25,8 +33,9 @@ def _root_cause(error: BaseException) -> BaseException:
 
 @contextmanager
 def report_errors(program: str) -> Iterator[None]:
-    """Turn configuration and input errors into ``<program>: error: <message>`` and exit status 2.
+    """Turn configuration and input errors into one line ``<program>: error: <message>`` and exit status 2.
 
+    Multi-line messages (OmegaConf and Hydra add ``full_key: ...`` lines) are joined with ``; ``.
     Set ``HYDRA_FULL_ERROR=1`` (as Hydra itself suggests) to see the full traceback instead.
     """
     try:
@@ -36,7 +45,8 @@ def report_errors(program: str) -> Iterator[None]:
             raise
         cause = _root_cause(error)
         message = str(cause) if isinstance(cause, USER_ERRORS) else str(error)
-        print(f"{program}: error: {message.strip()}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+        print(f"{program}: error: {message}", file=sys.stderr)
         print("(set HYDRA_FULL_ERROR=1 for the full traceback)", file=sys.stderr)
         sys.exit(2)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Literal
 
 import lightning as L
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from tsbridge.data.datasets import load_dataset
 from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesTooShortError
@@ -25,6 +25,27 @@ def _positive_int(name: str, value: int, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise DataValidationError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A random order of ``n`` items that depends only on ``seed`` and the epoch.
+
+    Lightning calls :meth:`set_epoch` at each epoch start, so a run resumed from a checkpoint shuffles its
+    remaining epochs exactly as the uninterrupted run would (the global random state is not in checkpoints).
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
 
 
 class WindowDataModule(L.LightningDataModule):
@@ -53,6 +74,7 @@ class WindowDataModule(L.LightningDataModule):
         scale_per_series: one mean/std per series instead of one pooled over all series' training rows.
         fill: NaN/inf policy: None raises, ``"ffill"``, ``"interpolate"`` or ``"zero"``.
         drop_short: drop (with a warning) series shorter than ``lookback + horizon`` instead of raising.
+        seed: seed of the training shuffle, whose order depends only on ``(seed, epoch)``.
     """
 
     def __init__(
@@ -74,6 +96,7 @@ class WindowDataModule(L.LightningDataModule):
         scale_per_series: bool = False,
         fill: FillPolicy | None = None,
         drop_short: bool = False,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["frame"])  # settings only; the data itself is never copied into hparams
@@ -85,6 +108,7 @@ class WindowDataModule(L.LightningDataModule):
         if scaler not in (None, "standard"):
             raise DataValidationError(f"scaler must be 'standard' or None, got {scaler!r}")
         self.scaler_kind = scaler
+        self.seed = seed
         self.scale_per_series = scale_per_series
         self.split = split
         self.time_col, self.id_col, self.fill = time_col, id_col, fill
@@ -223,8 +247,10 @@ class WindowDataModule(L.LightningDataModule):
     def _loader(self, part: str) -> DataLoader:
         self.setup()
         workers = self.num_workers
+        dataset = getattr(self, f"{part}_dataset")
+        sampler = EpochShuffleSampler(len(dataset), self.seed) if part == "train" else None
         return DataLoader(
-            getattr(self, f"{part}_dataset"), batch_size=self.batch_size, shuffle=part == "train", drop_last=False,
+            dataset, batch_size=self.batch_size, sampler=sampler, drop_last=False,
             num_workers=workers, persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
         )
 

@@ -1,0 +1,72 @@
+"""Multirun sweeps: one folder per job, a report over them, the Optuna sweeper and the parallel joblib launcher."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pandas as pd
+import pytest
+from cli_helpers import TINY, metrics_files
+
+from tsbridge.cli import report
+
+pytestmark = pytest.mark.slow
+
+
+def test_model_sweep_gives_one_folder_per_job_and_a_three_row_report(cli, output_root, capsys):
+    cli("train", "-m", *TINY, "model=concat,blend,attention")
+    (sweep_dir,) = (output_root / "multirun" / "train").iterdir()
+    paths = metrics_files(sweep_dir)
+    assert [p.parent.name for p in paths] == ["0", "1", "2"]
+    assert {json.loads(p.read_text())["model"] for p in paths} == {"concat", "blend", "attention"}
+
+    report.main([str(sweep_dir), "--metric", "val/loss"])
+    table = pd.read_csv(sweep_dir / "report.csv")
+    assert len(table) == 3 and table["val/loss"].is_monotonic_increasing
+    assert sorted(table["overrides"]) == ["model=attention", "model=blend", "model=concat"]
+    assert (table["hidden_size"] == 8).all()
+    assert table.loc[table["model"] == "blend", "past_weight"].between(0, 1).all()
+    assert table.loc[table["model"] != "blend", "past_weight"].isna().all()
+    markdown = (sweep_dir / "report.md").read_text().splitlines()
+    assert markdown[0].startswith("| run | model | overrides | val/loss |") and len(markdown) == 2 + 3
+    assert (sweep_dir / "past_weights.png").stat().st_size > 0
+    assert "model=concat" in capsys.readouterr().out
+
+
+def test_report_on_a_folder_without_runs_fails_clearly(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        report.main([str(tmp_path)])
+    assert exit_info.value.code == 2 and "no metrics.json under" in capsys.readouterr().err
+
+
+def test_optuna_sweeper_runs_two_trials(cli, output_root):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    # No model.hidden_size on the command line: a value given there would be fixed, not searched.
+    cli("train", "experiment=smoke", "hparams_search=optuna", "hydra.sweeper.n_trials=2")
+    (sweep_dir,) = (output_root / "multirun" / "train").iterdir()
+    trials = [json.loads(p.read_text()) for p in metrics_files(sweep_dir)]
+    assert len(trials) == 2
+    models = [t["config"]["model"] for t in trials]
+    assert all(m["hidden_size"] in (16, 32, 64, 128) and 0 <= m["dropout"] <= 0.3 for m in models)
+    learning_rates = {t["config"]["module"]["optimizer"]["lr"] for t in trials}
+    assert len(learning_rates) == 2 and all(1e-4 <= lr <= 1e-2 for lr in learning_rates)
+    results = (sweep_dir / "optimization_results.yaml").read_text()
+    best = min(t["val"]["val/loss"] for t in trials)
+    assert "best_params" in results and f"best_value: {best}" in results
+
+
+def test_joblib_launcher_runs_two_jobs_in_parallel_in_their_own_folders(cli, output_root):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    result = cli("train", "-m", *TINY, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2")
+    assert "ConfigStore schema" not in result.stderr  # the deliberate schema match stays quiet
+    (sweep_dir,) = (output_root / "multirun" / "train").iterdir()
+    runs = {p.parent.name: json.loads(p.read_text()) for p in metrics_files(sweep_dir)}
+    assert sorted(runs) == ["0", "1"]
+    assert {run["config"]["seed"] for run in runs.values()} == {1, 2}
+    for name, run in runs.items():
+        assert run["config"]["paths"]["output_dir"] == str(sweep_dir / name)
+        assert all(str(sweep_dir / name) in run[key] for key in ("best_checkpoint", "last_checkpoint"))
+    (start_a, end_a), (start_b, end_b) = ((datetime.fromisoformat(r["started"]), datetime.fromisoformat(r["finished"]))
+                                          for r in runs.values())
+    assert start_a < end_b and start_b < end_a, "the two jobs did not overlap in time"

@@ -1,0 +1,72 @@
+"""``tsbridge-train`` as a user runs it: outputs of a run, errors, help, printed config and tab completion."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from cli_helpers import TINY
+from omegaconf import OmegaConf
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_writes_a_complete_metrics_json(trained_run):
+    summary = json.loads((trained_run / "metrics.json").read_text())
+    assert summary["model"] == "blend" and summary["optimized_metric"] == "val/loss"
+    for name in ("val/loss", "val/mse", "val_original/mae"):
+        assert math.isfinite(summary["val"][name])
+    for name in ("test/mse", "test/mae", "test_original/mse", "test_original/mae", "test/mase"):
+        assert math.isfinite(summary["test"][name])
+    past = summary["readouts"]["blend/past_weight_epoch"]
+    assert 0 < past < 1 and summary["readouts"]["blend/future_weight_epoch"] == pytest.approx(1 - past)
+    assert summary["epochs"] == 1 and summary["global_step"] == 3 and summary["world_size"] == 1
+    assert summary["fit_seconds"] > 0 and summary["started"] < summary["finished"]
+    for key in ("best_checkpoint", "last_checkpoint"):
+        assert Path(summary[key]).parent.samefile(trained_run / "checkpoints")
+    # The resolved config is stored, and equals the one Hydra saved (which keeps the interpolations).
+    assert summary["config"]["data"]["lookback"] == 24 and summary["config"]["paths"]["output_dir"] == str(trained_run)
+    assert OmegaConf.load(trained_run / ".hydra" / "config.yaml").model.hidden_size == 8
+    for name in ("blend_weights.csv", "blend_weights.png", "csv/metrics.csv"):
+        assert (trained_run / name).is_file()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["model=nope"], "Could not find 'model/nope'"),
+    (["data.lookback=-5"], "lookback must be an integer >= 1, got -5"),
+    (["data=csv", "data.frame.path=missing.csv", "data.target_cols=[y]"], "no data file at 'missing.csv'"),
+    (["data=csv"], "Missing mandatory value"),
+])
+def test_config_errors_end_with_one_clear_message(cli, overrides, message):
+    result = cli("train", *TINY, *overrides, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # Hydra's own errors (an unknown option) end with its hint; ours end with the same hint after the message.
+    assert "HYDRA_FULL_ERROR" in lines[-1]
+    if not overrides[0].startswith("model="):
+        assert lines[-2].startswith("tsbridge-train: error: ") and message in lines[-2]
+
+
+def test_help_lists_the_groups_and_examples(cli):
+    result = cli("train", "--help")
+    assert "tsbridge-train -m model=concat,blend,attention" in result.stdout
+    assert "model: attention, bilstm, blend" in result.stdout
+    assert "hparams_search: optuna" in result.stdout and "experiment: etth1_bridges, smoke" in result.stdout
+
+
+def test_cfg_job_prints_the_composed_config_without_training(cli, output_root):
+    result = cli("train", "model=attention", "data.horizon=12", "--cfg", "job")
+    cfg = OmegaConf.create(result.stdout)
+    assert cfg.model.bridge == "attention" and cfg.data.horizon == 12
+    assert not (output_root / "outputs").exists()
+
+
+def test_shell_completion_script_and_completions(cli):
+    script = cli("train", "-sc", "install=bash").stdout
+    assert "complete -o nospace -o default -F hydra_bash_completion" in script
+    completions = cli("train", "-sc", "query=bash", env_extra={"COMP_LINE": "tsbridge-train model=bl"}).stdout
+    assert "model=blend" in completions.split()
