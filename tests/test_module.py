@@ -176,3 +176,16 @@ def test_scheduler_is_wired_with_its_monitor():
     config = module.configure_optimizers()
     assert config["lr_scheduler"]["monitor"] == "val/mse"
     assert isinstance(config["lr_scheduler"]["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)
+
+
+def test_blend_trajectory_survives_a_checkpoint(tmp_path):
+    """A resumed run's blend_weights.csv covers the whole training, not only the epochs after resuming."""
+    _, datamodule, module = tiny("blend")
+    monitor = BlendWeightMonitor(dirpath=str(tmp_path))
+    fit = trainer(tmp_path, max_steps=3, callbacks=[monitor])
+    fit.fit(module, datamodule=datamodule)
+    fit.save_checkpoint(tmp_path / "m.ckpt")
+    checkpoint = torch.load(tmp_path / "m.ckpt", weights_only=True)
+    resumed = BlendWeightMonitor()
+    resumed.load_state_dict(checkpoint["callbacks"][next(k for k in checkpoint["callbacks"] if "BlendWeight" in k)])
+    assert resumed.history == monitor.history and len(resumed.history) == 3

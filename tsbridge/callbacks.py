@@ -31,6 +31,14 @@ class BlendWeightMonitor(L.Callback):
         self.history: list[dict[str, float]] = []
         self.profile: list[float] | None = None
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in checkpoints, so a resumed run's trajectory covers the whole training."""
+        return {"history": self.history, "profile": self.profile}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict["history"])
+        self.profile = state_dict["profile"]
+
     @staticmethod
     def _blend(pl_module: L.LightningModule) -> Any:
         return getattr(getattr(pl_module, "net", None), "blend", None)

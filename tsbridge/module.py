@@ -144,7 +144,8 @@ class ForecastModule(L.LightningModule):
         y_hat = self(x)
         loss = self.loss_fn(y_hat, y)
         batch_size = x.shape[0]
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=batch_size)
+        # Synced across DDP ranks: checkpointing and early stopping must decide the same on every rank.
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=batch_size, sync_dist=True)
         metrics = self.metrics[stage]
         metrics.update(y_hat, y)
         self.log_dict(metrics, on_epoch=True, batch_size=batch_size)
@@ -172,13 +173,14 @@ class ForecastModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         if getattr(self.net, "blend", None) is not None and self.val_past_share.update_count:
-            self.log("blend/past_share", self.val_past_share.compute())
+            # Metric.compute() already reduced over ranks; sync_dist only tells Lightning so.
+            self.log("blend/past_share", self.val_past_share.compute(), sync_dist=True)
             self.val_past_share.reset()
         if self.importance and self.val_losses["base"].update_count:
             base = self.val_losses["base"].compute()
             for side in ("past", "future"):
                 increase = (self.val_losses[side].compute() - base) / base.clamp(min=1e-12)
-                self.log(f"importance/{side}", increase)
+                self.log(f"importance/{side}", increase, sync_dist=True)
             for metric in self.val_losses.values():
                 metric.reset()
 

@@ -19,6 +19,7 @@ def test_forward_shape_and_backward(make_net, name, n_inputs, n_targets):
     net = make_net(name, n_inputs=n_inputs, n_targets=n_targets)
     y = net(torch.randn(5, LOOKBACK, n_inputs))
     assert y.shape == (5, HORIZON, n_targets)
+    assert y.is_contiguous()  # torchmetrics and callers .view() forecasts
     assert torch.isfinite(y).all()
     params = [p for p in net.parameters() if p.requires_grad]
     if params:

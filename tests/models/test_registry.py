@@ -47,6 +47,6 @@ def test_omegaconf_configs_are_accepted():
     assert net.blend is not None
 
 
-def test_unknown_options_fail_like_python():
-    with pytest.raises(TypeError, match="hiden_size"):
+def test_unknown_option_is_a_value_error_naming_the_class_and_key():
+    with pytest.raises(ValueError, match="invalid options for LSTMForecaster.*hiden_size"):
         build_net({**TINY_CONFIGS["lstm"], "hiden_size": 8}, **DIMS)

@@ -32,6 +32,7 @@ def _ar1(rng: np.random.Generator, phi: np.ndarray, sigma: np.ndarray, n_rows: i
 
 def _lag(values: np.ndarray, hours: int) -> np.ndarray:
     """Shift right by ``hours`` along the last axis, repeating the first value (no look-ahead)."""
+    hours = min(hours, values.shape[-1])  # a series shorter than the lag is all first value
     return np.concatenate([np.repeat(values[..., :1], hours, axis=-1), values[..., :-hours]], axis=-1)
 
 

@@ -121,7 +121,8 @@ class ForecastNet(nn.Module):
             y = y.reshape(batch, self.n_targets, self.horizon).transpose(1, 2)  # (B, H, T)
         if stats is not None:
             y = self.revin.denormalize(y, stats)
-        return y
+        # Transposes above leave y strided; metrics and callers may .view() it.
+        return y.contiguous()
 
     def _check_input(self, x: Tensor) -> None:
         expected = ("B", self.lookback, self.n_inputs)

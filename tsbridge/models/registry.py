@@ -37,7 +37,8 @@ def build_net(config: Mapping[str, Any], **overrides: Any) -> nn.Module:
             ``n_inputs``, ``n_targets``, ``lookback`` and ``horizon``.
 
     Raises:
-        ValueError: Missing or foreign ``_target_``, or Hydra features this builder does not do.
+        ValueError: Missing or foreign ``_target_``, Hydra features this builder does not do, or
+            options the class does not take.
     """
     from tsbridge import models
 
@@ -55,4 +56,8 @@ def build_net(config: Mapping[str, Any], **overrides: Any) -> nn.Module:
     special = [key for key in kwargs if key.startswith("_") and key not in _IGNORED_KEYS]
     if special:
         raise ValueError(f"model config keys {special} are not supported by build_net")
-    return cls(**{key: value for key, value in kwargs.items() if key not in _IGNORED_KEYS})
+    kwargs = {key: value for key, value in kwargs.items() if key not in _IGNORED_KEYS}
+    try:
+        return cls(**kwargs)
+    except TypeError as error:  # unknown or missing keyword: a config mistake, not a bug to trace
+        raise ValueError(f"invalid options for {class_name}: {error}") from error

@@ -1,0 +1,253 @@
+"""ETTh1 accuracy benchmark: train and test tsbridge models under the standard long-term forecasting protocol.
+
+Every run goes through the real tsbridge path: ``compose_config`` with ``experiment=etth1_bridges`` plus the run's
+overrides, ``build_datamodule`` / ``build_module`` / ``build_trainer``, early stopping on ``val/loss``, then a test of
+the best checkpoint over every stride-1 test window. Each finished run appends one row to a CSV with the columns
+:data:`COLUMNS`; ``benchmarks/render_accuracy.py`` turns that CSV into ``benchmarks/results/etth1.md``.
+
+Examples::
+
+    python benchmarks/accuracy.py --setting M --horizons 96 --models blend dlinear --seeds 0 1 2
+    python benchmarks/accuracy.py --setting M S --jobs 12 --accelerator gpu --time-budget 400   # a GPU box
+    python benchmarks/accuracy.py --quick --data tiny.csv --lookback 24 --horizons 12 --out /tmp/rows.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+# The issue's columns, then one extra: `machine` (device and parallel runs, which train_seconds depends on).
+COLUMNS = ("dataset", "setting", "lookback", "horizon", "model", "seed", "mse", "mae", "past_weight", "epochs",
+           "train_seconds", "machine")
+MODELS = ("blend", "concat", "attention", "feedback", "blend_gated", "lstm", "bilstm", "dlinear", "naive")
+# Nets without the recurrent options (hidden_size, channel_independent); DLinear already shares one map
+# across channels, which is channel independence.
+NON_RECURRENT = frozenset({"dlinear", "naive", "seasonal_naive"})
+# Shrinks a run to seconds; the scores then mean nothing (the test suite uses it so the script cannot rot).
+QUICK_OVERRIDES = ("trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
+                   "trainer.limit_test_batches=2")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One (setting, horizon, model, seed) cell of the table."""
+
+    setting: str
+    horizon: int
+    model: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every run of one invocation shares."""
+
+    data: str
+    lookback: int
+    accelerator: str
+    quick: bool
+    threads: int
+    jobs: int
+    latest_start: float  # time.time() after which no new run starts
+
+
+def default_data_path() -> str:
+    folder = os.environ.get("TSBRIDGE_DATA_DIR")
+    return str(Path(folder) / "ETTh1.csv") if folder else str(REPO.parent / "shared" / "data" / "ett" / "ETTh1.csv")
+
+
+def dataset_name(path: str) -> str:
+    name = Path(path).name
+    return name.split(".")[0]
+
+
+def machine_name(accelerator: str, jobs: int) -> str:
+    """``<GPU or CPU model>, <jobs> parallel runs``: what a row's ``train_seconds`` was measured on."""
+    import torch
+
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    else:
+        cpuinfo = Path("/proc/cpuinfo")
+        lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+        model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "CPU")
+        device = f"{model} ({os.cpu_count()} cores)"
+    return f"{device}, {jobs} parallel run{'s' if jobs > 1 else ''}"
+
+
+def run_overrides(run: Run, options: Options, output_dir: str) -> list[str]:
+    """Hydra overrides of one run on top of ``experiment=etth1_bridges``."""
+    overrides = [
+        "experiment=etth1_bridges",
+        f"model={run.model}",
+        f"data.features={run.setting}",
+        f"data.lookback={options.lookback}",
+        f"data.horizon={run.horizon}",
+        f"data.frame.path={options.data}",
+        "+data.frame.download=false",
+        f"seed={run.seed}",
+        f"paths.output_dir={output_dir}",
+        f"trainer.accelerator={options.accelerator}",
+        "trainer.enable_model_summary=false",
+        "callbacks.progress_bar.refresh_rate=0",
+        "logger=none",
+        # The importance readout costs two extra forward passes per validation batch and changes no score.
+        "module.importance=false",
+    ]
+    if run.model in NON_RECURRENT:
+        overrides.append("~model.channel_independent")
+    if options.quick:
+        overrides += QUICK_OVERRIDES
+        if run.model not in NON_RECURRENT:
+            overrides.append("model.hidden_size=8")
+    return overrides
+
+
+def train_and_test(run: Run, options: Options) -> dict[str, Any]:
+    """Fit one run with early stopping, test its best checkpoint, return its CSV row."""
+    import lightning as L
+    import torch
+
+    from tsbridge.config import build_datamodule, build_module, build_trainer, compose_config
+
+    torch.set_num_threads(options.threads)
+    output_dir = tempfile.mkdtemp(prefix=f"tsbridge-{run.model}-")
+    try:
+        cfg = compose_config(run_overrides(run, options, output_dir))
+        L.seed_everything(run.seed, workers=True, verbose=False)
+        datamodule = build_datamodule(cfg)
+        module = build_module(cfg, datamodule)
+        trainer = build_trainer(cfg)
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule)
+        train_seconds = time.perf_counter() - started
+        epochs = trainer.current_epoch
+        best = trainer.checkpoint_callback.best_model_path or None  # None: parameter-free nets save nothing
+        metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
+        blend = module.net.blend
+        # Scalar blends: sigmoid of the learned logit. Gated: mean gate over the last test batch.
+        past_weight = "" if blend is None else f"{float(blend.past_weight()):.4f}"
+    finally:
+        shutil.rmtree(output_dir, ignore_errors=True)
+    return {
+        "dataset": dataset_name(options.data), "setting": run.setting, "lookback": options.lookback,
+        "horizon": run.horizon, "model": run.model, "seed": run.seed, "mse": f"{metrics['test/mse']:.6f}",
+        "mae": f"{metrics['test/mae']:.6f}", "past_weight": past_weight, "epochs": epochs,
+        "train_seconds": f"{train_seconds:.1f}", "machine": machine_name(options.accelerator, options.jobs),
+    }
+
+
+def attempt(job: tuple[Run, Options]) -> tuple[Run, dict[str, Any] | None, str]:
+    """Run one job, never raising: ``(run, row or None, message)`` so that one failure stops no other run."""
+    run, options = job
+    if time.time() > options.latest_start:
+        return run, None, "skipped: time budget spent"
+    try:
+        return run, train_and_test(run, options), "ok"
+    except Exception:  # noqa: BLE001 - reported, and the remaining runs go on
+        return run, None, "failed:\n" + traceback.format_exc(limit=3)
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append one row (writing the header to a new file), flushed at once so partial results survive a kill."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plan(settings: list[str], horizons: list[int], models: list[str], seeds: list[int]) -> list[Run]:
+    """Runs in priority order: horizon, then seed, then setting, then model, so that a budget cut short still
+    leaves every model of the first horizons with at least one seed."""
+    return [Run(s, h, m, seed) for h in horizons for seed in seeds for s in settings for m in models]
+
+
+def execute(runs: list[Run], options: Options, out: Path, jobs: int, deadline: float) -> int:
+    """Run everything (``jobs`` processes), append rows as they finish; return the number of failed runs."""
+    failed = 0
+
+    def record(run: Run, row: dict[str, Any] | None, message: str) -> None:
+        nonlocal failed
+        if row is not None:
+            append_row(out, row)
+        failed += message.startswith("failed")
+        print(f"[{time.strftime('%H:%M:%S')}] {run.setting} H={run.horizon} {run.model} seed={run.seed}: "
+              f"{'mse=' + row['mse'] + ' mae=' + row['mae'] + ' epochs=' + str(row['epochs']) if row else message}",
+              flush=True)
+
+    if jobs == 1:
+        for run in runs:
+            record(*attempt((run, options)))
+        return failed
+    # spawn: every worker starts clean (no forked CUDA context); each imports torch once and runs many jobs.
+    pool = multiprocessing.get_context("spawn").Pool(jobs)
+    results = pool.imap_unordered(attempt, [(run, options) for run in runs])
+    try:
+        for _ in runs:
+            timeout = None if math.isinf(deadline) else max(1.0, deadline - time.time())
+            record(*results.next(timeout=timeout))
+    except multiprocessing.TimeoutError:
+        print("time budget spent: stopping the runs still in flight", flush=True)
+    finally:
+        pool.terminate()
+        pool.join()
+    return failed
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=default_data_path(),
+                        help="ETT-format CSV (default: $TSBRIDGE_DATA_DIR/ETTh1.csv or ../shared/data/ett/ETTh1.csv)")
+    parser.add_argument("--setting", nargs="+", choices=("M", "S"), default=["M"],
+                        help="M: 7 channels -> 7 channels; S: OT -> OT")
+    parser.add_argument("--lookback", type=int, default=96)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "etth1.csv",
+                        help="CSV to append rows to")
+    parser.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu or auto")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (e.g. 12 on a GPU box)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)")
+    parser.add_argument("--time-budget", type=float, default=None,
+                        help="seconds after which runs in flight are stopped; rows already written stay")
+    parser.add_argument("--min-run-seconds", type=float, default=60.0,
+                        help="with --time-budget: no run starts with less than this left")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run (meaningless scores)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not Path(args.data).is_file():
+        sys.exit(f"accuracy.py: no data file at {args.data!r}; pass --data PATH or set TSBRIDGE_DATA_DIR")
+    budget = float("inf") if args.time_budget is None else args.time_budget
+    deadline = time.time() + budget
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    options = Options(data=str(Path(args.data).resolve()), lookback=args.lookback, accelerator=args.accelerator,
+                      quick=args.quick, threads=threads, jobs=args.jobs,
+                      latest_start=deadline - min(args.min_run_seconds, budget))
+    runs = plan(args.setting, args.horizons, args.models, args.seeds)
+    print(f"{len(runs)} runs, {args.jobs} at a time, {threads} threads each; rows -> {args.out}", flush=True)
+    failed = execute(runs, options, args.out, args.jobs, deadline)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The benchmark scripts stay runnable: quick runs produce well-formed CSV and Markdown tables."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsbridge.config import compose_config
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+ETT_HOURLY_ROWS = 14_400  # the ett-hourly split ends there
+
+
+def load_script(name: str):
+    """A benchmark script as a module (benchmarks/ is no package), registered so its dataclasses resolve."""
+    qualified = f"benchmark_{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualified, BENCHMARKS / f"{name}.py")
+        sys.modules[qualified] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[qualified]
+
+
+def run_script(name: str, *args: str, tmp_path: Path) -> str:
+    env = {**os.environ, "TSBRIDGE_OUTPUT_DIR": str(tmp_path), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def markdown_tables(text: str) -> list[list[list[str]]]:
+    """Every table as rows of cells; asserts a header, a separator and equal cell counts."""
+    tables, block = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif block:
+            assert len(block) >= 3, block
+            assert all(set(c) <= set("-:") and c for c in block[1]), block[1]
+            assert {len(row) for row in block} == {len(block[0])}, block
+            tables.append(block)
+            block = []
+    return tables
+
+
+@pytest.fixture(scope="module")
+def ett_file(tmp_path_factory) -> Path:
+    """An ETT-format file just long enough for the ett-hourly split (values: random walks)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(ETT_HOURLY_ROWS, 7)).cumsum(0).round(3), columns=ETT_COLUMNS)
+    frame.insert(0, "date", pd.date_range("2016-07-01", periods=ETT_HOURLY_ROWS, freq="h").astype(str))
+    path = tmp_path_factory.mktemp("ett") / "ETTh1.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_every_model_composes_with_the_experiment(tmp_path):
+    accuracy = load_script("accuracy")
+    options = accuracy.Options(data="ETTh1.csv", lookback=96, accelerator="cpu", quick=False, threads=1, jobs=1,
+                               latest_start=math.inf)
+    for model in accuracy.MODELS:
+        cfg = compose_config(accuracy.run_overrides(accuracy.Run("M", 96, model, 0), options, str(tmp_path)))
+        assert cfg.data.features == "M" and cfg.data.split == "ett-hourly" and cfg.callbacks.early_stopping
+        assert cfg.model.get("channel_independent", False) is (model not in accuracy.NON_RECURRENT)
+
+
+def test_plan_puts_every_model_of_the_first_horizon_and_seed_first():
+    accuracy = load_script("accuracy")
+    runs = accuracy.plan(["M", "S"], [96, 192], ["blend", "dlinear"], [0, 1])
+    assert [(r.horizon, r.seed) for r in runs[:4]] == [(96, 0)] * 4 and len(runs) == 16
+
+
+def test_accuracy_quick_rows_and_rendered_tables(tmp_path, ett_file):
+    rows_path = tmp_path / "rows.csv"
+    run_script("accuracy", "--quick", "--data", str(ett_file), "--lookback", "24", "--horizons", "12",
+               "--setting", "M", "S", "--models", "blend", "naive", "--seeds", "0", "--threads", "1",
+               "--out", str(rows_path),
+               tmp_path=tmp_path)
+    with open(rows_path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == load_script("accuracy").COLUMNS
+    assert sorted((r["setting"], r["model"]) for r in rows) == [("M", "blend"), ("M", "naive"), ("S", "blend"),
+                                                                 ("S", "naive")]
+    for row in rows:
+        assert row["dataset"] == "ETTh1" and row["lookback"] == "24" and row["horizon"] == "12"
+        assert math.isfinite(float(row["mse"])) and math.isfinite(float(row["mae"]))
+        assert (0 < float(row["past_weight"]) < 1) if row["model"] == "blend" else row["past_weight"] == ""
+
+    table_path = tmp_path / "table.md"
+    run_script("render_accuracy", "--csv", str(rows_path), "--out", str(table_path), tmp_path=tmp_path)
+    text = table_path.read_text()
+    assert "## Setting M" in text and "## Setting S" in text and "drop_last" in text
+    tables = markdown_tables(text)
+    assert len(tables) == 4  # scores and blend weights, per setting
+    assert tables[0][0] == ["model", "H=12 MSE", "H=12 MAE"]
+    assert any(row[0].startswith("*DLinear") for row in tables[0])
+
+
+def test_throughput_quick_table(tmp_path):
+    out = tmp_path / "throughput.md"
+    run_script("throughput", "--quick", "--threads", "1", "--out", str(out), tmp_path=tmp_path)
+    text = out.read_text()
+    (table,) = markdown_tables(text)
+    assert table[2][0] == "training, steady state" and len(table) >= 4
+    for row in table[2:]:
+        assert float(row[1]) > 0 and float(row[2]) > 0 and float(row[3].strip("*")) > 0
+    assert "Machine:" in text and "Peak RSS" in text and "Data memory" in text
