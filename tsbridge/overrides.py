@@ -1,0 +1,146 @@
+"""Turn :class:`tsbridge.Forecaster` keyword arguments into the Hydra overrides ``tsbridge-train`` understands.
+
+A keyword goes to the config node that has a key of that name (``hidden_size`` -> ``model.hidden_size``,
+``max_epochs`` -> ``trainer.max_epochs``, ``batch_size`` -> ``data.batch_size``), so the notebook API and the
+command line read the same YAML defaults and a fitted Forecaster can print the command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig
+
+#: Nodes searched, in this order, for a keyword's key.
+OPTION_NODES = ("model", "module", "trainer", "data")
+#: Keywords that name a nested key.
+ALIASES = {"lr": "module.optimizer.lr", "weight_decay": "module.optimizer.weight_decay", "seed": "seed"}
+#: Data keys that describe one frame, so ``fit`` takes them (value: the argument to use instead).
+FIT_ARGUMENTS = {
+    "frame": "fit(df)",
+    "target_cols": "fit(target=...)",
+    "time_col": "fit(time_col=...)",
+    "id_col": "fit(id_col=...)",
+    "feature_cols": "fit(features=[...])",
+    "split": "fit(val_size=..., test_size=...)",
+    "lookback": "Forecaster(lookback=...)",
+    "horizon": "Forecaster(horizon=...)",
+}
+# Set by the Forecaster itself from its work_dir.
+_MANAGED_KEYS = frozenset({"default_root_dir"})
+
+
+def format_value(value: Any) -> str:
+    """A Python value in Hydra's override grammar (``None`` -> ``null``, strings quoted, lists, dicts)."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # NumPy / torch scalars
+        value = value.item()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)  # inf, -inf, nan are Hydra literals
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{key}:{format_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, Sequence):
+        return "[" + ",".join(format_value(item) for item in value) + "]"
+    raise TypeError(f"cannot express {value!r} ({type(value).__name__}) as a Hydra override")
+
+
+def override(path: str, value: Any) -> str:
+    """``"path=value"`` in Hydra's grammar."""
+    return f"{path}={format_value(value)}"
+
+
+def option_paths(cfg: DictConfig) -> dict[str, str]:
+    """Keyword name -> dotted config path, for every keyword ``Forecaster(**options)`` accepts under ``cfg``."""
+    paths: dict[str, str] = {}
+    for node in OPTION_NODES:
+        for key in cfg[node]:
+            if key.startswith("_") or key in _MANAGED_KEYS or key in FIT_ARGUMENTS:
+                continue
+            paths.setdefault(key, f"{node}.{key}")
+    return {**paths, **ALIASES}
+
+
+def option_overrides(cfg: DictConfig, options: Mapping[str, Any]) -> list[str]:
+    """Hydra overrides for keyword ``options`` routed by :func:`option_paths`.
+
+    Raises:
+        TypeError: an option no config node has (with the closest names), or one that ``fit`` takes.
+    """
+    paths = option_paths(cfg)
+    overrides = []
+    for name, value in options.items():
+        if name in FIT_ARGUMENTS:
+            raise TypeError(f"{name!r} is not a Forecaster option; use {FIT_ARGUMENTS[name]}")
+        if name not in paths:
+            close = difflib.get_close_matches(name, paths, n=3)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            known = {node: sorted(k for k, p in paths.items() if p.startswith(f"{node}.")) for node in OPTION_NODES}
+            raise TypeError(
+                f"unknown Forecaster option {name!r}{hint} Options are the keys of the composed config: "
+                + "; ".join(f"{node}: {', '.join(keys)}" for node, keys in known.items())
+                + "; aliases: " + ", ".join(ALIASES)
+                + ". Anything else: Forecaster.from_config(overrides=[...]) or fit(trainer_kwargs={...})"
+            )
+        overrides.append(override(paths[name], value))
+    return overrides
+
+
+def split_ratios(configured: Any, val_size: float | None, test_size: float, shortest: int,
+                 horizon: int) -> str | list[float]:
+    """The ``data.split`` of one ``fit``: ``(1 - val - test, val, test)`` of each series.
+
+    Args:
+        configured: the composed ``data.split`` (a preset name or three ratios).
+        val_size: validation share; None keeps the configured one (and a preset name as it is).
+        test_size: test share; 0 trains and validates on everything.
+        shortest: rows of the shortest series.
+        horizon: forecast length H.
+
+    The data layer needs a test window in every series, so with ``test_size=0`` the last rows of each
+    series (``horizon`` rows of the shortest one, proportionally more of longer ones) are taken out of the
+    validation share as a minimal test part that ``fit`` does not evaluate.
+    """
+    if isinstance(configured, str):
+        if val_size is None and not test_size:
+            return configured
+        if val_size is None:
+            raise ValueError(f"data.split is the preset {configured!r}; pass val_size= together with test_size=")
+    val = float(configured[1]) if val_size is None else float(val_size)
+    test = float(test_size)
+    if not 0 < val < 1 or not 0 <= test < 1 or val + test >= 1:
+        raise ValueError(f"need 0 < val_size < 1, 0 <= test_size < 1 and val_size + test_size < 1, "
+                         f"got val_size={val}, test_size={test}")
+    if test > 0:
+        return [1 - val - test, val, test]
+    minimal = (horizon + 0.5) / shortest  # int(shortest * minimal) == horizon
+    if minimal >= val:
+        raise ValueError(f"val_size={val} of the shortest series ({shortest} rows) is too small to hold "
+                         f"horizon={horizon} validation rows; raise val_size")
+    return [1 - val, val - minimal, minimal]
+
+
+def frame_overrides(cfg: DictConfig, frame: pd.DataFrame, *, target: str | Sequence[str], time_col: str | None,
+                    id_col: str | None, features: str | Sequence[str] | None, val_size: float | None,
+                    test_size: float) -> list[str]:
+    """The ``data.*`` overrides that describe one training frame (see ``Forecaster.fit`` for the arguments)."""
+    grouped = id_col is not None and id_col in frame.columns
+    shortest = int(frame.groupby(id_col, sort=False).size().min()) if grouped else len(frame)
+    split = split_ratios(cfg.data.split, val_size, test_size, shortest, cfg.data.horizon)
+    overrides = [override("data.target_cols", [target] if isinstance(target, str) else list(target)),
+                 override("data.time_col", time_col), override("data.id_col", id_col), override("data.split", split)]
+    if features is not None:
+        overrides.append(override("data.features", features) if isinstance(features, str)
+                         else override("data.feature_cols", list(features)))
+    return overrides

@@ -1,0 +1,106 @@
+"""Figures of forecasts against history and actuals.
+
+Figures are bare :class:`matplotlib.figure.Figure` objects (no pyplot state, nothing to close): scripts call
+``figure.savefig``, and in Jupyter a returned figure is drawn as a PNG (see :func:`show_figures_in_jupyter`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from tsbridge.data import SeriesFrame
+from tsbridge.data.errors import DataValidationError
+from tsbridge.inference import FittedData, predict_frame
+from tsbridge.module import ForecastModule
+
+
+def show_figures_in_jupyter() -> None:
+    """Let a Jupyter kernel draw returned bare Figures (as tsbridge's plots are) when nothing else does.
+
+    Matplotlib's inline backend registers its figure formatter only once pyplot has made a figure; until then
+    Jupyter would print ``<Figure size ...>``. An existing registration (``%matplotlib inline``, a chosen
+    ``InlineBackend.figure_formats``) is left as it is.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):  # not a Jupyter kernel (plain Python, terminal IPython)
+        return
+    formatters = shell.display_formatter.formatters
+    for formatter in formatters.values():
+        try:
+            formatter.lookup_by_type(Figure)
+            return
+        except KeyError:
+            continue
+    formatters["image/png"].for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
+
+
+def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, actuals: pd.DataFrame | None = None,
+                  title: str | None = None) -> Figure:
+    """One panel per target: the recent history, the forecast and, when known, the actual values.
+
+    Args:
+        history: rows up to the forecast origin, one column per target (time index).
+        forecast: the forecast rows, same columns (time index).
+        actuals: observed values over (part of) the forecast's span, or None.
+        title: figure title.
+    """
+    targets = list(forecast.columns)
+    figure = Figure(figsize=(9, 0.8 + 2.6 * len(targets)))
+    axes = figure.subplots(len(targets), 1, sharex=True, squeeze=False)[:, 0]
+    for axis, name in zip(axes, targets):
+        axis.plot(history.index, history[name], color="tab:gray", label="history")
+        if actuals is not None and len(actuals):
+            axis.plot(actuals.index, actuals[name], color="black", label="actual")
+        # Start the forecast line at the last observed value so the two read as one curve.
+        joined = pd.concat([history[name].iloc[-1:], forecast[name]])
+        axis.plot(joined.index, joined.to_numpy(), color="tab:blue", marker=".", markevery=range(1, len(joined)),
+                  label="forecast")
+        axis.axvline(history.index[-1], color="grey", linewidth=0.8, linestyle=":")
+        axis.set_ylabel(str(name))
+        axis.legend(loc="upper left", fontsize=8)
+    axes[-1].set_xlabel(str(forecast.index.name or "time"))
+    figure.autofmt_xdate()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_series_forecast(module: ForecastModule, data: FittedData, series: SeriesFrame, series_id: Hashable | None,
+                         origin: Any, history: int | None) -> Figure:
+    """Forecast one series of ``series`` from ``origin`` (None: its end) and plot it with history and actuals.
+
+    The forecast reads the ``lookback`` rows up to the last one at or before ``origin``; up to ``horizon`` rows
+    after it are drawn as actuals. ``history`` rows are drawn before it (None: ``lookback``).
+    """
+    if series_id is not None and series_id not in series.series_ids:
+        raise DataValidationError(f"series {series_id!r} not in the data; ids are {series.series_ids[:10]}")
+    position = 0 if series_id is None else series.series_ids.index(series_id)
+    stamps = series.timestamps[position]
+    values = series.values[position][:, : data.n_targets].double().numpy()
+    if origin is not None and isinstance(stamps, pd.DatetimeIndex):
+        origin = pd.Timestamp(origin)
+    end = len(stamps) if origin is None else int(stamps.searchsorted(origin, side="right"))
+    single = replace(series, values=[series.values[position][:end]], timestamps=[stamps[:end]],
+                     series_ids=[series.series_ids[position]])
+    predicted = predict_frame(module, data, single, data.horizon)
+    if data.id_col is not None:
+        predicted = predicted.droplevel(0)
+    shown, after = slice(max(0, end - (history or data.lookback)), end), slice(end, end + data.horizon)
+    past = pd.DataFrame(values[shown], index=stamps[shown], columns=data.target_cols)
+    actuals = pd.DataFrame(values[after], index=stamps[after], columns=data.target_cols)
+    title = None if data.id_col is None else f"{data.id_col} = {series.series_ids[position]}"
+    return plot_forecast(past, predicted, actuals, title)
+
+
+show_figures_in_jupyter()
