@@ -100,7 +100,7 @@ class Bench:
         (series,) = dataset.values
         span = self.args.lookback + self.args.horizon
         windows = series.unfold(0, span, 1).transpose(1, 2)  # (rows - span + 1, span, C)
-        chosen = windows[dataset.index[:, 1]]  # (N, span, C), copied once
+        chosen = windows[dataset.index.pairs()[:, 1]]  # (N, span, C), copied once
         x, y = chosen[:, : self.args.lookback], chosen[:, self.args.lookback :, : dataset.n_targets]
         return x.contiguous().to(self.device), y.contiguous().to(self.device)
 

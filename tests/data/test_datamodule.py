@@ -64,7 +64,7 @@ def test_batches_and_loaders(synthetic):
         assert torch.equal(t0, torch.sort(t0).values)  # not shuffled, every stride-1 window
     train_t0 = torch.cat([b["t0"] for b in dm.train_dataloader()])
     assert not torch.equal(train_t0, torch.sort(train_t0).values)
-    assert torch.equal(torch.sort(train_t0).values, dm.train_dataset.index[:, 1] + 24)  # each window once
+    assert torch.equal(torch.sort(train_t0).values, dm.train_dataset.index.pairs()[:, 1] + 24)  # each window once
 
 
 def test_worker_settings(synthetic):

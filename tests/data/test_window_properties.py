@@ -5,7 +5,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from tsbridge.data import EmptySplitError, WindowDataModule
+from tsbridge.data import EmptySplitError, StridedWindows, WindowDataModule
 
 
 def expected_borders(n_rows: int, ratios: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -15,6 +15,28 @@ def expected_borders(n_rows: int, ratios: tuple[float, float, float]) -> tuple[i
 
 def count(begin: int, end: int, window: int, stride: int) -> int:
     return max(0, (end - begin - window) // stride + 1) if end - begin >= window else 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ranges=st.lists(st.tuples(st.integers(0, 20), st.integers(0, 60)), max_size=4),
+    window=st.integers(1, 10),
+    stride=st.integers(1, 4),
+)
+def test_strided_windows_locate_every_start_one_by_one(ranges, window, stride):
+    """The compact index finds the same (series, start) as the materialised pairs, empty series included."""
+    row_ranges = [(begin, begin + span) for begin, span in ranges]
+    windows = StridedWindows.from_ranges(row_ranges, window - 1, 1, stride)
+    pairs = windows.pairs()
+    assert len(windows) == len(pairs) == sum(count(b, e, window, stride) for b, e in row_ranges)
+    assert [windows.locate(i) for i in range(len(windows))] == [tuple(pair) for pair in pairs.tolist()]
+    for series, start in pairs.tolist():
+        begin, end = row_ranges[series]
+        assert begin <= start and start + window <= end and (start - begin) % stride == 0
+    if len(windows):
+        assert windows.locate(-1) == tuple(pairs[-1].tolist())
+    with pytest.raises(IndexError):
+        windows.locate(len(windows))
 
 
 @settings(max_examples=40, deadline=None)
@@ -70,7 +92,7 @@ def test_ett_hourly_borders_on_marker_data(markers):
         lookback=24, horizon=12, split="ett-hourly", stride=5,
     )
     dm.setup()
-    train_t0 = dm.train_dataset.index[:, 1] + 24
+    train_t0 = dm.train_dataset.index.pairs()[:, 1] + 24
     assert int(train_t0.max()) + 12 <= 8640
     assert int(dm.val_dataset[0]["t0"]) == 8640 and int(dm.val_dataset[len(dm.val_dataset) - 1]["t0"]) == 11520 - 12
     assert int(dm.test_dataset[0]["t0"]) == 11520 and int(dm.test_dataset[len(dm.test_dataset) - 1]["t0"]) == 14400 - 12

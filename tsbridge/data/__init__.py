@@ -26,7 +26,7 @@ from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns
 from tsbridge.data.scaling import StandardScaler
 from tsbridge.data.splits import split_ranges
 from tsbridge.data.synthetic import make_synthetic
-from tsbridge.data.windows import WindowDataset, window_index
+from tsbridge.data.windows import StridedWindows, WindowDataset, window_index
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +47,7 @@ __all__ = [
     "SeriesFrame",
     "SeriesTooShortError",
     "StandardScaler",
+    "StridedWindows",
     "TimestampOrderError",
     "UnknownDatasetError",
     "WindowDataModule",

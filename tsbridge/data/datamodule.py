@@ -18,7 +18,7 @@ from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesToo
 from tsbridge.data.frames import Features, FillPolicy, SeriesFrame, prepare_series
 from tsbridge.data.scaling import StandardScaler
 from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
-from tsbridge.data.windows import WindowDataset, window_index
+from tsbridge.data.windows import StridedWindows, WindowDataset
 
 
 def _positive_int(name: str, value: int, minimum: int = 1) -> int:
@@ -116,10 +116,11 @@ class WindowDataModule(L.LightningDataModule):
             load_dataset(frame), target_cols=target_cols, feature_cols=feature_cols, time_col=time_col,
             id_col=id_col, features=features, fill=fill,
         )
-        self.series = self._drop_short(series, drop_short)
+        # Original units until setup() scales these tensors in place: the module holds the data once.
+        self._series = self._drop_short(series, drop_short)
         self.row_ranges = [
             split_ranges(n, split, self.lookback, series_id)
-            for n, series_id in zip(self.series.lengths, self.series.series_ids)
+            for n, series_id in zip(self._series.lengths, self._series.series_ids)
         ]
         self._check_splits()
         self.scaler: StandardScaler | None = None
@@ -146,8 +147,8 @@ class WindowDataModule(L.LightningDataModule):
 
     def _check_splits(self) -> None:
         for part in SPLIT_PARTS:
-            index = window_index([r[part] for r in self.row_ranges], self.lookback, self.horizon)
-            if len(index) == 0:
+            windows = StridedWindows.from_ranges([r[part] for r in self.row_ranges], self.lookback, self.horizon)
+            if len(windows) == 0:
                 rows = {sid: r[part] for sid, r in zip(self.series_ids[:3], self.row_ranges)}
                 raise EmptySplitError(
                     f"split {self.split!r} leaves no {part} window for lookback={self.lookback}, "
@@ -155,49 +156,65 @@ class WindowDataModule(L.LightningDataModule):
                 )
 
     @property
+    def series(self) -> SeriesFrame:
+        """The validated data in original units.
+
+        ``setup`` scales the values in place (a long series is held once, not twice), so from then on each access
+        un-scales a new copy with the scaler's inverse transform (equal to the input up to float32 rounding).
+        """
+        if self.scaler is None:
+            return self._series
+        return self._series.with_values(
+            [self.scaler.inverse_transform(v, sid) for v, sid in zip(self._series.values, self._series.series_ids)]
+        )
+
+    @property
     def input_cols(self) -> list[str]:
-        return self.series.input_cols
+        return self._series.input_cols
 
     @property
     def target_cols(self) -> list[str]:
-        return self.series.target_cols
+        return self._series.target_cols
 
     @property
     def n_inputs(self) -> int:
-        return self.series.n_inputs
+        return self._series.n_inputs
 
     @property
     def n_targets(self) -> int:
-        return self.series.n_targets
+        return self._series.n_targets
 
     @property
     def freq(self) -> str | None:
-        return self.series.freq
+        return self._series.freq
 
     @property
     def series_ids(self) -> list[Hashable]:
-        return self.series.series_ids
+        return self._series.series_ids
 
     def setup(self, stage: str | None = None) -> None:
-        """Fit the scaler on the training rows and build the three window datasets (once)."""
+        """Fit the scaler on the training rows, scale the data in place and build the three window datasets (once)."""
         if self.train_dataset is not None:
             return
         if self.scaler_kind == "standard":
             train_rows = [r["train"][1] for r in self.row_ranges]
-            self.scaler = StandardScaler(self.scale_per_series).fit(self.series.values, train_rows, self.series_ids)
-        self.scaled_series = self._scale(self.series)
+            scaler = StandardScaler(self.scale_per_series).fit(self._series.values, train_rows, self.series_ids)
+            self._scale_(self._series, scaler)
+            self.scaler = scaler  # only now: ``series`` un-scales the values once they are scaled
+        self.scaled_series = self._series
         datasets = {
             part: self._dataset(self.scaled_series, [r[part] for r in self.row_ranges], stride)
             for part, stride in zip(SPLIT_PARTS, (self.stride, 1, 1))
         }
         self.train_dataset, self.val_dataset, self.test_dataset = datasets.values()
 
-    def _scale(self, series: SeriesFrame) -> SeriesFrame:
-        if self.scaler is None:
-            return series
-        return series.with_values(
-            [self.scaler.transform(v, sid).contiguous() for v, sid in zip(series.values, series.series_ids)]
-        )
+    @staticmethod
+    def _scale_(series: SeriesFrame, scaler: StandardScaler | None) -> SeriesFrame:
+        """Scale ``series``' own tensors in place (:func:`prepare_series` never returns views of a frame)."""
+        if scaler is not None:
+            for values, series_id in zip(series.values, series.series_ids):
+                scaler.transform_(values, series_id)
+        return series
 
     def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:
         """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
@@ -210,7 +227,7 @@ class WindowDataModule(L.LightningDataModule):
     def _dataset(self, series: SeriesFrame, row_ranges: list[tuple[int, int]], stride: int) -> WindowDataset:
         loc, scale = self._loc_scale(series)
         return WindowDataset(
-            series.values, window_index(row_ranges, self.lookback, self.horizon, stride),
+            series.values, StridedWindows.from_ranges(row_ranges, self.lookback, self.horizon, stride),
             lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets, loc=loc, scale=scale,
         )
 
@@ -226,7 +243,7 @@ class WindowDataModule(L.LightningDataModule):
             frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
             time_col=self.time_col, id_col=self.id_col, fill=self.fill,
         )
-        return self._scale(series)
+        return self._scale_(series, self.scaler)
 
     def last_window_dataset(self, frame: pd.DataFrame | None = None) -> WindowDataset:
         """One window per series of its last ``lookback`` rows, to forecast the ``horizon`` steps after the data.

@@ -30,6 +30,7 @@ from tsbridge.data.errors import (
 Features = Literal["S", "M", "MS"]
 FillPolicy = Literal["ffill", "interpolate", "zero"]
 FILL_POLICIES = ("ffill", "interpolate", "zero")
+Rows = slice | np.ndarray  # the rows of one series in the frame: all of them (wide) or their positions (panel)
 
 
 @dataclass(frozen=True)
@@ -174,23 +175,40 @@ def _fill(values: np.ndarray, fill: FillPolicy | None) -> np.ndarray:
         return values
     if fill not in FILL_POLICIES:
         raise DataValidationError(f"fill must be one of {FILL_POLICIES} or None, got {fill!r}")
-    table = pd.DataFrame(np.where(np.isfinite(values), values, np.nan))
+    finite = np.isfinite(values)
+    if finite.all():  # nothing to fill: skip the float64 table of the whole series
+        return values
+    table = pd.DataFrame(np.where(finite, values, np.nan).astype(np.float64))
     if fill == "zero":
-        return table.fillna(0.0).to_numpy()
-    if fill == "ffill":
+        filled = table.fillna(0.0)
+    elif fill == "ffill":
         # Leading gaps have no past value; the first observed value is the least surprising choice.
-        return table.ffill().bfill().to_numpy()
-    return table.interpolate(limit_direction="both").to_numpy()
+        filled = table.ffill().bfill()
+    else:
+        filled = table.interpolate(limit_direction="both")
+    return np.array(filled.to_numpy(), dtype=np.float32, order="C")  # owned and writable: scaled in place later
 
 
-def _check_finite(values: np.ndarray, columns: list[str], series_id: Hashable, rows: pd.Index) -> None:
+def _check_finite(values: np.ndarray, columns: list[str], series_id: Hashable, labels: pd.Index, rows: Rows) -> None:
+    """Raise on the first non-finite value, naming it by its frame label ``labels[rows][row]`` (looked up only then)."""
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
         row, col = bad[0]
         raise NonFiniteValueError(
-            f"series {series_id!r}: column {columns[col]!r} holds {values[row, col]} at row {rows[row]!r}; "
+            f"series {series_id!r}: column {columns[col]!r} holds {values[row, col]} at row {labels[rows][row]!r}; "
             "clean the data or pass fill='ffill' | 'interpolate' | 'zero'"
         )
+
+
+def _float32_values(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """``(rows, channels)`` float32, C-ordered and owned (the data module scales it in place).
+
+    Filled one column at a time, so no float64 or transposed copy of the whole frame exists even briefly.
+    """
+    values = np.empty((len(frame), len(columns)), dtype=np.float32)
+    for channel, column in enumerate(columns):
+        values[:, channel] = frame[column].to_numpy(dtype=np.float32, na_value=np.nan)
+    return values
 
 
 def _infer_freq(stamps: pd.Index) -> str | None:
@@ -224,7 +242,8 @@ def prepare_series(
             value forward (leading gaps take the first value); ``"interpolate"`` is linear; ``"zero"`` writes 0.
 
     Returns:
-        A :class:`SeriesFrame`; series keep their first-appearance order.
+        A :class:`SeriesFrame` whose tensors own their memory (never views of ``frame``); series keep their
+        first-appearance order.
 
     Raises:
         DataValidationError: a subclass naming the column, series or row at fault.
@@ -234,21 +253,22 @@ def prepare_series(
     input_cols, targets = resolve_columns(
         frame, target_cols=target_cols, feature_cols=feature_cols, time_col=time_col, id_col=id_col, features=features
     )
+    groups: dict[Hashable, Rows]
     if id_col is None:
-        groups = {0: np.arange(len(frame))}
+        groups = {0: slice(None)}  # a slice keeps views: no row-position array, RangeIndex timestamps stay ranges
     else:
         missing = np.flatnonzero(frame[id_col].isna().to_numpy())
         if missing.size:
             raise DataValidationError(f"id column {id_col!r} is missing at row {frame.index[missing[0]]!r}")
         groups = frame.groupby(id_col, sort=False).indices
     raw_time = frame.index if time_col is None else pd.Index(frame[time_col])
-    all_values = frame[input_cols].to_numpy(dtype=np.float64, na_value=np.nan)
+    all_values = _float32_values(frame, input_cols)
     values, timestamps = [], []
     for series_id, rows in groups.items():
         stamps = _timestamps(raw_time[rows], time_col or "index", series_id)
         series_values = _fill(all_values[rows], fill)
-        _check_finite(series_values, input_cols, series_id, frame.index[rows])
-        values.append(torch.from_numpy(np.ascontiguousarray(series_values, dtype=np.float32)))
+        _check_finite(series_values, input_cols, series_id, frame.index, rows)
+        values.append(torch.from_numpy(np.ascontiguousarray(series_values)))
         timestamps.append(stamps)
     return SeriesFrame(
         values=values,

@@ -15,6 +15,19 @@ ArrayT = TypeVar("ArrayT", Tensor, np.ndarray)
 
 # Channels whose training rows are (nearly) constant keep std 1 instead of dividing by ~0.
 _MIN_STD = 1e-8
+# Rows per chunk when fitting: the statistics accumulate in float64 without a float64 copy of the whole data.
+_CHUNK_ROWS = 1 << 16
+
+
+def _moments(parts: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """Float64 mean and population std ``(n_channels,)`` over the rows of all ``parts``, one chunk at a time."""
+    n_rows = sum(len(p) for p in parts)
+    if n_rows == 0:
+        raise DataValidationError("the scaler has no training rows to fit on")
+    chunks = [chunk for p in parts for chunk in p.split(_CHUNK_ROWS)]  # views
+    mean = sum(chunk.double().sum(dim=0) for chunk in chunks) / n_rows
+    squares = sum(((chunk.double() - mean) ** 2).sum(dim=0) for chunk in chunks)
+    return mean, (squares / n_rows).sqrt()
 
 
 class StandardScaler:
@@ -39,15 +52,12 @@ class StandardScaler:
         self, values: Sequence[Tensor], train_rows: Sequence[int], series_ids: Sequence[Hashable]
     ) -> StandardScaler:
         """Fit on ``values[i][:train_rows[i]]`` for each series ``i`` (rows ``(n_rows_i, n_channels)``)."""
-        parts = [v[:n].double() for v, n in zip(values, train_rows)]
+        parts = [v[:n] for v, n in zip(values, train_rows)]
         groups = [[p] for p in parts] if self.per_series else [parts]
         means, stds = [], []
         for group in groups:
-            rows = torch.cat(group)
-            if len(rows) == 0:
-                raise DataValidationError("the scaler has no training rows to fit on")
-            std = rows.std(dim=0, unbiased=False)
-            means.append(rows.mean(dim=0))
+            mean, std = _moments(group)
+            means.append(mean)
             stds.append(torch.where(std < _MIN_STD, torch.ones_like(std), std))
         self.mean = torch.stack(means).float()
         self.std = torch.stack(stds).float()
@@ -78,6 +88,11 @@ class StandardScaler:
         """Scale ``values (..., C)``; ``C`` may be fewer than the fitted channels (the first ``C`` are used)."""
         loc, scale = self._stats_like(values, series_id)
         return (values - loc) / scale
+
+    def transform_(self, values: Tensor, series_id: Hashable | None = None) -> Tensor:
+        """:meth:`transform` in place, so a long series is never held twice; returns ``values``."""
+        loc, scale = self._stats_like(values, series_id)
+        return values.sub_(loc).div_(scale)
 
     def inverse_transform(self, values: ArrayT, series_id: Hashable | None = None) -> ArrayT:
         """Back to original units: ``values * std + mean``, e.g. forecasts ``(..., n_targets)``.
