@@ -125,8 +125,7 @@ class FittedData:
         if self.scaler is None:
             return {"values": series.values}
         values = [self.scaler.transform(v, sid) for v, sid in zip(series.values, series.series_ids)]
-        stats = [self.scaler.loc_scale(sid, self.n_targets) for sid in series.series_ids]
-        loc, scale = (torch.stack(s)[:, None, :] for s in zip(*stats))
+        loc, scale = self.scaler.target_stats(series.series_ids, self.n_targets)
         return {"values": values, "loc": loc, "scale": scale}
 
     def last_windows(self, series: SeriesFrame) -> WindowDataset:

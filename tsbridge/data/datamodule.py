@@ -220,9 +220,7 @@ class WindowDataModule(L.LightningDataModule):
         """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
         if self.scaler is None:
             return None, None
-        stats = [self.scaler.loc_scale(sid, self.n_targets) for sid in series.series_ids]
-        loc, scale = (torch.stack(s)[:, None, :] for s in zip(*stats))
-        return loc, scale
+        return self.scaler.target_stats(series.series_ids, self.n_targets)
 
     def _dataset(self, series: SeriesFrame, row_ranges: list[tuple[int, int]], stride: int) -> WindowDataset:
         loc, scale = self._loc_scale(series)

@@ -84,6 +84,12 @@ class StandardScaler:
         row = self.group(series_id)
         return self.mean[row, :n_channels], self.std[row, :n_channels]
 
+    def target_stats(self, series_ids: Sequence[Hashable], n_targets: int) -> tuple[Tensor, Tensor]:
+        """Per-series target mean and std ``(n_series, 1, n_targets)``: the ``loc``/``scale`` of batches."""
+        stats = [self.loc_scale(series_id, n_targets) for series_id in series_ids]
+        loc, scale = (torch.stack(s)[:, None, :] for s in zip(*stats))
+        return loc, scale
+
     def transform(self, values: ArrayT, series_id: Hashable | None = None) -> ArrayT:
         """Scale ``values (..., C)``; ``C`` may be fewer than the fitted channels (the first ``C`` are used)."""
         loc, scale = self._stats_like(values, series_id)
