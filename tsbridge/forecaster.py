@@ -134,9 +134,8 @@ class Forecaster:
                 is an input) or ``"M"`` (forecast every column); None keeps the configured ``data.features``.
             val_size: share of each series' end for validation (early stopping, best checkpoint); None keeps
                 the configured ``data.split``'s.
-            test_size: share after validation that is held out and evaluated into :attr:`metrics`. With 0,
-                only a minimal tail (``horizon`` rows of the shortest series) is held out, because the data layer
-                needs a test part (see :func:`tsbridge.overrides.split_ratios`).
+            test_size: share after validation that is held out and evaluated into :attr:`metrics`; with 0
+                (the default) every row is used for training and validation.
             freq: pandas frequency of the time axis; None infers it (error if it cannot).
             max_epochs: overrides ``trainer.max_epochs``.
             trainer_kwargs: extra ``lightning.Trainer`` arguments, winning over the config.
@@ -146,7 +145,7 @@ class Forecaster:
         """
         fit_args = {"target": target, "time_col": time_col, "id_col": id_col, "features": features,
                     "val_size": val_size, "test_size": test_size, "freq": freq, "max_epochs": max_epochs}
-        fit_overrides = frame_overrides(self.config, df, target=target, time_col=time_col, id_col=id_col,
+        fit_overrides = frame_overrides(self.config, target=target, time_col=time_col, id_col=id_col,
                                         features=features, val_size=val_size, test_size=test_size)
         if max_epochs is not None:
             fit_overrides.append(override("trainer.max_epochs", max_epochs))

@@ -13,7 +13,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
 from omegaconf import DictConfig
 
 #: Nodes searched, in this order, for a keyword's key.
@@ -97,20 +96,13 @@ def option_overrides(cfg: DictConfig, options: Mapping[str, Any]) -> list[str]:
     return overrides
 
 
-def split_ratios(configured: Any, val_size: float | None, test_size: float, shortest: int,
-                 horizon: int) -> str | list[float]:
+def split_ratios(configured: Any, val_size: float | None, test_size: float) -> str | list[float]:
     """The ``data.split`` of one ``fit``: ``(1 - val - test, val, test)`` of each series.
 
     Args:
         configured: the composed ``data.split`` (a preset name or three ratios).
         val_size: validation share; None keeps the configured one (and a preset name as it is).
-        test_size: test share; 0 trains and validates on everything.
-        shortest: rows of the shortest series.
-        horizon: forecast length H.
-
-    The data layer needs a test window in every series, so with ``test_size=0`` the last rows of each
-    series (``horizon`` rows of the shortest one, proportionally more of longer ones) are taken out of the
-    validation share as a minimal test part that ``fit`` does not evaluate.
+        test_size: test share; 0 trains and validates on everything (no test part).
     """
     if isinstance(configured, str):
         if val_size is None and not test_size:
@@ -122,22 +114,14 @@ def split_ratios(configured: Any, val_size: float | None, test_size: float, shor
     if not 0 < val < 1 or not 0 <= test < 1 or val + test >= 1:
         raise ValueError(f"need 0 < val_size < 1, 0 <= test_size < 1 and val_size + test_size < 1, "
                          f"got val_size={val}, test_size={test}")
-    if test > 0:
-        return [1 - val - test, val, test]
-    minimal = (horizon + 0.5) / shortest  # int(shortest * minimal) == horizon
-    if minimal >= val:
-        raise ValueError(f"val_size={val} of the shortest series ({shortest} rows) is too small to hold "
-                         f"horizon={horizon} validation rows; raise val_size")
-    return [1 - val, val - minimal, minimal]
+    return [1 - val - test, val, test]
 
 
-def frame_overrides(cfg: DictConfig, frame: pd.DataFrame, *, target: str | Sequence[str], time_col: str | None,
+def frame_overrides(cfg: DictConfig, *, target: str | Sequence[str], time_col: str | None,
                     id_col: str | None, features: str | Sequence[str] | None, val_size: float | None,
                     test_size: float) -> list[str]:
     """The ``data.*`` overrides that describe one training frame (see ``Forecaster.fit`` for the arguments)."""
-    grouped = id_col is not None and id_col in frame.columns
-    shortest = int(frame.groupby(id_col, sort=False).size().min()) if grouped else len(frame)
-    split = split_ratios(cfg.data.split, val_size, test_size, shortest, cfg.data.horizon)
+    split = split_ratios(cfg.data.split, val_size, test_size)
     overrides = [override("data.target_cols", [target] if isinstance(target, str) else list(target)),
                  override("data.time_col", time_col), override("data.id_col", id_col), override("data.split", split)]
     if features is not None:

@@ -117,3 +117,14 @@ def test_forecast_from_the_end_of_a_frame(markers):
     unseen = frame[frame["series_id"] == "s1"].assign(series_id="s9")
     with pytest.raises(DataValidationError, match="'s9'"):
         dm.transform_frame(unseen)
+
+
+def test_zero_test_ratio_means_no_test_part():
+    """(0.8, 0.2, 0): validation runs to the end of each series and the test part is empty, not an error."""
+    from tsbridge.data import WindowDataModule, make_synthetic
+
+    dm = WindowDataModule(make_synthetic(n_rows=500), time_col="date", target_cols="target", lookback=24,
+                          horizon=6, split=[0.8, 0.2, 0.0], scaler="standard", batch_size=8)
+    dm.setup()
+    assert dm.row_ranges[0] == {"train": (0, 400), "val": (376, 500), "test": (500, 500)}
+    assert len(dm.test_dataset) == 0 and len(dm.val_dataset) == 500 - 376 - 24 - 6 + 1

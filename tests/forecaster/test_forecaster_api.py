@@ -75,16 +75,12 @@ def test_formatted_values_compose_back_to_the_same_values():
 
 
 def test_split_ratios():
-    assert split_ratios([0.7, 0.1, 0.2], 0.2, 0.1, 100, 4) == pytest.approx([0.7, 0.2, 0.1])
-    assert split_ratios("ett-hourly", None, 0, 100, 4) == "ett-hourly"
-    # test_size=0: the minimal test tail (horizon rows of the shortest series) comes out of validation.
-    train, val, test = split_ratios([0.7, 0.1, 0.2], 0.25, 0, 100, 4)
-    assert train == 0.75 and int(100 * test) == 4 and val + test == pytest.approx(0.25)
-    assert split_ratios([0.7, 0.1, 0.2], None, 0, 1000, 4)[0] == pytest.approx(0.9)  # configured val share
+    assert split_ratios([0.7, 0.1, 0.2], 0.2, 0.1) == pytest.approx([0.7, 0.2, 0.1])
+    assert split_ratios("ett-hourly", None, 0) == "ett-hourly"
+    assert split_ratios([0.7, 0.1, 0.2], 0.25, 0) == pytest.approx([0.75, 0.25, 0.0])  # no test part
+    assert split_ratios([0.7, 0.1, 0.2], None, 0)[0] == pytest.approx(0.9)  # configured val share
     with pytest.raises(ValueError, match="val_size"):
-        split_ratios([0.7, 0.1, 0.2], 0.6, 0.5, 100, 4)
-    with pytest.raises(ValueError, match="too small"):
-        split_ratios([0.7, 0.1, 0.2], 0.03, 0, 100, 4)
+        split_ratios([0.7, 0.1, 0.2], 0.6, 0.5)
 
 
 def test_fit_predict_round_trip(fitted_hourly):

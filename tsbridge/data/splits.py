@@ -30,8 +30,11 @@ def _ratio_borders(n_rows: int, split: Sequence[float]) -> tuple[int, int, int]:
         ratios = [float(r) for r in split]
     except (TypeError, ValueError):
         raise DataValidationError(f"split must be one of {list(ETT_BORDERS)} or 3 ratios, got {split!r}") from None
-    if len(ratios) != 3 or min(ratios) <= 0 or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6):
-        raise DataValidationError(f"split ratios must be 3 positive numbers summing to 1, got {split!r}")
+    if (len(ratios) != 3 or min(ratios[:2]) <= 0 or ratios[2] < 0
+            or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6)):
+        raise DataValidationError(
+            f"split ratios must be 3 numbers summing to 1, train and validation positive, test >= 0; got {split!r}"
+        )
     # Same rounding as Time-Series-Library: train and test are floored, validation takes the rest.
     n_train, n_test = int(n_rows * ratios[0]), int(n_rows * ratios[2])
     return n_train, n_rows - n_test, n_rows
@@ -43,7 +46,8 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
     Args:
         n_rows: length of the series.
         split: ``"ett-hourly"`` (borders 8640/11520/14400), ``"ett-15min"`` (x4), or ratios such as
-            ``(0.7, 0.1, 0.2)``, applied to this series (train and test floored, validation the rest).
+            ``(0.7, 0.1, 0.2)``, applied to this series (train and test floored, validation the rest). A test
+            ratio of 0 asks for no test part: its range is then empty (``(n_rows, n_rows)``).
         lookback: look-back length L; validation/test begin ``L`` rows before their border (clipped at 0).
         series_id: named in errors.
 
@@ -62,8 +66,9 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
     else:
         borders = _ratio_borders(n_rows, split)
     train_end, val_end, test_end = borders
+    no_test = not isinstance(split, str) and float(split[2]) == 0
     return {
         "train": (0, train_end),
         "val": (max(0, train_end - lookback), val_end),
-        "test": (max(0, val_end - lookback), test_end),
+        "test": (test_end, test_end) if no_test else (max(0, val_end - lookback), test_end),
     }
