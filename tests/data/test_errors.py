@@ -15,6 +15,7 @@ from tsbridge.data import (
     UnknownDatasetError,
     WindowDataModule,
     load_dataset,
+    prepare_series,
 )
 
 OPTIONS = dict(time_col="date", target_cols="c1", lookback=4, horizon=2, split=(0.6, 0.2, 0.2))
@@ -160,3 +161,10 @@ def test_bad_options(frame):
 def test_unknown_dataset_name():
     with pytest.raises(UnknownDatasetError, match="'weather'.*synthetic"):
         load_dataset("weather")
+
+
+def test_panel_series_with_different_frequencies_are_refused():
+    hourly = pd.DataFrame({"id": "a", "date": pd.date_range("2024-01-01", periods=40, freq="h"), "v": 1.0})
+    daily = pd.DataFrame({"id": "b", "date": pd.date_range("2024-01-01", periods=40, freq="D"), "v": 1.0})
+    with pytest.raises(DataValidationError, match=r"different frequencies: 'h' \(series 'a'\), 'D' \(series 'b'\)"):
+        prepare_series(pd.concat([hourly, daily]), target_cols="v", time_col="date", id_col="id")

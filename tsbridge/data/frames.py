@@ -44,7 +44,7 @@ class SeriesFrame:
         series_ids: the id of each series (``[0]`` for a wide frame).
         input_cols: names of the channels of ``values``, targets first.
         target_cols: names of the target channels.
-        freq: pandas offset alias inferred from the first series (e.g. ``"h"``), or None.
+        freq: pandas offset alias shared by the series (e.g. ``"h"``), or None when it cannot be inferred.
     """
 
     values: list[Tensor]
@@ -221,6 +221,19 @@ def _infer_freq(stamps: pd.Index) -> str | None:
     return None if offset is None else offset.freqstr
 
 
+def _panel_freq(timestamps: list[pd.Index], series_ids: list[Hashable]) -> str | None:
+    """The frequency all series share (None if none can be inferred); differing frequencies are an error."""
+    inferred = {}
+    for stamps, series_id in zip(timestamps, series_ids):
+        freq = _infer_freq(stamps)
+        if freq is not None:
+            inferred.setdefault(freq, series_id)
+    if len(inferred) > 1:
+        described = ", ".join(f"{freq!r} (series {series_id!r})" for freq, series_id in inferred.items())
+        raise DataValidationError(f"series have different frequencies: {described}; resample them to one")
+    return next(iter(inferred), None)
+
+
 def prepare_series(
     frame: pd.DataFrame,
     *,
@@ -276,5 +289,5 @@ def prepare_series(
         series_ids=list(groups),
         input_cols=input_cols,
         target_cols=targets,
-        freq=_infer_freq(timestamps[0]) if timestamps else None,
+        freq=_panel_freq(timestamps, list(groups)),
     )
