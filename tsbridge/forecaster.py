@@ -35,6 +35,7 @@ from tsbridge.data import SeriesFrame
 from tsbridge.inference import (Backtest, FittedData, Start, attention_frame, backtest_frame, backtest_metrics,
                                 backtest_origins, forecast, predict_frame, resolve_freq, retrained_backtest)
 from tsbridge.models import MODEL_NAMES
+from tsbridge.metrics import scalar_values
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
 from tsbridge.plotting import plot_series_forecast
@@ -48,10 +49,6 @@ class NotFittedError(ValueError, AttributeError):
 
 class MissingReadoutError(AttributeError):
     """The model has no blend (or attention) bridge to read weights from."""
-
-
-def _scalars(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {name: float(value) for name, value in sorted(metrics.items()) if value.numel() == 1}
 
 
 class Forecaster:
@@ -163,10 +160,10 @@ class Forecaster:
         if checkpoint is not None and checkpoint.best_model_path:  # as tsbridge-train tests: the best epoch
             state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
-        metrics = _scalars(trainer.callback_metrics)
+        metrics = scalar_values(trainer.callback_metrics)
         if test_size:
             trainer.test(module, datamodule=datamodule, verbose=False)
-            metrics.update(_scalars(trainer.callback_metrics))
+            metrics.update(scalar_values(trainer.callback_metrics))
         data = FittedData.from_datamodule(datamodule, freq)
         monitor = next((c for c in all_callbacks if isinstance(c, BlendWeightMonitor)), None)
         self._set_fitted(module.cpu().eval(), data, fit_args, list(monitor.history) if monitor else [], metrics)

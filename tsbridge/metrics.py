@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
@@ -45,6 +47,11 @@ class MeanAbsoluteScaledError(Metric):
 
     def compute(self) -> Tensor:
         return (self.total / self.count.clamp(min=1)).float()
+
+
+def scalar_values(metrics: Mapping[str, Tensor]) -> dict[str, float]:
+    """The one-element entries of logged metrics (e.g. ``trainer.callback_metrics``) as floats, sorted by name."""
+    return {name: float(value) for name, value in sorted(metrics.items()) if value.numel() == 1}
 
 
 def scaled_metrics() -> MetricCollection:

@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     import lightning as L
 
 
-def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    return {name: float(value) for name, value in sorted(metrics.items()) if getattr(value, "numel", lambda: 1)() == 1}
-
-
 def _continue_checkpoints_of(trainer: L.Trainer, ckpt_path: str) -> None:
     """Save a resumed run's checkpoints next to the one it resumes from.
 
@@ -45,6 +41,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit and test as ``cfg`` says; return the summary written to ``metrics.json``."""
     import lightning as L  # here, not at the top: --help and tab completion stay fast
 
+    from tsbridge.metrics import scalar_values
+
     started = datetime.now().astimezone()
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
@@ -56,7 +54,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     fit_started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     fit_seconds = time.perf_counter() - fit_started
-    fit_metrics = _scalar_metrics(trainer.callback_metrics)
+    fit_metrics = scalar_values(trainer.callback_metrics)
 
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
@@ -64,7 +62,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.test:
         # Without a checkpoint callback the last weights are tested.
         trainer.test(module, datamodule=datamodule, ckpt_path=best_path or None, verbose=False)
-        test_metrics = _scalar_metrics(trainer.callback_metrics)
+        test_metrics = scalar_values(trainer.callback_metrics)
 
     summary: dict[str, Any] = {
         "model": cfg.model.get("bridge") or str(cfg.model._target_).rsplit(".", 1)[-1],
