@@ -147,8 +147,24 @@ def test_nan_loss_stops_training_naming_the_step(tmp_path):
     with torch.no_grad():
         for parameter in module.net.parameters():
             parameter.fill_(float("nan"))
-    with pytest.raises(NonFiniteLossError, match=r"global step 0 \(epoch 0, batch 0\)"):
+    with pytest.raises(NonFiniteLossError, match=r"global step 0 \(noticed at epoch 0, batch 0\)"):
         trainer(tmp_path, max_steps=3).fit(module, datamodule=datamodule)
+
+
+def test_nan_loss_is_noticed_at_the_logging_cadence_naming_its_first_step(tmp_path):
+    """The check reads the device flag every log_every_n_steps steps, and still names the step that broke."""
+
+    class PoisonAtStep3(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            if trainer.global_step == 3:
+                with torch.no_grad():
+                    for parameter in pl_module.net.parameters():
+                        parameter.fill_(float("nan"))
+
+    _, datamodule, module = tiny("lstm", "model.revin=false")
+    fit = trainer(tmp_path, max_steps=20, log_every_n_steps=5, callbacks=[PoisonAtStep3()], limit_train_batches=20)
+    with pytest.raises(NonFiniteLossError, match=r"global step 3 \(noticed at epoch 0, batch 5\)"):
+        fit.fit(module, datamodule=datamodule)
 
 
 @pytest.mark.parametrize("loss", ["mse", "mae", "huber"])

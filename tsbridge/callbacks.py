@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.utilities import rank_zero_only
 # A bare Figure needs no pyplot backend: works headless, in DDP workers, and leaves a notebook's backend alone.
 from matplotlib.figure import Figure
+from torch import Tensor
 
 
 class BlendWeightMonitor(L.Callback):
@@ -28,15 +30,32 @@ class BlendWeightMonitor(L.Callback):
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         self.dirpath = dirpath
         self.every_n_steps = every_n_steps
-        self.history: list[dict[str, float]] = []
+        self._history: list[dict[str, float]] = []
+        # (step, epoch, weight tensor) not yet read back: converting every step would stall a GPU each time.
+        self._pending: list[tuple[int, int, Tensor]] = []
         self.profile: list[float] | None = None
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        self._read_back()
+        return self._history
+
+    def _read_back(self) -> None:
+        """Move the pending step weights to :attr:`history` with one device-to-host copy."""
+        if self._pending:
+            weights = torch.stack([weight for _, _, weight in self._pending]).tolist()
+            self._history.extend(
+                {"step": step, "epoch": epoch, "past_weight": past, "future_weight": 1.0 - past}
+                for (step, epoch, _), past in zip(self._pending, weights)
+            )
+            self._pending.clear()
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in checkpoints, so a resumed run's trajectory covers the whole training."""
         return {"history": self.history, "profile": self.profile}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = list(state_dict["history"])
+        self._history, self._pending = list(state_dict["history"]), []
         self.profile = state_dict["profile"]
 
     @staticmethod
@@ -48,13 +67,10 @@ class BlendWeightMonitor(L.Callback):
         logged = getattr(pl_module, "step_past_weight", None)
         if logged is None or trainer.global_step % self.every_n_steps:
             return
-        past = float(logged)
-        self.history.append(
-            {"step": trainer.global_step, "epoch": trainer.current_epoch, "past_weight": past,
-             "future_weight": 1.0 - past}
-        )
+        self._pending.append((trainer.global_step, trainer.current_epoch, logged))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._read_back()
         blend = self._blend(pl_module)
         profile = blend.past_profile() if blend is not None else None
         if profile is not None:

@@ -29,7 +29,11 @@ _SCHEDULER_LIGHTNING_KEYS = ("monitor", "interval", "frequency")
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised as soon as the training loss becomes NaN or infinite."""
+    """Raised when the training loss has become NaN or infinite, naming the first step it did.
+
+    Checked every ``trainer.log_every_n_steps`` steps and at epoch end rather than every step: reading the
+    flag back to the host would stall a GPU once per step.
+    """
 
 
 def _plain(config: Any) -> Any:
@@ -103,6 +107,8 @@ class ForecastModule(L.LightningModule):
         self.val_past_share = MeanMetric()
         # The past weight used in the latest training step, as logged (BlendWeightMonitor records this value).
         self.step_past_weight: Tensor | None = None
+        # First global step with a non-finite loss (-1: none), kept on the loss's device: see NonFiniteLossError.
+        self._first_nonfinite_step: Tensor | None = None
 
     # ----------------------------------------------------------------- forward and steps
     def forward(self, x: Tensor) -> Tensor:
@@ -116,17 +122,29 @@ class ForecastModule(L.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
         y_hat = self(batch["x"])
         loss = self.loss_fn(y_hat, batch["y"])
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"training loss is {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "
-                f"batch {batch_idx}); lower the learning rate, enable gradient clipping "
-                "(trainer.gradient_clip_val) or check the input data for extreme values"
-            )
+        self._track_nonfinite(loss, batch_idx)
         batch_size = batch["x"].shape[0]
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch_size)
         self._log_readouts(batch_size)
         # Parameter-free baselines (naive, seasonal naive) have nothing to optimise: skip backward.
         return loss if self.trainable else None
+
+    def _track_nonfinite(self, loss: Tensor, batch_idx: int) -> None:
+        first = self._first_nonfinite_step
+        if first is None or first.device != loss.device:
+            first = torch.full((), -1, dtype=torch.long, device=loss.device)
+        self._first_nonfinite_step = torch.where(~torch.isfinite(loss) & (first < 0), self.global_step, first)
+        if batch_idx % self.trainer.log_every_n_steps == 0:
+            self._raise_if_nonfinite(f"epoch {self.current_epoch}, batch {batch_idx}")
+
+    def _raise_if_nonfinite(self, where: str) -> None:
+        first = self._first_nonfinite_step
+        if first is not None and int(first) >= 0:
+            raise NonFiniteLossError(
+                f"training loss became NaN or infinite at global step {int(first)} (noticed at {where}); lower "
+                "the learning rate, enable gradient clipping (trainer.gradient_clip_val) or check the input "
+                "data for extreme values"
+            )
 
     def _log_readouts(self, batch_size: int) -> None:
         blend = getattr(self.net, "blend", None)
@@ -198,6 +216,7 @@ class ForecastModule(L.LightningModule):
         }
 
     def on_train_epoch_end(self) -> None:
+        self._raise_if_nonfinite(f"the end of epoch {self.current_epoch}")
         blend = getattr(self.net, "blend", None)
         if blend is None:
             return
