@@ -142,6 +142,37 @@ def test_attention_entropy_is_logged(tmp_path):
     assert 0.0 <= entropy <= math.log(datamodule.lookback) + 1e-5
 
 
+def test_training_values_are_logged_per_step_at_the_logger_cadence_and_averaged_per_epoch(tmp_path):
+    """Step values reach the logger every log_every_n_steps steps; epoch means weigh every batch by its size."""
+
+    class RecordLosses(L.Callback):
+        def __init__(self):
+            self.losses, self.sizes = [], []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.losses.append(float(outputs["loss"]))
+            self.sizes.append(len(batch["x"]))
+
+    _, datamodule, module = tiny("blend", "data.batch_size=64")  # the last batch of the epoch is smaller
+    record = RecordLosses()
+    logger = L.pytorch.loggers.CSVLogger(tmp_path, name="csv")
+    fit = trainer(tmp_path, max_steps=-1, max_epochs=1, log_every_n_steps=2, logger=logger, callbacks=[record])
+    fit.fit(module, datamodule=datamodule)
+    assert len(set(record.sizes)) == 2, record.sizes
+    expected = sum(loss * size for loss, size in zip(record.losses, record.sizes)) / sum(record.sizes)
+    assert float(fit.callback_metrics["train/loss_epoch"]) == pytest.approx(expected, rel=1e-5)
+    past = float(fit.callback_metrics["blend/past_weight_epoch"])
+    assert past + float(fit.callback_metrics["blend/future_weight_epoch"]) == pytest.approx(1.0)
+
+    with open(f"{logger.log_dir}/metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    step_rows = [row for row in rows if row.get("train/loss_step")]
+    assert [int(row["step"]) for row in step_rows] == list(range(1, len(record.losses), 2))
+    assert all(row["blend/past_weight_step"] for row in step_rows)
+    logged = [float(row["train/loss_step"]) for row in step_rows]
+    assert logged == pytest.approx(record.losses[1::2], rel=1e-5)
+
+
 def test_nan_loss_stops_training_naming_the_step(tmp_path):
     _, datamodule, module = tiny("blend", "model.revin=false")
     with torch.no_grad():
