@@ -162,9 +162,9 @@ class Bench:
     def predict_plain(self, net: torch.nn.Module) -> float:
         synchronize(self.device)
         started = time.perf_counter()
+        batch = self.datamodule.eval_batch_size  # as trainer.predict and Forecaster batch the same windows
         with torch.inference_mode(), self.autocast():
-            outputs = [net(self.test_x[i : i + self.args.batch_size]) for i in range(0, len(self.test_x),
-                                                                                     self.args.batch_size)]
+            outputs = [net(self.test_x[i : i + batch]) for i in range(0, len(self.test_x), batch)]
         torch.cat(outputs)
         synchronize(self.device)
         return len(self.test_x) / (time.perf_counter() - started)
@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tsbridge-throughput-") as workdir:
         bench = Bench(args, workdir)
         described = {"device": bench.device, "test_windows": len(bench.test_x),
+                     "eval_batch_size": bench.datamodule.eval_batch_size,
                      "parameters": sum(p.numel() for p in bench.new_module().parameters())}
         if "train" in args.measures:
             keep("train", interleaved(bench.train_tsbridge, bench.train_plain, args.repeats))

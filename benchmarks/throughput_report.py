@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import multiprocessing
 import platform
 import resource
@@ -63,9 +62,9 @@ SPEED_ROWS = {
 
 
 def report(args: argparse.Namespace, device: torch.device, parameters: int, test_windows: int,
-           **measured: object) -> str:
+           eval_batch_size: int, **measured: object) -> str:
     """The Markdown section of one run of ``benchmarks/throughput.py``, from whatever is measured so far (keys of
-    :data:`SPEED_ROWS`, ``memory``); ``parameters`` and ``test_windows`` describe the net
+    :data:`SPEED_ROWS`, ``memory``); ``parameters``, ``test_windows`` and ``eval_batch_size`` describe the net
     and the inference set."""
     mb = 2**20
     rows = ["| measure | tsbridge (windows/s) | plain loop (windows/s) | median ratio | ratios per pair |",
@@ -83,12 +82,10 @@ def report(args: argparse.Namespace, device: torch.device, parameters: int, test
         f"Net: `model={args.model}` of `experiment=etth1_bridges` (setting M, channel-independent), "
         f"{parameters} parameters; {args.steps} timed steps after "
         f"{args.warmup} warm-up steps, {args.repeats} interleaved pairs; inference over the {test_windows} "
-        "test windows.", "",
+        f"test windows in batches of {eval_batch_size} (`data.eval_batch_size`, both paths).", "",
         *(rows + [""] if len(rows) > 2 else []),
         f"Peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / mb:.0f} MiB.",
     ]
-    if importlib.util.find_spec("tsbridge.forecaster") is None:
-        lines += ["", "`Forecaster.predict`/`backtest`: not measured, `tsbridge/forecaster.py` does not exist."]
     if "memory" in measured:
         memory = measured["memory"]
         raw = memory["raw"]

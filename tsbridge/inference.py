@@ -94,7 +94,7 @@ class FittedData:
             target_cols=datamodule.target_cols, input_cols=datamodule.input_cols, time_col=datamodule.time_col,
             id_col=datamodule.id_col, fill=datamodule.fill, lookback=datamodule.lookback,
             horizon=datamodule.horizon, freq=freq, scaler=datamodule.scaler,
-            history=replace(datamodule.series, freq=freq), batch_size=datamodule.batch_size,
+            history=replace(datamodule.series, freq=freq), batch_size=datamodule.eval_batch_size,
         )
 
     @property

@@ -128,3 +128,17 @@ def test_zero_test_ratio_means_no_test_part():
     dm.setup()
     assert dm.row_ranges[0] == {"train": (0, 400), "val": (376, 500), "test": (500, 500)}
     assert len(dm.test_dataset) == 0 and len(dm.val_dataset) == 500 - 376 - 24 - 6 + 1
+
+
+def test_evaluation_loaders_use_eval_batch_size_and_training_keeps_batch_size():
+    from tsbridge.data import WindowDataModule, make_synthetic
+
+    def datamodule(**sizes):
+        return WindowDataModule(make_synthetic(n_rows=500), time_col="date", target_cols="target", lookback=24,
+                                horizon=6, split=[0.7, 0.1, 0.2], **sizes)
+
+    dm = datamodule(batch_size=8, eval_batch_size=20)
+    assert len(next(iter(dm.train_dataloader()))["x"]) == 8
+    for loader in (dm.val_dataloader(), dm.test_dataloader(), dm.predict_dataloader()):
+        assert len(next(iter(loader))["x"]) == 20
+    assert len(next(iter(datamodule(batch_size=8).test_dataloader()))["x"]) == 8  # None: batch_size

@@ -122,7 +122,7 @@ def test_short_series_named_and_dropped_only_when_asked(markers):
         build(markers.frame([5]), id_col="series_id", drop_short=True)
 
 
-@pytest.mark.parametrize("name", ["lookback", "horizon", "stride", "batch_size"])
+@pytest.mark.parametrize("name", ["lookback", "horizon", "stride", "batch_size", "eval_batch_size"])
 @pytest.mark.parametrize("value", [0, -1, 1.5, True])
 def test_sizes_must_be_positive_integers(frame, name, value):
     with pytest.raises(DataValidationError, match=name):
