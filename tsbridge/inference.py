@@ -18,7 +18,7 @@ from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from tsbridge.data import SeriesFrame, StandardScaler, WindowDataset, prepare_series
+from tsbridge.data import SeriesFrame, StandardScaler, WindowDataset, collate_windows, prepare_series
 from tsbridge.data.errors import DataValidationError
 from tsbridge.metrics import original_unit_metrics
 from tsbridge.module import ForecastModule
@@ -146,7 +146,7 @@ def forecast(module: ForecastModule, dataset: WindowDataset, batch_size: int) ->
     module.eval()
     outputs = []
     with torch.inference_mode():
-        for i, batch in enumerate(DataLoader(dataset, batch_size=batch_size)):
+        for i, batch in enumerate(DataLoader(dataset, batch_size=batch_size, collate_fn=collate_windows)):
             batch = {key: value.to(module.device) for key, value in batch.items()}
             outputs.append(module.predict_step(batch, i)["forecast"].cpu())
     return torch.cat(outputs)

@@ -98,3 +98,53 @@ def test_ett_hourly_borders_on_marker_data(markers):
     assert int(dm.test_dataset[0]["t0"]) == 11520 and int(dm.test_dataset[len(dm.test_dataset) - 1]["t0"]) == 14400 - 12
     assert len(dm.val_dataset) == len(dm.test_dataset) == 2880 - 12 + 1
     assert len(dm.train_dataset) == (8640 - 36) // 5 + 1  # stride applies to training windows only
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lengths=st.lists(st.integers(12, 60), min_size=1, max_size=4),
+    lookback=st.integers(1, 6),
+    horizon=st.integers(1, 5),
+    stride=st.integers(1, 3),
+    n_items=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_batched_fetch_equals_default_collated_items(lengths, lookback, horizon, stride, n_items, seed):
+    """__getitems__ (the loaders' fetch) gives exactly what per-item __getitem__ + default_collate gives."""
+    import torch
+    from torch.utils.data import default_collate
+
+    from tsbridge.data import WindowDataset
+
+    generator = torch.Generator().manual_seed(seed)
+    values = [torch.randn(n, 3, generator=generator) for n in lengths]
+    loc, scale = torch.randn(len(lengths), 1, 2, generator=generator), torch.rand(len(lengths), 1, 2) + 0.5
+    strided = StridedWindows.from_ranges([(0, n) for n in lengths], lookback, horizon, stride)
+    datasets = [
+        WindowDataset(values, strided, lookback=lookback, horizon=horizon, n_targets=2, loc=loc, scale=scale),
+        WindowDataset(values, strided.pairs(), lookback=lookback, horizon=horizon, n_targets=2),
+        WindowDataset.last_windows(values, lookback=lookback, horizon=horizon, n_targets=2, loc=loc, scale=scale),
+    ]
+    for dataset in datasets:
+        items = torch.randint(-len(dataset), len(dataset), (n_items,), generator=generator).tolist()
+        batch = dataset.__getitems__(items)
+        expected = default_collate([dataset[i] for i in items])
+        assert batch.keys() == expected.keys()
+        for key, value in expected.items():
+            assert batch[key].dtype == value.dtype and torch.equal(batch[key], value), key
+            assert batch[key].is_contiguous()
+    with pytest.raises(IndexError):
+        datasets[0].__getitems__([0, len(datasets[0])])
+
+
+def test_a_default_collated_loader_says_which_collate_fn_to_use():
+    import torch
+    from torch.utils.data import DataLoader
+
+    from tsbridge.data import WindowDataset, collate_windows
+
+    dataset = WindowDataset([torch.randn(30, 2)], StridedWindows([0], [20]), lookback=5, horizon=5, n_targets=1)
+    with pytest.raises(TypeError, match="collate_fn=tsbridge.data.collate_windows"):
+        next(iter(DataLoader(dataset, batch_size=4)))
+    batch = next(iter(DataLoader(dataset, batch_size=4, collate_fn=collate_windows)))
+    assert type(batch) is dict and batch["x"].shape == (4, 5, 2) and batch["y"].shape == (4, 5, 1)

@@ -26,7 +26,7 @@ from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns
 from tsbridge.data.scaling import StandardScaler
 from tsbridge.data.splits import split_ranges
 from tsbridge.data.synthetic import make_synthetic
-from tsbridge.data.windows import StridedWindows, WindowDataset, window_index
+from tsbridge.data.windows import StridedWindows, WindowDataset, collate_windows, window_index
 
 
 def __getattr__(name: str) -> Any:
@@ -52,6 +52,7 @@ __all__ = [
     "UnknownDatasetError",
     "WindowDataModule",
     "WindowDataset",
+    "collate_windows",
     "cache_dir",
     "load_dataset",
     "make_synthetic",

@@ -18,7 +18,7 @@ from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesToo
 from tsbridge.data.frames import Features, FillPolicy, SeriesFrame, prepare_series
 from tsbridge.data.scaling import StandardScaler
 from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
-from tsbridge.data.windows import StridedWindows, WindowDataset
+from tsbridge.data.windows import StridedWindows, WindowDataset, collate_windows
 
 
 def _positive_int(name: str, value: int, minimum: int = 1) -> int:
@@ -275,7 +275,7 @@ class WindowDataModule(L.LightningDataModule):
         sampler = EpochShuffleSampler(len(dataset), self.seed) if part == "train" else None
         batch_size = self.batch_size if part == "train" else self.eval_batch_size
         return DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, drop_last=False,
+            dataset, batch_size=batch_size, sampler=sampler, drop_last=False, collate_fn=collate_windows,
             num_workers=workers, persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
         )
 
