@@ -9,6 +9,7 @@ Examples::
 
     python benchmarks/accuracy.py --setting M --horizons 96 --models blend dlinear --seeds 0 1 2
     python benchmarks/accuracy.py --setting M S --jobs 12 --accelerator gpu --time-budget 400   # a GPU box
+    python benchmarks/accuracy.py --horizons 720 --models blend --override module.optimizer.lr=0.0003  # a variant
     python benchmarks/accuracy.py --quick --data tiny.csv --lookback 24 --horizons 12 --out /tmp/rows.csv
 """
 
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# The issue's columns, then one extra: `machine` (device and parallel runs, which train_seconds depends on).
+# The issue's columns, then two extra: `machine` (device and parallel runs, which train_seconds depends on) and
+# `overrides` (the --override options of a variant run; empty for the experiment's defaults).
 COLUMNS = ("dataset", "setting", "lookback", "horizon", "model", "seed", "mse", "mae", "past_weight", "epochs",
-           "train_seconds", "machine")
+           "train_seconds", "machine", "overrides")
 MODELS = ("blend", "concat", "attention", "feedback", "blend_gated", "lstm", "bilstm", "dlinear", "naive")
 # Nets without the recurrent options (hidden_size, channel_independent); DLinear already shares one map
 # across channels, which is channel independence.
@@ -62,6 +64,7 @@ class Options:
     threads: int
     jobs: int
     latest_start: float  # time.time() after which no new run starts
+    overrides: tuple[str, ...] = ()  # extra Hydra overrides of a variant (--override)
 
 
 def default_data_path() -> str:
@@ -113,7 +116,7 @@ def run_overrides(run: Run, options: Options, output_dir: str) -> list[str]:
         overrides += QUICK_OVERRIDES
         if run.model not in NON_RECURRENT:
             overrides.append("model.hidden_size=8")
-    return overrides
+    return overrides + list(options.overrides)
 
 
 def train_and_test(run: Run, options: Options) -> dict[str, Any]:
@@ -147,6 +150,7 @@ def train_and_test(run: Run, options: Options) -> dict[str, Any]:
         "horizon": run.horizon, "model": run.model, "seed": run.seed, "mse": f"{metrics['test/mse']:.6f}",
         "mae": f"{metrics['test/mae']:.6f}", "past_weight": past_weight, "epochs": epochs,
         "train_seconds": f"{train_seconds:.1f}", "machine": machine_name(options.accelerator, options.jobs),
+        "overrides": " ".join(options.overrides),
     }
 
 
@@ -170,6 +174,14 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def existing_columns(path: Path) -> tuple[str, ...] | None:
+    """The header of the CSV at ``path``, or None if there is no such file yet (or it is empty)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with open(path, newline="") as f:
+        return tuple(next(csv.reader(f)))
 
 
 def plan(settings: list[str], horizons: list[int], models: list[str], seeds: list[int]) -> list[Run]:
@@ -229,6 +241,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds after which runs in flight are stopped; rows already written stay")
     parser.add_argument("--min-run-seconds", type=float, default=60.0,
                         help="with --time-budget: no run starts with less than this left")
+    parser.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="Hydra overrides of a variant, applied to every run and recorded in the CSV's "
+                             "`overrides` column (e.g. module.optimizer.lr=0.0003); rendered apart from the defaults")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (meaningless scores)")
     return parser.parse_args(argv)
 
@@ -237,12 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not Path(args.data).is_file():
         sys.exit(f"accuracy.py: no data file at {args.data!r}; pass --data PATH or set TSBRIDGE_DATA_DIR")
+    if existing_columns(args.out) not in (None, COLUMNS):
+        sys.exit(f"accuracy.py: {args.out} has the columns {existing_columns(args.out)}, not {COLUMNS}; "
+                 "pass a new --out file")
     budget = float("inf") if args.time_budget is None else args.time_budget
     deadline = time.time() + budget
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     options = Options(data=str(Path(args.data).resolve()), lookback=args.lookback, accelerator=args.accelerator,
                       quick=args.quick, threads=threads, jobs=args.jobs,
-                      latest_start=deadline - min(args.min_run_seconds, budget))
+                      latest_start=deadline - min(args.min_run_seconds, budget), overrides=tuple(args.override))
     runs = plan(args.setting, args.horizons, args.models, args.seeds)
     print(f"{len(runs)} runs, {args.jobs} at a time, {threads} threads each; rows -> {args.out}", flush=True)
     failed = execute(runs, options, args.out, args.jobs, deadline)

@@ -1,7 +1,8 @@
 """Render the accuracy CSV of ``benchmarks/accuracy.py`` as Markdown, next to published reference numbers.
 
 Per setting: mean ± std over seeds of test MSE and MAE per (model, horizon), the published numbers under the same
-protocol with their citations, and the learned past/future weights of the blend models.
+protocol with their citations, and the learned past/future weights of the blend models. Variant runs (rows with
+``overrides``, from ``accuracy.py --override``) get their own table, next to the defaults they change.
 
     python benchmarks/render_accuracy.py                       # results/etth1.csv -> results/etth1.md
     python benchmarks/render_accuracy.py --csv rows.csv --out table.md
@@ -98,6 +99,21 @@ def blend_table(rows: pd.DataFrame, horizons: list[int]) -> list[str]:
     return lines
 
 
+def variant_table(variants: pd.DataFrame, defaults: pd.DataFrame) -> list[str]:
+    """One row per (setting, horizon, model, overrides): the variant's scores next to the defaults' MSE."""
+    lines = ["| setting | H | model | overrides | MSE | MAE | epochs | past weight | MSE with the defaults |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    keys = ["setting", "horizon", "model", "overrides"]
+    for (setting, horizon, model, overrides), group in variants.groupby(keys, sort=True):
+        base = defaults[(defaults["setting"] == setting) & (defaults["horizon"] == horizon)
+                        & (defaults["model"] == model)]
+        past = group["past_weight"].dropna()
+        lines.append(f"| {setting} | {horizon} | {model} | `{overrides}` | {cell(group['mse'])} | "
+                     f"{cell(group['mae'])} | {group['epochs'].mean():.1f} | "
+                     f"{'–' if past.empty else f'{past.mean():.2f}'} | {cell(base['mse'])} |")
+    return lines
+
+
 def provenance(rows: pd.DataFrame) -> list[str]:
     """Which rows exist and where they were measured (the optional ``machine`` column)."""
     counts = rows.groupby(["setting", "horizon"]).agg(runs=("mse", "size"), models=("model", "nunique"),
@@ -111,6 +127,9 @@ def provenance(rows: pd.DataFrame) -> list[str]:
 
 
 def render(rows: pd.DataFrame, source: str) -> str:
+    overrides = rows["overrides"].astype("string").fillna("") if "overrides" in rows else pd.Series("", index=rows.index)
+    variants = rows.assign(overrides=overrides)[overrides != ""]
+    rows = rows[overrides == ""]
     datasets = ", ".join(sorted(rows["dataset"].unique()))
     lookbacks = ", ".join(str(v) for v in sorted(rows["lookback"].unique()))
     lines = [
@@ -132,7 +151,12 @@ def render(rows: pd.DataFrame, source: str) -> str:
         if weights:
             lines += ["Learned blend weights (past = forward-direction states, future = backward-direction; "
                       "gated blends: mean gate over the last test batch):", "", *weights, ""]
-    lines += ["## Rows so far", "", *provenance(rows), "",
+    if not variants.empty:
+        lines += ["## Variants", "",
+                  "Runs with Hydra overrides on top of `experiment=etth1_bridges` (`accuracy.py --override`), kept "
+                  "out of the tables above; mean ± std over their seeds.", "", *variant_table(variants, rows), ""]
+    lines += ["## Rows so far", "", *provenance(rows),
+              *([f"- {len(variants)} variant rows (the Variants table)"] if not variants.empty else []), "",
               "The table is filled over several sessions: `accuracy.py` appends rows, this script re-renders.", "",
               "## References", "", *[f"- [{key}] {text}" for key, text in CITATIONS.items()], ""]
     return "\n".join(lines)

@@ -98,14 +98,30 @@ def test_accuracy_quick_rows_and_rendered_tables(tmp_path, ett_file):
         assert math.isfinite(float(row["mse"])) and math.isfinite(float(row["mae"]))
         assert (0 < float(row["past_weight"]) < 1) if row["model"] == "blend" else row["past_weight"] == ""
 
+    assert all(row["overrides"] == "" for row in rows)
+
+    # A variant: its overrides reach the config and the CSV, and it is rendered apart from the defaults.
+    run_script("accuracy", "--quick", "--data", str(ett_file), "--lookback", "24", "--horizons", "12",
+               "--setting", "M", "--models", "blend", "--seeds", "0", "--threads", "1", "--out", str(rows_path),
+               "--override", "model.hidden_size=4", tmp_path=tmp_path)
+    with open(rows_path, newline="") as f:
+        variant = list(csv.DictReader(f))[-1]
+    assert (variant["model"], variant["overrides"]) == ("blend", "model.hidden_size=4")
+
     table_path = tmp_path / "table.md"
     run_script("render_accuracy", "--csv", str(rows_path), "--out", str(table_path), tmp_path=tmp_path)
     text = table_path.read_text()
     assert "## Setting M" in text and "## Setting S" in text and "drop_last" in text
     tables = markdown_tables(text)
-    assert len(tables) == 4  # scores and blend weights, per setting
+    assert len(tables) == 5  # scores and blend weights per setting, then the variants
     assert tables[0][0] == ["model", "H=12 MSE", "H=12 MAE"]
     assert any(row[0].startswith("*DLinear") for row in tables[0])
+    (blend_scores,) = [row for row in tables[0][2:] if row[0] == "blend"]
+    default_blend = next(r for r in rows if (r["setting"], r["model"]) == ("M", "blend"))
+    assert blend_scores[1].strip("*") == f"{float(default_blend['mse']):.3f} (1 seed)"  # the variant is kept out
+    (variant_row,) = tables[4][2:]
+    assert variant_row[:4] == ["M", "12", "blend", "`model.hidden_size=4`"]
+    assert variant_row[4] == f"{float(variant['mse']):.3f} (1 seed)"
 
 
 def test_throughput_quick_table(tmp_path):
