@@ -150,9 +150,9 @@ class ForecastModule(L.LightningModule):
             )
 
     def _step_readouts(self) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """This step's readouts: per step and epoch (blend weights, kept for BlendWeightMonitor), per epoch only.
+        """This step's readouts, as (logged per step and per epoch, logged per epoch only).
 
-        The attention entropy is an epoch-level readout only.
+        The blend weights are logged both ways (and kept for BlendWeightMonitor), the attention entropy per epoch.
         """
         readouts, epoch_readouts = {}, {}
         blend = getattr(self.net, "blend", None)

@@ -184,7 +184,7 @@ class WindowDataset(Dataset):
         ``default_collate`` expects a list of items). Per-item ``__getitem__`` plus ``default_collate`` costs
         several microseconds of host time per window, which is most of an inference batch of a small model on a
         GPU. The gather runs in NumPy on purpose: it is single-threaded, while each small torch op on the CPU
-        wakes every intra-op thread (about 1 ms per batch on a 16-core GPU host).
+        wakes every intra-op thread (about 1 ms per gather on a 16-core GPU host).
         """
         items = np.asarray(items, dtype=np.int64)
         if isinstance(self.index, StridedWindows):
