@@ -252,9 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not Path(args.data).is_file():
         sys.exit(f"accuracy.py: no data file at {args.data!r}; pass --data PATH or set TSBRIDGE_DATA_DIR")
-    if existing_columns(args.out) not in (None, COLUMNS):
-        sys.exit(f"accuracy.py: {args.out} has the columns {existing_columns(args.out)}, not {COLUMNS}; "
-                 "pass a new --out file")
+    columns = existing_columns(args.out)
+    if columns not in (None, COLUMNS):
+        sys.exit(f"accuracy.py: {args.out} has the columns {columns}, not {COLUMNS}; pass a new --out file")
     budget = float("inf") if args.time_budget is None else args.time_budget
     deadline = time.time() + budget
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
