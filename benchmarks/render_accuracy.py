@@ -127,7 +127,9 @@ def provenance(rows: pd.DataFrame) -> list[str]:
 
 
 def render(rows: pd.DataFrame, source: str) -> str:
-    overrides = rows["overrides"].astype("string").fillna("") if "overrides" in rows else pd.Series("", index=rows.index)
+    # CSVs written before the `overrides` column hold only default runs.
+    overrides = (rows["overrides"].astype("string").fillna("") if "overrides" in rows
+                 else pd.Series("", index=rows.index))
     variants = rows.assign(overrides=overrides)[overrides != ""]
     rows = rows[overrides == ""]
     datasets = ", ".join(sorted(rows["dataset"].unique()))
