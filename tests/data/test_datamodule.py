@@ -53,18 +53,19 @@ def test_batches_and_loaders(synthetic):
         "x": ((64, 24, 5), torch.float32),
         "y": ((64, 12, 1), torch.float32),
         "series": ((64,), torch.int64),
-        "t0": ((64,), torch.int64),
+        "origin": ((64,), torch.int64),
         "loc": ((64, 1, 1), torch.float32),
         "scale": ((64, 1, 1), torch.float32),
     }
     assert len(dm.train_dataset) == (8640 - 36) // 4 + 1  # stride for training only
     for loader, dataset in ((dm.val_dataloader(), dm.val_dataset), (dm.predict_dataloader(), dm.test_dataset)):
-        t0 = torch.cat([b["t0"] for b in loader])
-        assert len(t0) == len(dataset) == 2880 - 12 + 1  # last partial batch kept
-        assert torch.equal(t0, torch.sort(t0).values)  # not shuffled, every stride-1 window
-    train_t0 = torch.cat([b["t0"] for b in dm.train_dataloader()])
-    assert not torch.equal(train_t0, torch.sort(train_t0).values)
-    assert torch.equal(torch.sort(train_t0).values, dm.train_dataset.index.pairs()[:, 1] + 24)  # each window once
+        origins = torch.cat([b["origin"] for b in loader])
+        assert len(origins) == len(dataset) == 2880 - 12 + 1  # last partial batch kept
+        assert torch.equal(origins, torch.sort(origins).values)  # not shuffled, every stride-1 window
+    train_origins = torch.cat([b["origin"] for b in dm.train_dataloader()])
+    assert not torch.equal(train_origins, torch.sort(train_origins).values)
+    # each window once; origin = start + lookback - 1
+    assert torch.equal(torch.sort(train_origins).values, dm.train_dataset.index.pairs()[:, 1] + 23)
 
 
 def test_worker_settings(synthetic):
@@ -88,7 +89,7 @@ def test_panel_per_series_scaling(markers):
     assert set(batch["series"].tolist()) == {0, 1, 2}
     original = batch["y"] * batch["scale"] + batch["loc"]
     rows = markers.rows(original[:, :, 0], batch["series"][:, None], channel=0)
-    expected = batch["t0"][:, None] + torch.arange(3)
+    expected = batch["origin"][:, None] + 1 + torch.arange(3)
     assert torch.allclose(rows, expected.float(), atol=1e-3)
 
 
@@ -104,13 +105,13 @@ def test_forecast_from_the_end_of_a_frame(markers):
     options = dict(time_col="date", id_col="series_id", target_cols="c1", features="MS", lookback=5, horizon=3)
     dm = WindowDataModule(frame, **options, split=SPLIT, scaler="standard", scale_per_series=True)
     own = dm.last_window_dataset()
-    assert len(own) == 2 and "y" not in own[0] and own[1]["t0"] == 70
+    assert len(own) == 2 and "y" not in own[0] and own[1]["origin"] == 69
     new = frame[frame["series_id"] == "s1"].iloc[:40]
     series = dm.transform_frame(new)
     assert series.series_ids == ["s1"]
     dataset = dm.last_window_dataset(new)
     item = dataset[0]
-    assert item["t0"] == 40 and item["series"] == 0  # positions index the new frame's series
+    assert item["origin"] == 39 and item["series"] == 0  # positions index the new frame's series
     original = item["x"][:, :1] * item["scale"] + item["loc"]
     assert torch.allclose(markers.rows(original[:, 0], 1, channel=1), torch.arange(35, 40).float(), atol=1e-3)
     assert series.future_index(0, 2).tolist() == [pd.Timestamp("2021-01-02 16:00"), pd.Timestamp("2021-01-02 17:00")]

@@ -27,7 +27,7 @@ def test_etth1_standard_protocol(ett_dir):
     np.testing.assert_allclose(dm.scaler.std[0].numpy(), train.std(axis=0), rtol=1e-5)
     batch = next(iter(dm.test_dataloader()))
     assert batch["x"].shape == (64, 96, 7) and batch["y"].shape == (64, 96, 1)
-    assert batch["t0"][0] == 11_520
+    assert batch["origin"][0] == 11_520 - 1
 
 
 def test_ettm1_gzip_15min(ett_dir):

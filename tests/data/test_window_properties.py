@@ -72,18 +72,18 @@ def test_windows_lie_in_one_series_and_split(markers, lengths, lookback, horizon
     for part, dataset in zip(expected, (dm.train_dataset, dm.val_dataset, dm.test_dataset)):
         assert len(dataset) == expected[part]
         for item in dataset:
-            series, t0 = item["series"], item["t0"]
+            series, origin = item["series"], item["origin"]
             x, y = item["x"].numpy(), item["y"].numpy()
             assert x.shape == (lookback, 2) and y.shape == (horizon, 1)
             b1, b2, b3 = expected_borders(lengths[series], ratios)
             low, high = {"train": (0, b1), "val": (b1, b2), "test": (b2, b3)}[part]
             rows_x = markers.rows(x[:, 0], series, channel=1)  # target channel c1 comes first in x
             rows_y = markers.rows(y[:, 0], series, channel=1)
-            np.testing.assert_array_equal(rows_x, np.arange(t0 - lookback, t0))
-            np.testing.assert_array_equal(rows_y, np.arange(t0, t0 + horizon))  # exactly the next H rows
+            np.testing.assert_array_equal(rows_x, np.arange(origin - lookback + 1, origin + 1))
+            np.testing.assert_array_equal(rows_y, np.arange(origin + 1, origin + 1 + horizon))  # the next H rows
             np.testing.assert_array_equal(markers.rows(x[:, 1], series, channel=0), rows_x)
-            assert low <= t0 and t0 + horizon <= high  # targets never leave their split
-            assert part != "train" or (t0 - lookback) % stride == 0
+            assert low <= origin + 1 and origin + horizon < high  # targets never leave their split
+            assert part != "train" or (origin + 1 - lookback) % stride == 0
 
 
 def test_ett_hourly_borders_on_marker_data(markers):
@@ -92,10 +92,11 @@ def test_ett_hourly_borders_on_marker_data(markers):
         lookback=24, horizon=12, split="ett-hourly", stride=5,
     )
     dm.setup()
-    train_t0 = dm.train_dataset.index.pairs()[:, 1] + 24
-    assert int(train_t0.max()) + 12 <= 8640
-    assert int(dm.val_dataset[0]["t0"]) == 8640 and int(dm.val_dataset[len(dm.val_dataset) - 1]["t0"]) == 11520 - 12
-    assert int(dm.test_dataset[0]["t0"]) == 11520 and int(dm.test_dataset[len(dm.test_dataset) - 1]["t0"]) == 14400 - 12
+    train_origins = dm.train_dataset.index.pairs()[:, 1] + 23
+    assert int(train_origins.max()) + 12 < 8640
+    val, test = dm.val_dataset, dm.test_dataset
+    assert int(val[0]["origin"]) == 8640 - 1 and int(val[len(val) - 1]["origin"]) == 11520 - 12 - 1
+    assert int(test[0]["origin"]) == 11520 - 1 and int(test[len(test) - 1]["origin"]) == 14400 - 12 - 1
     assert len(dm.val_dataset) == len(dm.test_dataset) == 2880 - 12 + 1
     assert len(dm.train_dataset) == (8640 - 36) // 5 + 1  # stride applies to training windows only
 

@@ -53,8 +53,9 @@ class WindowDataModule(L.LightningDataModule):
 
     Columns, splits and series lengths are checked in ``__init__`` (cheap, so errors come early); ``setup``
     fits the scaler and builds the datasets. Batches follow the batch contract: ``x`` (B, L, n_inputs) with the
-    targets as first channels, ``y`` (B, H, n_targets), ``series`` (B,), ``t0`` (B,) the row of the first
-    forecast step within its series, and ``loc``/``scale`` (B, 1, n_targets) with ``y_original = y * scale + loc``.
+    targets as first channels, ``y`` (B, H, n_targets), ``series`` (B,), ``origin`` (B,) the row of the window's last
+    input step within its series (see :mod:`tsbridge.data.windows`), and ``loc``/``scale`` (B, 1, n_targets) with
+    ``y_original = y * scale + loc``.
 
     Training windows start every ``stride`` rows; validation and test windows always use stride 1, because the
     standard protocol evaluates every window of those splits. The predict loader yields the test windows.
@@ -258,7 +259,7 @@ class WindowDataModule(L.LightningDataModule):
         Args:
             frame: new data (see :meth:`transform_frame`); None uses this module's own frame.
 
-        Items carry no ``"y"``; ``t0`` is the series length. Future timestamps: ``SeriesFrame.future_index``.
+        Items carry no ``"y"``; ``origin`` is the series' last row. Future timestamps: ``SeriesFrame.future_index``.
         """
         self.setup()
         series = self.transform_frame(frame) if frame is not None else self.scaled_series

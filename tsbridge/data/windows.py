@@ -1,5 +1,12 @@
 """Sliding windows indexed lazily over one contiguous tensor per series.
 
+Window positions, one vocabulary everywhere (rows counted within a series, from 0):
+
+* ``start``: the first look-back row; the input ``x`` is rows ``[start, start + lookback)``;
+* ``origin``: the last look-back row, ``start + lookback - 1``, the last row a forecast may read (the
+  forecast is "made at" its origin; backtests and prediction tables name windows by it);
+* forecast rows: ``origin + 1 .. origin + horizon``, the rows of ``y``.
+
 A dataset stores the series tensors once plus a ``(series, start)`` index that is, for regularly spaced windows,
 one ``(first start, count)`` pair per series; ``x`` and ``y`` are views into the series tensor, so memory is
 O(rows x channels) whatever the look-back or the number of windows.
@@ -97,8 +104,8 @@ def window_index(row_ranges: Sequence[tuple[int, int]], lookback: int, horizon: 
 class WindowDataset(Dataset):
     """Windows over per-series tensors, yielding the batch-contract dicts.
 
-    Each item is ``{"x": (L, n_inputs), "y": (H, n_targets), "series": (), "t0": (), "loc": (1, n_targets),
-    "scale": (1, n_targets)}``; ``t0`` is the row (within the series) of the first forecast step and
+    Each item is ``{"x": (L, n_inputs), "y": (H, n_targets), "series": (), "origin": (), "loc": (1, n_targets),
+    "scale": (1, n_targets)}``; ``origin`` is the row (within the series) of the window's last input step and
     ``y * scale + loc`` is in original units. Without targets (:meth:`last_windows`) ``"y"`` is absent.
 
     Args:
@@ -147,7 +154,7 @@ class WindowDataset(Dataset):
     ) -> WindowDataset:
         """One window per series made of its last ``lookback`` rows, for forecasting past the end of the data.
 
-        Items have no ``"y"``; ``t0`` equals the series length (the first future step).
+        Items have no ``"y"``; ``origin`` is the series' last row.
         """
         for position, series in enumerate(values):
             if len(series) < lookback:
@@ -165,16 +172,16 @@ class WindowDataset(Dataset):
     def __getitem__(self, item: int) -> dict[str, Tensor | int]:
         series, start = self.index.locate(item) if isinstance(self.index, StridedWindows) else self.index[item].tolist()
         series_values = self.values[series]
-        t0 = start + self.lookback
+        end = start + self.lookback  # the first forecast row
         window = {
-            "x": series_values[start:t0],  # (L, n_inputs) view, no copy
+            "x": series_values[start:end],  # (L, n_inputs) view, no copy
             "series": series,  # default_collate makes ints int64 tensors (B,)
-            "t0": t0,
+            "origin": end - 1,
             "loc": self.loc[series],  # (1, n_targets)
             "scale": self.scale[series],
         }
         if self.with_target:
-            window["y"] = series_values[t0 : t0 + self.horizon, : self.n_targets]  # (H, n_targets) view
+            window["y"] = series_values[end : end + self.horizon, : self.n_targets]  # (H, n_targets) view
         return window
 
     def __getitems__(self, items: Sequence[int]) -> WindowBatch:
@@ -191,14 +198,15 @@ class WindowDataset(Dataset):
             series, starts = self.index.locate_many(items)
         else:
             series, starts = self.index.numpy()[items].T
-        t0 = starts + self.lookback
+        origins = starts + self.lookback - 1
         batch = WindowBatch(
             x=self._gather(series, starts, self.lookback, channels=None),
-            series=torch.from_numpy(np.ascontiguousarray(series)), t0=torch.from_numpy(np.ascontiguousarray(t0)),
+            series=torch.from_numpy(np.ascontiguousarray(series)),
+            origin=torch.from_numpy(np.ascontiguousarray(origins)),
             loc=torch.from_numpy(self.loc.numpy()[series]), scale=torch.from_numpy(self.scale.numpy()[series]),
         )
         if self.with_target:
-            batch["y"] = self._gather(series, t0, self.horizon, channels=self.n_targets)
+            batch["y"] = self._gather(series, origins + 1, self.horizon, channels=self.n_targets)
         return batch
 
     def _gather(self, series: np.ndarray, starts: np.ndarray, length: int, channels: int | None) -> Tensor:
