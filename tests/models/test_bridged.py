@@ -80,10 +80,11 @@ def test_channel_independent_needs_inputs_equal_targets():
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"bridge": "blend"}, "granularity"),
         ({"bridge": "concat", "granularity": "unit"}, "granularity"),
-        ({"bridge": "concat", "score": "dot"}, "score"),
-        ({"bridge": "attention"}, "score"),
+        ({"bridge": "concat", "normalize_states": False}, "normalize_states"),
+        ({"bridge": "attention", "init_past_weight": 0.3}, "init_past_weight"),
+        ({"bridge": "concat", "score": "additive"}, "score"),
+        ({"bridge": "attention", "score": "cosine"}, "score"),
         ({"bridge": "blend", "granularity": "per_step"}, "granularity"),
         ({"bridge": "blend", "granularity": "unit", "init_past_weight": 1.0}, "init_past_weight"),
         ({"bridge": "bidirectional"}, "bridge"),
@@ -91,7 +92,7 @@ def test_channel_independent_needs_inputs_equal_targets():
         ({"dropout": 1.0}, "dropout"),
         ({"hidden_size": 0}, "hidden_size"),
         ({"n_targets": 4}, "n_targets"),
-        ({"revin_affine": True}, "revin"),
+        ({"revin": False, "revin_affine": True}, "revin"),
     ],
 )
 def test_invalid_options_are_named(options, match):
@@ -102,53 +103,62 @@ def test_invalid_options_are_named(options, match):
 @pytest.mark.parametrize("granularity", ["scalar", "unit", "gated"])
 def test_blend_weight_is_a_trainable_probability_that_moves(granularity):
     net = bridged(bridge="blend", granularity=granularity, normalize_states=True)
-    blend = net.blend
-    assert isinstance(blend, BlendBridge) and blend.past_weight_values().numel() >= 1
+    assert isinstance(net.blend, BlendBridge)
     optimizer = torch.optim.Adam(net.blend_parameters(), lr=0.05)
     x, y = torch.randn(8, LOOKBACK, 3), torch.randn(8, HORIZON, 3)
-    net(x)
-    before = blend.past_weight_values().clone()
+    _, before = net(x, return_readouts=True)
     for _ in range(5):
         optimizer.zero_grad()
         nn.functional.mse_loss(net(x), y).backward()
         optimizer.step()
-    net(x)
-    after = blend.past_weight()
-    assert 0.0 < after.item() < 1.0
-    assert (blend.past_weight_values() - before).abs().max() > 1e-2  # Adam moved the logit(s)
-    assert ((blend.past_weight_values() > 0) & (blend.past_weight_values() < 1)).all()
-    assert 0.0 <= blend.last_past_share().item() <= 1.0
-    assert not after.requires_grad and not blend.last_past_share().requires_grad
-    profile = blend.past_profile()
-    assert (profile is None) == (granularity != "gated")
-    if profile is not None:
-        assert profile.shape == (LOOKBACK,)
+    _, after = net(x, return_readouts=True)
+    values = after["blend/past_weight_values"]
+    assert values.shape == {"scalar": (1,), "unit": (HIDDEN,), "gated": (LOOKBACK * HIDDEN,)}[granularity]
+    assert 0.0 < after["blend/past_weight"].item() < 1.0
+    assert (values - before["blend/past_weight_values"]).abs().max() > 1e-2  # Adam moved the logit(s)
+    assert ((values > 0) & (values < 1)).all()
+    assert 0.0 <= after["blend/past_share"].item() <= 1.0
+    assert not any(readout.requires_grad for readout in after.values())
+    assert ("blend/profile" in after) == (granularity == "gated")
+    if granularity == "gated":
+        assert after["blend/profile"].shape == (LOOKBACK,)
 
 
 def test_blend_initial_weight_and_unit_granularity():
-    blend = bridged(bridge="blend", granularity="unit", init_past_weight=0.7).blend
-    values = blend.past_weight_values()
-    assert values.shape == (HIDDEN,)
-    torch.testing.assert_close(values, torch.full((HIDDEN,), 0.7))
+    net = bridged(bridge="blend", granularity="unit", init_past_weight=0.7)
+    _, readouts = net(torch.randn(2, LOOKBACK, 3), return_readouts=True)
+    torch.testing.assert_close(readouts["blend/past_weight_values"], torch.full((HIDDEN,), 0.7))
 
 
 def test_blend_share_reflects_the_weight():
     blend = BlendBridge(HIDDEN, "scalar", normalize_states=True, init_past_weight=0.8)
     h = torch.randn(2, LOOKBACK, HIDDEN)
-    blend(h, -h)  # same norms after layer norm: the share equals a
-    torch.testing.assert_close(blend.last_past_share(), torch.tensor(0.8))
+    _, readouts = blend(h, -h)  # same norms after layer norm: the share equals a
+    torch.testing.assert_close(readouts["blend/past_share"], torch.tensor(0.8))
+
+
+def test_gated_readouts_describe_the_pass_that_returned_them():
+    """Two passes on different inputs return different gate profiles; neither is kept in the module."""
+    net = bridged(bridge="blend", granularity="gated").eval()
+    with torch.no_grad():
+        net.blend.gate.weight.normal_()  # make the gate depend on its input
+        _, first = net(torch.randn(4, LOOKBACK, 3), return_readouts=True)
+        _, second = net(torch.randn(4, LOOKBACK, 3) * 5, return_readouts=True)
+    assert not torch.allclose(first["blend/profile"], second["blend/profile"])
+    assert not any(isinstance(value, torch.Tensor) and value.dim() >= 1 and value.shape[-1] == LOOKBACK
+                   for value in vars(net.blend).values())
 
 
 @pytest.mark.parametrize("score", ["dot", "additive"])
 @pytest.mark.parametrize("head", ["last", "flatten"])
 def test_attention_weights_sum_to_one_over_the_lookback(score, head):
     net = bridged(bridge="attention", score=score, head=head, channel_independent=True)
-    net(torch.randn(5, LOOKBACK, 3))
-    weights = net.attention.last_weights
+    _, readouts = net(torch.randn(5, LOOKBACK, 3), return_readouts=True)
+    weights = readouts["attention/weights"]
     positions = 1 if head == "last" else LOOKBACK
     assert weights.shape == (5 * 3, positions, LOOKBACK)  # batch is B * C with channel independence
     torch.testing.assert_close(weights.sum(-1), torch.ones(15, positions))
-    assert 0.0 <= net.attention.entropy().item() <= torch.log(torch.tensor(LOOKBACK)).item() + 1e-5
+    assert 0.0 <= readouts["attention/entropy"].item() <= torch.log(torch.tensor(LOOKBACK)).item() + 1e-5
 
 
 def test_feedback_passes_zero_equals_the_plain_stack():
@@ -169,8 +179,8 @@ def test_feedback_passes_zero_equals_the_plain_stack():
     with torch.no_grad():
         normalized, stats = feedback.revin.normalize(x)
         early, _ = earlier(normalized)
-        h_fwd, h_bwd, mixed = stack.encode(early, None)
-        y = stack.decode(mixed, h_fwd, h_bwd)
+        h_fwd, h_bwd, mixed, _ = stack.encode(early, None)
+        y, _ = stack.decode(mixed, h_fwd, h_bwd)
         y = y + stack.skip(normalized.transpose(1, 2)).transpose(1, 2)
         expected = feedback.revin.denormalize(y, stats)
         torch.testing.assert_close(feedback(x), expected)

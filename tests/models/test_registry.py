@@ -3,7 +3,7 @@
 import pytest
 from model_configs import TINY_CONFIGS
 
-from tsbridge.models import BridgedLSTM, build_net
+from tsbridge.models import MODEL_NAMES, MODELS, BridgedLSTM, FeedbackLSTM, build_model, build_net, model_name
 
 DIMS = {"n_inputs": 2, "n_targets": 1, "lookback": 16, "horizon": 4}
 
@@ -50,3 +50,35 @@ def test_omegaconf_configs_are_accepted():
 def test_unknown_option_is_a_value_error_naming_the_class_and_key():
     with pytest.raises(ValueError, match="invalid options for LSTMForecaster.*hiden_size"):
         build_net({**TINY_CONFIGS["lstm"], "hiden_size": 8}, **DIMS)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_CONFIGS))
+def test_a_built_net_records_the_config_that_rebuilds_it(name):
+    net = build_net(TINY_CONFIGS[name], **DIMS)
+    assert net.config["_target_"] == TINY_CONFIGS[name]["_target_"]
+    assert {**TINY_CONFIGS[name], **DIMS}.items() <= net.config.items()  # every given option, plus the defaults
+    clone = build_net(net.config)
+    assert clone.config == net.config
+    clone.load_state_dict(net.state_dict())  # same parameters, same shapes
+    assert model_name(net) == model_name(clone) == name
+
+
+def test_positional_and_passed_on_arguments_are_recorded_by_name():
+    feedback = FeedbackLSTM(2, 1, 16, 4, 8, passes=2)  # FeedbackLSTM passes *args on to BridgedLSTM
+    assert feedback.config == {**build_model("feedback", 2, 1, 16, 4, hidden_size=8, passes=2).config}
+    assert feedback.config["hidden_size"] == 8 and feedback.config["passes"] == 2
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_name_builds_with_only_the_sizes_and_is_named_back(name):
+    net = build_model(name, **{**DIMS, "lookback": 48})  # seasonal_naive reads a day of hourly data
+    assert model_name(net) == name
+    assert MODELS[name].net_class == type(net).__name__
+    assert (net.blend is not None) == MODELS[name].blend
+
+
+def test_model_name_follows_the_variant_options():
+    net = build_model("blend", **DIMS, granularity="gated")
+    assert model_name(net) == "blend_gated"
+    with pytest.raises(ValueError, match="unknown model 'blender'.*blend_gated"):
+        build_model("blender", **DIMS)

@@ -1,11 +1,12 @@
 """Pure ``torch.nn`` forecasting nets: bridged BiLSTMs and the baselines they are compared with.
 
 Every net maps a look-back window ``x`` (B, L, n_inputs), target channels first, to a forecast
-(B, H, n_targets) in the same units, and is built as ``Cls(n_inputs=, n_targets=, lookback=,
-horizon=, **options)``, usually through :func:`build_net` from a Hydra ``model/`` config.
+(B, H, n_targets) in the same units, and is built as ``Cls(n_inputs, n_targets, lookback, horizon,
+**options)`` (the defaults are the ones ``conf/model/`` mirrors), by name with :func:`build_model`, or
+from a Hydra ``model/`` config with :func:`build_net`.
 """
 
-from tsbridge.models.base import ForecastNet
+from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.bridged import BridgedLSTM
 from tsbridge.models.bridges import AttentionBridge, BlendBridge, ConcatBridge
 from tsbridge.models.encoder import BiLSTMEncoder
@@ -14,23 +15,24 @@ from tsbridge.models.head import ForecastHead
 from tsbridge.models.linear import DLinear
 from tsbridge.models.naive import Naive, SeasonalNaive
 from tsbridge.models.recurrent import BiLSTMForecaster, LSTMForecaster
-from tsbridge.models.registry import MODEL_NAMES, build_net
+from tsbridge.models.registry import (
+    MODEL_NAMES,
+    MODELS,
+    NET_CLASSES,
+    ModelSpec,
+    build_model,
+    build_net,
+    check_model_name,
+    model_name,
+)
 from tsbridge.models.revin import RevIN
 
-#: The net classes :func:`build_net` may construct.
-NET_CLASSES: tuple[str, ...] = (
-    "BridgedLSTM",
-    "FeedbackLSTM",
-    "LSTMForecaster",
-    "BiLSTMForecaster",
-    "DLinear",
-    "Naive",
-    "SeasonalNaive",
-)
-
 __all__ = [
+    "MODELS",
     "MODEL_NAMES",
     "NET_CLASSES",
+    "ModelSpec",
+    "Readouts",
     "AttentionBridge",
     "BiLSTMEncoder",
     "BiLSTMForecaster",
@@ -45,5 +47,8 @@ __all__ = [
     "Naive",
     "RevIN",
     "SeasonalNaive",
+    "build_model",
     "build_net",
+    "check_model_name",
+    "model_name",
 ]

@@ -1,17 +1,65 @@
 """Shared wrapper for every forecasting net: shape checks, RevIN, channel independence, linear skip.
 
 A subclass implements only :meth:`ForecastNet.core`, which maps an already normalised (and, with
-channel independence, univariate) window to its forecast. The wrapper does the rest, so every net
-gets the same options with the same meaning and the same errors.
+channel independence, univariate) window to its forecast and the readouts of that very pass. The
+wrapper does the rest, so every net gets the same options with the same meaning and the same errors.
+
+Readouts (blend weights, gate profile, attention weights ...) are *returned* by the forward call
+that produced them (``net(x, return_readouts=True)``); no module keeps "the last forward pass",
+because Lightning runs validation and ablation passes between the ones a reader cares about.
 """
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
 
 from torch import Tensor, nn
 
 from tsbridge.models._checks import ABLATIONS, check_bool, check_choice, check_positive_int
 from tsbridge.models.revin import RevIN
 
+#: Readouts of one forward pass, keyed by their logged names (``blend/past_weight`` ...).
+Readouts = dict[str, Tensor]
 
-class ForecastNet(nn.Module):
+
+def call_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every constructor argument of ``cls(*args, **kwargs)`` by name, defaults included.
+
+    ``*args``/``**kwargs`` that a subclass passes on (``FeedbackLSTM(*args, passes, **kwargs)``) are
+    followed up the class hierarchy to the ``__init__`` that names them.
+    """
+    named: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        signature = inspect.signature(klass.__init__)
+        bound = signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        args, kwargs, passes_on = (), {}, False
+        for name, value in list(bound.arguments.items())[1:]:  # [0] is self
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                args, passes_on = value, True
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                kwargs, passes_on = value, True
+            else:
+                named.setdefault(name, value)
+        if not passes_on:
+            break
+    return named
+
+
+class _RecordsConfig(type(nn.Module)):
+    """Metaclass that stores, after construction, the config that rebuilds the net (:attr:`ForecastNet.config`)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        net = super().__call__(*args, **kwargs)
+        net.config = {"_target_": f"tsbridge.models.{cls.__name__}", **call_arguments(cls, args, kwargs)}
+        return net
+
+
+class ForecastNet(nn.Module, metaclass=_RecordsConfig):
     """Base class of the tsbridge nets: ``forward(x (B, L, n_inputs)) -> (B, H, n_targets)``.
 
     The first ``n_targets`` input channels are the target channels (the data layer's batch
@@ -31,9 +79,13 @@ class ForecastNet(nn.Module):
 
     Attributes:
         bidirectional: True for nets with a BiLSTM encoder, which accept ``ablate="past"|"future"``.
+        config: ``{"_target_": "tsbridge.models.<Class>", **every constructor argument}``, set after
+            construction: :func:`tsbridge.models.build_net` rebuilds an equal net from it, which is how
+            checkpoints and saved forecasters store a net.
     """
 
     bidirectional: bool = False
+    config: dict[str, Any]
 
     def __init__(
         self,
@@ -89,20 +141,28 @@ class ForecastNet(nn.Module):
         """The blend logit(s), for their own optimizer param group (empty without a blend)."""
         return [] if self.blend is None else self.blend.blend_parameters()
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """Forecast from a prepared window: (B', L, core_inputs) -> (B', H, core_targets)."""
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """Forecast from a prepared window: (B', L, core_inputs) -> (B', H, core_targets), readouts."""
         raise NotImplementedError
 
-    def forward(self, x: Tensor, ablate: str | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, ablate: str | None = None, *, return_readouts: bool = False
+    ) -> Tensor | tuple[Tensor, Readouts]:
         """Forecast the next ``horizon`` steps of the target channels.
 
         Args:
             x: Look-back window (B, L, n_inputs), targets first.
             ablate: None, or for bidirectional nets ``"past"``/``"future"`` to replace the
                 forward or backward encoder states by their batch-and-time mean (importance).
+            return_readouts: Also return this pass's readouts (detached): ``blend/past_weight``
+                (mean past weight a), ``blend/past_weight_values`` (one a, one per unit, or the
+                batch-mean gate per step and unit), ``blend/profile`` (gated: mean a per look-back
+                position), ``blend/past_share`` (the forward side's share of the blended norm),
+                ``attention/weights`` (B, P, L) and ``attention/entropy``; with channel
+                independence, samples are the B * C channel windows.
 
         Returns:
-            Forecast (B, H, n_targets) in the units of ``x``.
+            Forecast (B, H, n_targets) in the units of ``x``, and the readouts when asked.
         """
         # B: batch, L: look-back, H: horizon, C: input channels, T: target channels
         self._check_input(x)
@@ -113,7 +173,7 @@ class ForecastNet(nn.Module):
             x, stats = self.revin.normalize(x)
         if self.channel_independent:
             x = x.transpose(1, 2).reshape(batch * self.n_inputs, self.lookback, 1)  # (B*C, L, 1)
-        y = self.core(x, ablate)  # (B', H, T')
+        y, readouts = self.core(x, ablate)  # (B', H, T')
         if self.skip is not None:
             history = x[..., : self.core_targets].transpose(1, 2)  # (B', T', L)
             y = y + self.skip(history).transpose(1, 2)  # (B', H, T')
@@ -122,7 +182,10 @@ class ForecastNet(nn.Module):
         if stats is not None:
             y = self.revin.denormalize(y, stats)
         # Transposes above leave y strided; metrics and callers may .view() it.
-        return y.contiguous()
+        y = y.contiguous()
+        if not return_readouts:
+            return y
+        return y, {name: value.detach() for name, value in readouts.items()}
 
     def _check_input(self, x: Tensor) -> None:
         expected = ("B", self.lookback, self.n_inputs)

@@ -3,7 +3,7 @@
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_dropout, check_positive_int
-from tsbridge.models.base import ForecastNet
+from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.bridges import AttentionBridge, BlendBridge, build_bridge
 from tsbridge.models.encoder import BiLSTMEncoder
 from tsbridge.models.head import ForecastHead
@@ -20,7 +20,8 @@ class BridgedLSTM(ForecastNet):
         num_layers: Stacked layers of the BiLSTM and of the second LSTM.
         dropout: Dropout between stacked LSTM layers, on the bridged sequence, and before the head.
         head: ``"last"`` or ``"flatten"`` (see :class:`~tsbridge.models.head.ForecastHead`).
-        granularity, normalize_states, init_past_weight: Blend options (``bridge="blend"`` only).
+        granularity, normalize_states, init_past_weight: Blend options (``bridge="blend"`` only;
+            another bridge refuses them when set away from these defaults).
         score: Attention score (``bridge="attention"`` only).
         revin, revin_affine, channel_independent, linear_skip: See
             :class:`~tsbridge.models.base.ForecastNet`.
@@ -34,20 +35,20 @@ class BridgedLSTM(ForecastNet):
         n_targets: int,
         lookback: int,
         horizon: int,
-        hidden_size: int,
-        bridge: str,
+        hidden_size: int = 64,
+        bridge: str = "blend",
         num_layers: int = 1,
-        dropout: float = 0.0,
+        dropout: float = 0.1,
         *,
-        head: str,
-        granularity: str | None = None,
-        normalize_states: bool = False,
+        head: str = "last",
+        granularity: str = "scalar",
+        normalize_states: bool = True,
         init_past_weight: float | None = None,
-        score: str | None = None,
-        revin: bool = False,
+        score: str = "dot",
+        revin: bool = True,
         revin_affine: bool = False,
         channel_independent: bool = False,
-        linear_skip: bool = False,
+        linear_skip: bool = True,
     ) -> None:
         super().__init__(
             n_inputs,
@@ -96,20 +97,23 @@ class BridgedLSTM(ForecastNet):
         """The AttentionBridge, or None for other bridges."""
         return self.bridge if isinstance(self.bridge, AttentionBridge) else None
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """(B, L, core_inputs) -> (B, H, core_targets)."""
-        h_fwd, h_bwd, bridged = self.encode(x, ablate)
-        return self.decode(bridged, h_fwd, h_bwd)
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """(B, L, core_inputs) -> (B, H, core_targets), with the bridge's readouts of this pass."""
+        h_fwd, h_bwd, bridged, readouts = self.encode(x, ablate)
+        y, head_readouts = self.decode(bridged, h_fwd, h_bwd)
+        return y, {**readouts, **head_readouts}
 
-    def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor]:
-        """Return the encoder states ``h_fwd, h_bwd`` (B, L, N) and the bridged sequence
-        (B, L, bridge.output_size)."""
+    def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor, Readouts]:
+        """Return the encoder states ``h_fwd, h_bwd`` (B, L, N), the bridged sequence
+        (B, L, bridge.output_size) and the bridge's readouts."""
         h_fwd, h_bwd = self.encoder(x, ablate)
-        return h_fwd, h_bwd, self.bridge(h_fwd, h_bwd)
+        bridged, readouts = self.bridge(h_fwd, h_bwd)
+        return h_fwd, h_bwd, bridged, readouts
 
-    def decode(self, bridged: Tensor, h_fwd: Tensor, h_bwd: Tensor) -> Tensor:
+    def decode(self, bridged: Tensor, h_fwd: Tensor, h_bwd: Tensor) -> tuple[Tensor, Readouts]:
         """Run the second LSTM over the bridged sequence and the head over its last states."""
         # B: batch, L: look-back, P: positions the head reads, N: hidden units, H: horizon
         states, _ = self.decoder(self.bridge_dropout(bridged))  # (B, L, N)
         queries = states[:, -self.head.positions :]  # (B, P, N)
-        return self.head(self.bridge.readout(queries, h_fwd, h_bwd))  # (B, H, T')
+        features, readouts = self.bridge.readout(queries, h_fwd, h_bwd)  # (B, P, readout_size)
+        return self.head(features), readouts  # (B, H, T')

@@ -5,6 +5,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tsbridge.models.base import Readouts
 from tsbridge.models.bridged import BridgedLSTM
 
 
@@ -26,7 +27,7 @@ class FeedbackLSTM(BridgedLSTM):
             shape the earlier LSTM.
     """
 
-    def __init__(self, *args: Any, passes: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, passes: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if isinstance(passes, bool) or not isinstance(passes, int) or passes < 0:
             raise ValueError(f"passes must be a non-negative integer, got {passes!r}")
@@ -47,13 +48,13 @@ class FeedbackLSTM(BridgedLSTM):
     def _encoder_input_size(self) -> int:
         return self.hidden_size  # the BiLSTM reads the earlier LSTM's states
 
-    def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor]:
+    def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor, Readouts]:
         """Run ``passes + 1`` passes of earlier LSTM -> BiLSTM -> bridge; return the last one's
-        ``h_fwd, h_bwd`` (B, L, N) and bridged sequence (B, L, bridge.output_size)."""
+        ``h_fwd, h_bwd`` (B, L, N), bridged sequence (B, L, bridge.output_size) and readouts."""
         # B: batch, L: look-back, C': core inputs, N: hidden units, F: bridge output size
         batch, length, _ = x.shape
         bridged = x.new_zeros(batch, length, self.bridge.output_size)  # (B, L, F): no feedback yet
         for _ in range(self.passes + 1):
             early, _ = self.earlier(torch.cat([x, bridged], dim=-1))  # (B, L, N) from (B, L, C'+F)
-            h_fwd, h_bwd, bridged = super().encode(early, ablate)
-        return h_fwd, h_bwd, bridged
+            h_fwd, h_bwd, bridged, readouts = super().encode(early, ablate)
+        return h_fwd, h_bwd, bridged, readouts

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_bool, check_positive_int
-from tsbridge.models.base import ForecastNet
+from tsbridge.models.base import ForecastNet, Readouts
 
 
 class DLinear(ForecastNet):
@@ -31,7 +31,7 @@ class DLinear(ForecastNet):
         n_targets: int,
         lookback: int,
         horizon: int,
-        kernel_size: int,
+        kernel_size: int = 25,
         individual: bool = False,
         *,
         revin: bool = False,
@@ -51,8 +51,8 @@ class DLinear(ForecastNet):
         self.weight = nn.Parameter(torch.empty(2, maps, horizon, lookback).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(2, maps, horizon).uniform_(-bound, bound))
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """(B, L, n_inputs) -> (B, H, n_targets)."""
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         # B: batch, L: look-back, H: horizon, T: target channels, M: linear maps (T or 1)
         series = x[..., : self.n_targets].transpose(1, 2)  # (B, T, L)
         pad = (self.kernel_size - 1) // 2
@@ -61,4 +61,4 @@ class DLinear(ForecastNet):
         components = torch.stack([series - trend, trend])  # (2, B, T, L)
         weight = self.weight.expand(-1, self.n_targets, -1, -1)  # (2, T, H, L)
         out = torch.einsum("kbtl,kthl->bht", components, weight)  # sum of both maps, (B, H, T)
-        return out + self.bias.sum(dim=0).T  # (B, H, T) + (H, M)
+        return out + self.bias.sum(dim=0).T, {}  # (B, H, T) + (H, M)

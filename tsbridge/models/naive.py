@@ -3,7 +3,7 @@
 from torch import Tensor
 
 from tsbridge.models._checks import check_positive_int
-from tsbridge.models.base import ForecastNet
+from tsbridge.models.base import ForecastNet, Readouts
 
 
 class Naive(ForecastNet):
@@ -16,10 +16,10 @@ class Naive(ForecastNet):
     def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int) -> None:
         super().__init__(n_inputs, n_targets, lookback, horizon)  # none of the learned options
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """(B, L, n_inputs) -> (B, H, n_targets)."""
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         last = x[:, -1:, : self.n_targets]  # (B, 1, T)
-        return last.expand(-1, self.horizon, -1).clone()  # (B, H, T), its own memory
+        return last.expand(-1, self.horizon, -1).clone(), {}  # (B, H, T), its own memory
 
 
 class SeasonalNaive(ForecastNet):
@@ -32,7 +32,7 @@ class SeasonalNaive(ForecastNet):
     """
 
     def __init__(
-        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int
+        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int = 24
     ) -> None:
         super().__init__(n_inputs, n_targets, lookback, horizon)
         check_positive_int("season_length", season_length)
@@ -42,8 +42,8 @@ class SeasonalNaive(ForecastNet):
             )
         self.season_length = season_length
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """(B, L, n_inputs) -> (B, H, n_targets)."""
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         season = x[:, -self.season_length :, : self.n_targets]  # (B, S, T): the last season
         repeats = -(-self.horizon // self.season_length)  # ceil(H / S)
-        return season.repeat(1, repeats, 1)[:, : self.horizon].contiguous()  # (B, H, T)
+        return season.repeat(1, repeats, 1)[:, : self.horizon].contiguous(), {}  # (B, H, T)

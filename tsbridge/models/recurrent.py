@@ -4,7 +4,7 @@ import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_dropout, check_positive_int
-from tsbridge.models.base import ForecastNet
+from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.encoder import BiLSTMEncoder
 from tsbridge.models.head import ForecastHead
 
@@ -27,15 +27,15 @@ class _RecurrentBaseline(ForecastNet):
         n_targets: int,
         lookback: int,
         horizon: int,
-        hidden_size: int,
+        hidden_size: int = 64,
         num_layers: int = 1,
-        dropout: float = 0.0,
+        dropout: float = 0.1,
         *,
-        head: str,
-        revin: bool = False,
+        head: str = "last",
+        revin: bool = True,
         revin_affine: bool = False,
         channel_independent: bool = False,
-        linear_skip: bool = False,
+        linear_skip: bool = True,
     ) -> None:
         super().__init__(
             n_inputs,
@@ -74,10 +74,10 @@ class LSTMForecaster(_RecurrentBaseline):
             head, self.lookback, hidden_size, self.horizon, self.core_targets, dropout
         )
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """(B, L, core_inputs) -> (B, H, core_targets)."""
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """(B, L, core_inputs) -> (B, H, core_targets); no readouts."""
         states, _ = self.lstm(x)  # (B, L, N)
-        return self.head(states[:, -self.head.positions :])  # reads (B, P, N)
+        return self.head(states[:, -self.head.positions :]), {}  # reads (B, P, N)
 
 
 class BiLSTMForecaster(_RecurrentBaseline):
@@ -97,12 +97,12 @@ class BiLSTMForecaster(_RecurrentBaseline):
             head, self.lookback, 2 * hidden_size, self.horizon, self.core_targets, dropout
         )
 
-    def core(self, x: Tensor, ablate: str | None) -> Tensor:
-        """(B, L, core_inputs) -> (B, H, core_targets)."""
+    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+        """(B, L, core_inputs) -> (B, H, core_targets); no readouts."""
         # B: batch, L: look-back, N: hidden units per direction
         h_fwd, h_bwd = self.encoder(x, ablate)  # (B, L, N) each
         if self.head.kind == "last":
             summary = torch.cat([h_fwd[:, -1:], h_bwd[:, :1]], dim=-1)  # (B, 1, 2N)
         else:
             summary = torch.cat([h_fwd, h_bwd], dim=-1)  # (B, L, 2N)
-        return self.head(summary)
+        return self.head(summary), {}

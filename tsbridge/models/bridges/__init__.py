@@ -25,38 +25,35 @@ def build_bridge(
     bridge: str,
     hidden_size: int,
     *,
-    granularity: str | None = None,
-    normalize_states: bool = False,
+    granularity: str = "scalar",
+    normalize_states: bool = True,
     init_past_weight: float | None = None,
-    score: str | None = None,
+    score: str = "dot",
 ) -> Bridge:
-    """Build the bridge named ``bridge``, refusing options that belong to another bridge.
+    """Build the bridge named ``bridge``; an option of another bridge set away from its default is an error.
+
+    The defaults are those of the bridges' own signatures, so a net built with only ``bridge=`` gets
+    each bridge's defaults, and a value that could only matter to another bridge is refused instead
+    of silently ignored.
 
     Args:
         bridge: One of :data:`BRIDGES`.
         hidden_size: Units per encoder direction.
-        granularity: ``blend`` only (required there): one of :data:`GRANULARITIES`.
+        granularity: ``blend`` only: one of :data:`GRANULARITIES`.
         normalize_states: ``blend`` only: layer-normalise both directions before blending.
         init_past_weight: ``blend`` only: initial past weight in (0, 1) (None: 0.5).
-        score: ``attention`` only (required there): one of :data:`SCORES`.
+        score: ``attention`` only: one of :data:`SCORES`.
     """
     check_choice("bridge", bridge, BRIDGES)
-    blend_options = {
-        "granularity": granularity is not None,
-        "normalize_states": bool(normalize_states),
-        "init_past_weight": init_past_weight is not None,
-    }
-    misplaced = [name for name, given in blend_options.items() if given and bridge != "blend"]
-    if score is not None and bridge != "attention":
+    blend_options = {"granularity": granularity != "scalar", "normalize_states": normalize_states is not True,
+                     "init_past_weight": init_past_weight is not None}
+    misplaced = [name for name, changed in blend_options.items() if changed and bridge != "blend"]
+    if score != "dot" and bridge != "attention":
         misplaced.append("score")
     if misplaced:
         raise ValueError(f"{', '.join(misplaced)} do(es) not apply to bridge={bridge!r}")
     if bridge == "blend":
-        if granularity is None:
-            raise ValueError(f"bridge='blend' needs granularity, one of {list(GRANULARITIES)}")
         return BlendBridge(hidden_size, granularity, normalize_states, init_past_weight)
     if bridge == "attention":
-        if score is None:
-            raise ValueError(f"bridge='attention' needs score, one of {list(SCORES)}")
         return AttentionBridge(hidden_size, score)
     return ConcatBridge(hidden_size)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_choice
+from tsbridge.models.bridges.base import BridgeReadouts
 from tsbridge.models.bridges.concat import ConcatBridge
 
 #: ``dot``: scaled dot-product of a projected query with the keys (Luong "general", Vaswani
@@ -18,14 +19,14 @@ class AttentionBridge(ConcatBridge):
 
     Queries are the decoder (second LSTM) states at the positions the head reads; keys and values
     are the BiLSTM outputs of all L steps, so the head sees ``[query ; context]``. Weights over the
-    look-back sum to 1 and are kept, detached, in :attr:`last_weights`.
+    look-back sum to 1 and are returned by :meth:`readout` with the features they weighed.
 
     Args:
         hidden_size: Units N per encoder direction (and of the decoder).
         score: One of :data:`SCORES`.
     """
 
-    def __init__(self, hidden_size: int, score: str) -> None:
+    def __init__(self, hidden_size: int, score: str = "dot") -> None:
         super().__init__(hidden_size)
         self.readout_size = 3 * hidden_size  # [query (N) ; context (2N)]
         self.score = check_choice("score", score, SCORES)
@@ -38,11 +39,10 @@ class AttentionBridge(ConcatBridge):
             self.query = nn.Linear(hidden_size, hidden_size, bias=False)
             self.key = nn.Linear(key_size, hidden_size)
             self.energy = nn.Linear(hidden_size, 1, bias=False)
-        #: Attention weights (B, P, L) of the last forward, detached; rows sum to 1.
-        self.last_weights: Tensor | None = None
 
-    def readout(self, queries: Tensor, h_fwd: Tensor, h_bwd: Tensor) -> Tensor:
-        """Decoder states (B, P, N) -> ``[query ; context]`` (B, P, 3N)."""
+    def readout(self, queries: Tensor, h_fwd: Tensor, h_bwd: Tensor) -> tuple[Tensor, BridgeReadouts]:
+        """Decoder states (B, P, N) -> ``[query ; context]`` (B, P, 3N), with the readouts
+        ``attention/weights`` (B, P, L; rows sum to 1) and ``attention/entropy`` (mean nats)."""
         # B: batch, P: query positions, L: look-back, N: hidden units
         memory = torch.cat([h_fwd, h_bwd], dim=-1)  # (B, L, 2N): keys and values
         if self.energy is None:
@@ -53,13 +53,7 @@ class AttentionBridge(ConcatBridge):
             hidden = self.query(queries).unsqueeze(2) + self.key(memory).unsqueeze(1)
             scores = self.energy(torch.tanh(hidden)).squeeze(-1)  # (B, P, L)
         weights = torch.softmax(scores, dim=-1)  # (B, P, L)
-        self.last_weights = weights.detach()
         context = weights @ memory  # (B, P, 2N)
-        return torch.cat([queries, context], dim=-1)
-
-    def entropy(self) -> Tensor:
-        """Mean entropy (nats) of the last forward's attention rows (NaN before one)."""
-        if self.last_weights is None:
-            return torch.tensor(float("nan"))
-        w = self.last_weights
-        return -(w * w.clamp_min(1e-12).log()).sum(dim=-1).mean()
+        detached = weights.detach()
+        entropy = -(detached * detached.clamp_min(1e-12).log()).sum(dim=-1).mean()
+        return torch.cat([queries, context], dim=-1), {"attention/weights": detached, "attention/entropy": entropy}

@@ -4,6 +4,9 @@ from torch import Tensor, nn
 
 from tsbridge.models._checks import check_positive_int
 
+#: What a bridge returns besides its tensor: named, detached readouts of that very call.
+BridgeReadouts = dict[str, Tensor]
+
 
 class Bridge(nn.Module):
     """Base class of the bridges between the BiLSTM encoder and the second (decoder) LSTM.
@@ -13,6 +16,9 @@ class Bridge(nn.Module):
     * :meth:`forward` combines the step-aligned states into the decoder's input sequence;
     * :meth:`readout` may enrich the decoder states the head reads (attention does; the default
       passes them through).
+
+    Both return their readouts (blend weights, attention weights) with the tensor they produce, so
+    a reader always knows which pass a readout describes.
 
     Args:
         hidden_size: Units N per encoder direction; the decoder has N units as well.
@@ -28,10 +34,10 @@ class Bridge(nn.Module):
         self.output_size = output_size
         self.readout_size = readout_size
 
-    def forward(self, h_fwd: Tensor, h_bwd: Tensor) -> Tensor:
-        """Combine (B, L, N) forward and backward states into (B, L, output_size)."""
+    def forward(self, h_fwd: Tensor, h_bwd: Tensor) -> tuple[Tensor, BridgeReadouts]:
+        """Combine (B, L, N) forward and backward states into (B, L, output_size), plus readouts."""
         raise NotImplementedError
 
-    def readout(self, queries: Tensor, h_fwd: Tensor, h_bwd: Tensor) -> Tensor:
+    def readout(self, queries: Tensor, h_fwd: Tensor, h_bwd: Tensor) -> tuple[Tensor, BridgeReadouts]:
         """Features for the head from decoder states (B, P, N) of the P positions it reads."""
-        return queries
+        return queries, {}

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_bool, check_choice
-from tsbridge.models.bridges.base import Bridge
+from tsbridge.models.bridges.base import Bridge, BridgeReadouts
 
 #: ``scalar``: one weight; ``unit``: one per hidden unit; ``gated``: ``a_t = sigmoid(W [h_fwd_t;
 #: h_bwd_t] + b)`` per step and unit, depending on the input.
@@ -20,8 +20,8 @@ class BlendBridge(Bridge):
     ``a = sigmoid(logit)`` is a real ``nn.Parameter`` created here, once, so it is trained and
     saved like any weight. A weight alone can mislead when one direction's states are larger than
     the other's (the net can rescale either to compensate, and a stays near 0.5), so
-    ``normalize_states`` layer-normalises both directions (no affine) before blending, and
-    :meth:`last_past_share` reports the norm share each side actually contributes.
+    ``normalize_states`` layer-normalises both directions (no affine) before blending, and the
+    ``blend/past_share`` readout reports the norm share each side actually contributes.
 
     Args:
         hidden_size: Units N per encoder direction.
@@ -34,8 +34,8 @@ class BlendBridge(Bridge):
     def __init__(
         self,
         hidden_size: int,
-        granularity: str,
-        normalize_states: bool = False,
+        granularity: str = "scalar",
+        normalize_states: bool = True,
         init_past_weight: float | None = None,
     ) -> None:
         super().__init__(hidden_size, hidden_size, hidden_size)
@@ -54,16 +54,18 @@ class BlendBridge(Bridge):
         else:
             shape = (1,) if granularity == "scalar" else (hidden_size,)
             self.logit = nn.Parameter(torch.full(shape, init_logit))
-        # Detached statistics of the last forward, a few small tensors (see the readout methods).
-        self._last_gate_mean: Tensor | None = None  # (L, N), gated only
-        self._last_share: Tensor | None = None
 
     def blend_parameters(self) -> list[nn.Parameter]:
         """The blend logit (for ``gated``: the gate bias), for its own optimizer param group."""
         return [self.logit]
 
-    def forward(self, h_fwd: Tensor, h_bwd: Tensor) -> Tensor:
-        """(B, L, N) twice -> blended (B, L, N)."""
+    def forward(self, h_fwd: Tensor, h_bwd: Tensor) -> tuple[Tensor, BridgeReadouts]:
+        """(B, L, N) twice -> blended (B, L, N) and this call's readouts (detached).
+
+        Readouts: ``blend/past_weight`` (mean a), ``blend/past_weight_values`` (1-D: one a, one per
+        unit, or for ``gated`` the batch-mean a per step and unit, (L*N,)), ``blend/profile``
+        (``gated`` only: batch-mean a per position, (L,)) and ``blend/past_share``.
+        """
         # B: batch, L: look-back, N: hidden units
         if self.normalize_states:
             h_fwd = F.layer_norm(h_fwd, h_fwd.shape[-1:])
@@ -73,28 +75,16 @@ class BlendBridge(Bridge):
         else:
             a = torch.sigmoid(self.gate(torch.cat([h_fwd, h_bwd], dim=-1)))  # (B, L, N)
         past, future = a * h_fwd, (1.0 - a) * h_bwd
-        with torch.no_grad():
-            past_norm, future_norm = past.norm(), future.norm()
-            self._last_share = past_norm / (past_norm + future_norm).clamp_min(1e-12)
-            if self.gate is not None:
-                self._last_gate_mean = a.mean(dim=0)  # (L, N)
-        return past + future
+        return past + future, self._readouts(a.detach(), past.detach(), future.detach())
 
-    def past_weight(self) -> Tensor:
-        """Scalar mean a (for ``gated``: over the last forward's batch, steps and units)."""
-        return self.past_weight_values().mean()
-
-    def past_weight_values(self) -> Tensor:
-        """1-D past weights: one (scalar), per unit, or per step and unit of the last forward's
-        batch-mean gate (``gated``; before any forward, the gate at zero input)."""
-        if self._last_gate_mean is not None:
-            return self._last_gate_mean.flatten()  # (L*N,)
-        return torch.sigmoid(self.logit.detach()).flatten()
-
-    def past_profile(self) -> Tensor | None:
-        """Mean a per look-back position (L,) of the last forward; ``gated`` only, else None."""
-        return None if self._last_gate_mean is None else self._last_gate_mean.mean(dim=-1)
-
-    def last_past_share(self) -> Tensor:
-        """``||a h_fwd|| / (||a h_fwd|| + ||(1-a) h_bwd||)`` of the last forward (NaN before)."""
-        return torch.tensor(float("nan")) if self._last_share is None else self._last_share
+    def _readouts(self, a: Tensor, past: Tensor, future: Tensor) -> BridgeReadouts:
+        past_norm, future_norm = past.norm(), future.norm()
+        values = a if self.gate is None else a.mean(dim=0)  # (1,), (N,) or (L, N)
+        readouts = {
+            "blend/past_weight": values.mean(),
+            "blend/past_weight_values": values.flatten(),
+            "blend/past_share": past_norm / (past_norm + future_norm).clamp_min(1e-12),
+        }
+        if self.gate is not None:
+            readouts["blend/profile"] = values.mean(dim=-1)  # (L,)
+        return readouts

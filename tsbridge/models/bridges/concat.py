@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from tsbridge.models.bridges.base import Bridge
+from tsbridge.models.bridges.base import Bridge, BridgeReadouts
 
 
 class ConcatBridge(Bridge):
@@ -16,6 +16,6 @@ class ConcatBridge(Bridge):
     def __init__(self, hidden_size: int) -> None:
         super().__init__(hidden_size, output_size=2 * hidden_size, readout_size=hidden_size)
 
-    def forward(self, h_fwd: Tensor, h_bwd: Tensor) -> Tensor:
-        """(B, L, N) twice -> (B, L, 2N)."""
-        return torch.cat([h_fwd, h_bwd], dim=-1)
+    def forward(self, h_fwd: Tensor, h_bwd: Tensor) -> tuple[Tensor, BridgeReadouts]:
+        """(B, L, N) twice -> (B, L, 2N); no readouts."""
+        return torch.cat([h_fwd, h_bwd], dim=-1), {}
