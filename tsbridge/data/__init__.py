@@ -10,6 +10,7 @@ Typical use::
 
 from typing import Any
 
+from tsbridge.data.calendar import CALENDAR_FEATURES, calendar_columns, calendar_features, calendar_width
 from tsbridge.data.datasets import cache_dir, load_dataset, read_frame
 from tsbridge.data.errors import (
     DatasetNotFoundError,
@@ -38,6 +39,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'tsbridge.data' has no attribute {name!r}")
 
 __all__ = [
+    "CALENDAR_FEATURES",
     "DataValidationError",
     "DatasetNotFoundError",
     "EmptySplitError",
@@ -52,6 +54,9 @@ __all__ = [
     "UnknownDatasetError",
     "WindowDataModule",
     "WindowDataset",
+    "calendar_columns",
+    "calendar_features",
+    "calendar_width",
     "collate_windows",
     "cache_dir",
     "load_dataset",
