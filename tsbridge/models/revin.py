@@ -3,12 +3,19 @@
 Each window is standardised with its own mean and standard deviation before the net sees it, and
 the forecast is mapped back with the statistics of the target channels. This removes the level
 shifts between training and test periods that dominate the error on series such as ETT.
+
+The variance floor that keeps constant windows from dividing by zero is relative to each window's level, so it
+works alike on values near 1e-9 and near 1e6: an absolute floor (RevIN's 1e-5) swamps a window of 1e-9-sized
+values, which then reach the net as ~0 and come back as forecasts of ~1e-3.
 """
 
 import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_bool, check_positive_int
+
+# Keeps a learned affine weight of 0 from dividing by zero when the forecast is mapped back.
+_AFFINE_EPS = 1e-10
 
 
 class RevIN(nn.Module):
@@ -17,10 +24,12 @@ class RevIN(nn.Module):
     Args:
         n_channels: Number of input channels C normalised.
         affine: Learn a per-channel scale and shift applied after normalising (undone on output).
-        eps: Added to the variance so constant windows do not divide by zero.
+        eps: Variance floor relative to the window's mean square (level² + variance): a window varying less
+            than ``sqrt(eps)`` of its level (or less than 10x the input dtype's resolution) counts as constant and
+            is not blown up; an all-zero window is divided by the dtype's smallest normal number, not by zero.
     """
 
-    def __init__(self, n_channels: int, affine: bool = False, eps: float = 1e-5) -> None:
+    def __init__(self, n_channels: int, affine: bool = False, eps: float = 1e-8) -> None:
         super().__init__()
         check_positive_int("n_channels", n_channels)
         check_bool("revin_affine", affine)
@@ -31,9 +40,13 @@ class RevIN(nn.Module):
     def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Standardise each window of ``x`` (B, L, C); return it and the (loc, scale) (B, 1, C)."""
         # Statistics are treated as constants (as in RevIN): gradients flow through the values only.
+        # B: batch, L: look-back, C: channels
         loc = x.mean(dim=1, keepdim=True).detach()  # (B, 1, C)
         variance = x.var(dim=1, keepdim=True, unbiased=False)  # (B, 1, C)
-        scale = torch.sqrt(variance + self.eps).detach()  # (B, 1, C)
+        dtype = torch.finfo(x.dtype)
+        relative = max(self.eps, (10 * dtype.eps) ** 2)  # float32: eps; bfloat16's coarse rounding needs more
+        floor = relative * (variance + loc**2) + dtype.tiny  # (B, 1, C) relative to mean(x**2)
+        scale = torch.sqrt(variance + floor).detach()  # (B, 1, C)
         x = (x - loc) / scale
         if self.weight is not None:
             x = x * self.weight + self.bias
@@ -44,5 +57,5 @@ class RevIN(nn.Module):
         loc, scale = stats
         n_targets = y.shape[-1]  # the target channels are the first input channels
         if self.weight is not None:
-            y = (y - self.bias[:n_targets]) / (self.weight[:n_targets] + self.eps**2)
+            y = (y - self.bias[:n_targets]) / (self.weight[:n_targets] + _AFFINE_EPS)
         return y * scale[..., :n_targets] + loc[..., :n_targets]
