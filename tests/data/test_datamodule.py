@@ -54,8 +54,8 @@ def test_batches_and_loaders(synthetic):
         "y": ((64, 12, 1), torch.float32),
         "series": ((64,), torch.int64),
         "origin": ((64,), torch.int64),
-        "loc": ((64, 1, 1), torch.float32),
-        "scale": ((64, 1, 1), torch.float32),
+        "loc": ((64, 1, 1), torch.float64),  # float64: forecasts return to original units in float64
+        "scale": ((64, 1, 1), torch.float64),
     }
     assert len(dm.train_dataset) == (8640 - 36) // 4 + 1  # stride for training only
     for loader, dataset in ((dm.val_dataloader(), dm.val_dataset), (dm.predict_dataloader(), dm.test_dataset)):
@@ -90,7 +90,7 @@ def test_panel_per_series_scaling(markers):
     original = batch["y"] * batch["scale"] + batch["loc"]
     rows = markers.rows(original[:, :, 0], batch["series"][:, None], channel=0)
     expected = batch["origin"][:, None] + 1 + torch.arange(3)
-    assert torch.allclose(rows, expected.float(), atol=1e-3)
+    assert torch.allclose(rows, expected.double(), atol=1e-3)
 
 
 def test_time_index_instead_of_column(synthetic):
@@ -113,7 +113,7 @@ def test_forecast_from_the_end_of_a_frame(markers):
     item = dataset[0]
     assert item["origin"] == 39 and item["series"] == 0  # positions index the new frame's series
     original = item["x"][:, :1] * item["scale"] + item["loc"]
-    assert torch.allclose(markers.rows(original[:, 0], 1, channel=1), torch.arange(35, 40).float(), atol=1e-3)
+    assert torch.allclose(markers.rows(original[:, 0], 1, channel=1), torch.arange(35, 40).double(), atol=1e-3)
     assert series.future_index(0, 2).tolist() == [pd.Timestamp("2021-01-02 16:00"), pd.Timestamp("2021-01-02 17:00")]
     unseen = frame[frame["series_id"] == "s1"].assign(series_id="s9")
     with pytest.raises(DataValidationError, match="'s9'"):

@@ -61,7 +61,8 @@ def test_constant_channel_and_round_trip():
     scaler = StandardScaler().fit(values, train_rows=[2], series_ids=["a"])
     assert scaler.mean.tolist() == [[2.0, 5.0]] and scaler.std.tolist() == [[1.0, 1.0]]
     scaled = scaler.transform(values[0])
-    assert torch.allclose(scaler.inverse_transform(scaled), values[0])
+    assert scaled.dtype == torch.float32  # scaled units are what nets read; original units are float64
+    assert torch.allclose(scaler.inverse_transform(scaled), values[0].double())
     array = np.array([[4.0]], dtype=np.float32)  # numpy in, numpy out; fewer channels use the leading ones
     assert scaler.inverse_transform(array).tolist() == [[6.0]]
     state = scaler.state_dict()

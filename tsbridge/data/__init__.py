@@ -16,14 +16,16 @@ from tsbridge.data.errors import (
     DatasetNotFoundError,
     DataValidationError,
     EmptySplitError,
+    FrequencyError,
     MissingColumnError,
+    MissingTimestampError,
     NonFiniteValueError,
     NonNumericColumnError,
     SeriesTooShortError,
     TimestampOrderError,
     UnknownDatasetError,
 )
-from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns
+from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns, resolve_freq
 from tsbridge.data.scaling import StandardScaler
 from tsbridge.data.splits import split_ranges
 from tsbridge.data.synthetic import make_synthetic
@@ -43,7 +45,9 @@ __all__ = [
     "DataValidationError",
     "DatasetNotFoundError",
     "EmptySplitError",
+    "FrequencyError",
     "MissingColumnError",
+    "MissingTimestampError",
     "NonFiniteValueError",
     "NonNumericColumnError",
     "SeriesFrame",
@@ -64,6 +68,7 @@ __all__ = [
     "prepare_series",
     "read_frame",
     "resolve_columns",
+    "resolve_freq",
     "split_ranges",
     "window_index",
 ]

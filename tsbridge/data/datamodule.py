@@ -14,7 +14,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
 from tsbridge.data.datasets import load_dataset
-from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesTooShortError
+from tsbridge.data.columns import Columns
+from tsbridge.data.errors import DataValidationError, EmptySplitError, NonFiniteValueError, SeriesTooShortError
 from tsbridge.data.frames import Features, FillPolicy, SeriesFrame, prepare_series
 from tsbridge.data.scaling import StandardScaler
 from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
@@ -76,7 +77,11 @@ class WindowDataModule(L.LightningDataModule):
             fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
         scaler: ``"standard"`` or None (no scaling; ``loc`` 0 and ``scale`` 1).
         scale_per_series: one mean/std per series instead of one pooled over all series' training rows.
-        fill: NaN/inf policy: None raises, ``"ffill"``, ``"interpolate"`` or ``"zero"``.
+        fill: policy for NaN/inf values and missing timestamps: None raises, ``"ffill"``, ``"interpolate"`` or
+            ``"zero"``.
+        freq: pandas frequency of a datetime time axis; None infers it (the most common step when gaps defeat
+            pandas' inference). Every series is read on this frequency's grid: a skipped timestamp is a missing
+            row (see ``fill``), never two adjacent rows.
         drop_short: drop (with a warning) series shorter than ``lookback + horizon`` instead of raising.
         seed: seed of the training shuffle, whose order depends only on ``(seed, epoch)``.
     """
@@ -85,13 +90,13 @@ class WindowDataModule(L.LightningDataModule):
         self,
         frame: pd.DataFrame | str | os.PathLike,
         *,
-        target_cols: str | Sequence[str],
+        target_cols: Columns,
         lookback: int,
         horizon: int,
         split: Split,
-        time_col: str | None = None,
-        feature_cols: str | Sequence[str] | None = None,
-        id_col: str | None = None,
+        time_col: Hashable | None = None,
+        feature_cols: Columns | None = None,
+        id_col: Hashable | None = None,
         features: Features | None = None,
         stride: int = 1,
         batch_size: int = 1,
@@ -102,6 +107,7 @@ class WindowDataModule(L.LightningDataModule):
         fill: FillPolicy | None = None,
         drop_short: bool = False,
         seed: int = 0,
+        freq: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["frame"])  # settings only; the data itself is never copied into hparams
@@ -121,9 +127,9 @@ class WindowDataModule(L.LightningDataModule):
         self.time_col, self.id_col, self.fill = time_col, id_col, fill
         series = prepare_series(
             load_dataset(frame), target_cols=target_cols, feature_cols=feature_cols, time_col=time_col,
-            id_col=id_col, features=features, fill=fill,
+            id_col=id_col, features=features, fill=fill, freq=freq,
         )
-        # Original units until setup() scales these tensors in place: the module holds the data once.
+        # Float64 original units until setup() replaces them by float32 scaled ones: the module holds the data once.
         self._series = self._drop_short(series, drop_short)
         self.row_ranges = [
             split_ranges(n, split, self.lookback, series_id)
@@ -167,13 +173,16 @@ class WindowDataModule(L.LightningDataModule):
 
     @property
     def series(self) -> SeriesFrame:
-        """The validated data in original units.
+        """The validated data in original units, float64.
 
-        ``setup`` scales the values in place (a long series is held once, not twice), so from then on each access
-        un-scales a new copy with the scaler's inverse transform (equal to the input up to float32 rounding).
+        ``setup`` replaces the float64 values by float32 scaled ones (a long series is held once, not twice), so
+        from then on each access un-scales a new float64 copy, ``scaled * std + mean`` (equal to the input up to
+        the float32 rounding of the scaled values).
         """
-        if self.scaler is None:
+        if self.scaled_series is None:
             return self._series
+        if self.scaler is None:
+            return self._series.with_values([values.double() for values in self._series.values])
         return self._series.with_values(
             [self.scaler.inverse_transform(v, sid) for v, sid in zip(self._series.values, self._series.series_ids)]
         )
@@ -203,15 +212,16 @@ class WindowDataModule(L.LightningDataModule):
         return self._series.series_ids
 
     def setup(self, stage: str | None = None) -> None:
-        """Fit the scaler on the training rows, scale the data in place and build the three window datasets (once)."""
+        """Fit the scaler on the training rows, replace the data by float32 scaled values and build the three window
+        datasets (once)."""
         if self.train_dataset is not None:
             return
+        scaler = None
         if self.scaler_kind == "standard":
             train_rows = [r["train"][1] for r in self.row_ranges]
             scaler = StandardScaler(self.scale_per_series).fit(self._series.values, train_rows, self.series_ids)
-            self._scale_(self._series, scaler)
-            self.scaler = scaler  # only now: ``series`` un-scales the values once they are scaled
-        self.scaled_series = self._series
+        self._series = self.scaled_series = self._model_units(self._series, scaler)
+        self.scaler = scaler
         datasets = {
             part: self._dataset(self.scaled_series, [r[part] for r in self.row_ranges], stride)
             for part, stride in zip(SPLIT_PARTS, (self.stride, 1, 1))
@@ -219,12 +229,26 @@ class WindowDataModule(L.LightningDataModule):
         self.train_dataset, self.val_dataset, self.test_dataset = datasets.values()
 
     @staticmethod
-    def _scale_(series: SeriesFrame, scaler: StandardScaler | None) -> SeriesFrame:
-        """Scale ``series``' own tensors in place (:func:`prepare_series` never returns views of a frame)."""
-        if scaler is not None:
-            for values, series_id in zip(series.values, series.series_ids):
-                scaler.transform_(values, series_id)
-        return series
+    def _model_units(series: SeriesFrame, scaler: StandardScaler | None) -> SeriesFrame:
+        """Float32 values the nets read: scaled (computed in float64), or only cast without a scaler.
+
+        Raises:
+            NonFiniteValueError: a value overflows float32 (beyond ~3.4e38) in model units.
+        """
+        values = []
+        for position, (original, series_id) in enumerate(zip(series.values, series.series_ids)):
+            converted = original.float() if scaler is None else scaler.transform(original, series_id)
+            overflow = torch.argwhere(~torch.isfinite(converted))
+            if len(overflow):
+                row, channel = overflow[0].tolist()
+                hint = "pass scaler='standard'" if scaler is None else "compare it with the training rows"
+                raise NonFiniteValueError(
+                    f"series {series_id!r}: column {series.input_cols[channel]!r} at "
+                    f"{series.timestamps[position][row]} is {original[row, channel].item():g}, beyond float32's range "
+                    f"(~3.4e38) in model units; {hint}"
+                )
+            values.append(converted)
+        return series.with_values(values)
 
     def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:
         """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
@@ -249,9 +273,9 @@ class WindowDataModule(L.LightningDataModule):
         self.setup()
         series = prepare_series(
             frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
-            time_col=self.time_col, id_col=self.id_col, fill=self.fill,
+            time_col=self.time_col, id_col=self.id_col, fill=self.fill, freq=self.freq,
         )
-        return self._scale_(series, self.scaler)
+        return self._model_units(series, self.scaler)
 
     def last_window_dataset(self, frame: pd.DataFrame | None = None) -> WindowDataset:
         """One window per series of its last ``lookback`` rows, to forecast the ``horizon`` steps after the data.

@@ -22,7 +22,16 @@ class NonFiniteValueError(DataValidationError):
 
 
 class TimestampOrderError(DataValidationError):
-    """Timestamps of a series are unsorted, duplicated or missing."""
+    """Timestamps of a series are unsorted, duplicated or missing (NaT)."""
+
+
+class FrequencyError(DataValidationError):
+    """The time axis has no usable frequency: timestamps off every regular grid, an invalid ``freq``, series of
+    different frequencies, or a new frame whose frequency differs from the training one."""
+
+
+class MissingTimestampError(DataValidationError):
+    """A series skips timestamps of its frequency (gaps) and no ``fill`` policy was chosen."""
 
 
 class SeriesTooShortError(DataValidationError):

@@ -1,11 +1,13 @@
-"""Validate a pandas frame and turn it into one contiguous float32 tensor per series.
+"""Validate a pandas frame and turn it into one contiguous float64 tensor per series, on a regular time grid.
 
 Two frame layouts are accepted:
 
 * wide: a time column (or the index) plus value columns, one series;
 * long/panel: an ``id_col`` naming the series, a time column and value columns; many series, one global model.
 
-Channels are ordered targets first, then the other inputs (the batch contract relies on it).
+Channels are ordered targets first, then the other inputs (the batch contract relies on it). Values stay float64
+here: a float32 copy of ``1e6 + 0.01 * sin(t)`` is a constant, so the data module casts only after scaling.
+Column names may be any hashable label (strings, integers, ...); series ids too.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
+from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 
+from tsbridge.data.columns import Columns, Features, resolve_columns
 from tsbridge.data.errors import (
     DataValidationError,
-    MissingColumnError,
+    FrequencyError,
+    MissingTimestampError,
     NonFiniteValueError,
-    NonNumericColumnError,
     TimestampOrderError,
 )
+from tsbridge.data.timegrid import RegularAxis, canonical_freq, describe_irregular_step, panel_freq, regular_axis
 
-Features = Literal["S", "M", "MS"]
 FillPolicy = Literal["ffill", "interpolate", "zero"]
 FILL_POLICIES = ("ffill", "interpolate", "zero")
 Rows = slice | np.ndarray  # the rows of one series in the frame: all of them (wide) or their positions (panel)
@@ -38,20 +42,23 @@ class SeriesFrame:
     """A validated frame: per-series value tensors plus their timestamps.
 
     Attributes:
-        values: one contiguous float32 tensor ``(n_rows_s, n_inputs)`` per series; the first ``n_targets``
-            channels are the targets, in the order of ``target_cols``.
-        timestamps: per series, the time axis as a pandas Index (datetimes, or integers for an index-less frame).
-        series_ids: the id of each series (``[0]`` for a wide frame).
+        values: one contiguous tensor ``(n_rows_s, n_inputs)`` per series (float64 in original units from
+            :func:`prepare_series`; the data module keeps float32 scaled ones); the first ``n_targets`` channels
+            are the targets, in the order of ``target_cols``.
+        timestamps: per series, the time axis as a pandas Index (datetimes, or numbers for an index-less frame),
+            regular: one row per step of the frequency, gaps included.
+        series_ids: the id of each series (``[0]`` for a wide frame); any hashable value.
         input_cols: names of the channels of ``values``, targets first.
         target_cols: names of the target channels.
-        freq: pandas offset alias shared by the series (e.g. ``"h"``), or None when it cannot be inferred.
+        freq: pandas offset alias shared by the series (e.g. ``"h"``); always set for datetime axes by
+            :func:`prepare_series`, None for numeric ones.
     """
 
     values: list[Tensor]
     timestamps: list[pd.Index]
     series_ids: list[Hashable]
-    input_cols: list[str]
-    target_cols: list[str]
+    input_cols: list[Hashable]
+    target_cols: list[Hashable]
     freq: str | None
 
     @property
@@ -91,67 +98,10 @@ class SeriesFrame:
         return pd.Index([stamps[-1] + step * k for k in range(1, horizon + 1)])
 
 
-def _as_list(columns: str | Sequence[str] | None) -> list[str]:
-    if columns is None:
-        return []
-    return [columns] if isinstance(columns, str) else list(columns)
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
-
-
-def resolve_columns(
-    frame: pd.DataFrame,
-    *,
-    target_cols: str | Sequence[str],
-    feature_cols: str | Sequence[str] | None = None,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    features: Features | None = None,
-) -> tuple[list[str], list[str]]:
-    """Pick the input and target channels of a frame.
-
-    Args:
-        frame: the data.
-        target_cols: the column(s) to forecast.
-        feature_cols: extra input columns. With ``"MS"``/``"M"`` and no ``feature_cols``, every other numeric
-            column (not time or id) is used.
-        time_col, id_col: reserved columns, never values.
-        features: ``"S"`` target -> target; ``"MS"`` all channels -> target; ``"M"`` all channels -> all
-            channels; ``None`` the targets plus the given ``feature_cols`` as covariates.
-
-    Returns:
-        ``(input_cols, target_cols)`` with the targets first in ``input_cols``.
-    """
-    targets = _as_list(target_cols)
-    named = _as_list(feature_cols)
-    if not targets:
-        raise DataValidationError("target_cols must name at least one column")
-    if features not in (None, "S", "M", "MS"):
-        raise DataValidationError(f"features must be 'S', 'M', 'MS' or None, got {features!r}")
-    if features == "S" and named:
-        raise DataValidationError("features='S' forecasts the targets from themselves; drop feature_cols or use 'MS'")
-    for column in (time_col, id_col):
-        if column is not None and column not in frame.columns:
-            raise MissingColumnError(f"column {column!r} not in frame; columns are {list(frame.columns)}")
-    reserved = {time_col, id_col}
-    for column in targets + named:
-        if column not in frame.columns:
-            raise MissingColumnError(f"column {column!r} not in frame; columns are {list(frame.columns)}")
-        if column in reserved:
-            raise DataValidationError(f"column {column!r} is the time or id column and cannot be a value column")
-    if features in ("M", "MS") and not named:
-        named = [c for c in frame.columns if c not in reserved and c not in targets and _is_numeric(frame[c])]
-    inputs = list(dict.fromkeys(targets + named))
-    for column in inputs:
-        if not _is_numeric(frame[column]):
-            raise NonNumericColumnError(f"column {column!r} is not numeric (dtype {frame[column].dtype})")
-    return inputs, (inputs if features == "M" else targets)
-
-
-def _timestamps(raw: pd.Series | pd.Index, name: str, series_id: Hashable) -> pd.Index:
+def _timestamps(raw: pd.Series | pd.Index, name: Hashable, series_id: Hashable) -> pd.Index:
     stamps = pd.Index(raw)
+    if pd.api.types.is_bool_dtype(stamps.dtype):
+        raise TimestampOrderError(f"time column {name!r} holds booleans, not times or numbers")
     if not (pd.api.types.is_numeric_dtype(stamps.dtype) or pd.api.types.is_datetime64_any_dtype(stamps.dtype)):
         try:
             stamps = pd.DatetimeIndex(pd.to_datetime(stamps))
@@ -170,15 +120,30 @@ def _timestamps(raw: pd.Series | pd.Index, name: str, series_id: Hashable) -> pd
     return stamps
 
 
-def _fill(values: np.ndarray, fill: FillPolicy | None) -> np.ndarray:
-    if fill is None:
-        return values
-    if fill not in FILL_POLICIES:
+def _check_fill(fill: FillPolicy | None) -> None:
+    if fill is not None and fill not in FILL_POLICIES:
         raise DataValidationError(f"fill must be one of {FILL_POLICIES} or None, got {fill!r}")
-    finite = np.isfinite(values)
-    if finite.all():  # nothing to fill: skip the float64 table of the whole series
+
+
+def _on_grid(values: np.ndarray, axis: RegularAxis) -> np.ndarray:
+    """``values`` of the observed rows spread over the grid rows of ``axis``; missing rows are NaN."""
+    if axis.observed is None:
         return values
-    table = pd.DataFrame(np.where(finite, values, np.nan).astype(np.float64))
+    spread = np.full((len(axis.stamps), values.shape[1]), np.nan)
+    spread[axis.observed] = values
+    return spread
+
+
+def _fill(values: np.ndarray, fill: FillPolicy, columns: list[Hashable], series_id: Hashable) -> np.ndarray:
+    """NaN/inf (missing timestamps included) replaced as ``fill`` says; float64, owned and C-ordered."""
+    finite = np.isfinite(values)
+    if finite.all():  # nothing to fill: skip the pandas table of the whole series
+        return values
+    empty = np.flatnonzero(~finite.any(axis=0))
+    if empty.size and fill != "zero":
+        raise NonFiniteValueError(f"series {series_id!r}: column {columns[empty[0]]!r} holds no finite value, so "
+                                  f"fill={fill!r} has nothing to fill from; drop the column or clean the data")
+    table = pd.DataFrame(np.where(finite, values, np.nan))
     if fill == "zero":
         filled = table.fillna(0.0)
     elif fill == "ffill":
@@ -186,10 +151,11 @@ def _fill(values: np.ndarray, fill: FillPolicy | None) -> np.ndarray:
         filled = table.ffill().bfill()
     else:
         filled = table.interpolate(limit_direction="both")
-    return np.array(filled.to_numpy(), dtype=np.float32, order="C")  # owned and writable: scaled in place later
+    return np.array(filled.to_numpy(), dtype=np.float64, order="C")
 
 
-def _check_finite(values: np.ndarray, columns: list[str], series_id: Hashable, labels: pd.Index, rows: Rows) -> None:
+def _check_finite(values: np.ndarray, columns: list[Hashable], series_id: Hashable, labels: pd.Index,
+                  rows: Rows) -> None:
     """Raise on the first non-finite value, naming it by its frame label ``labels[rows][row]`` (looked up only then)."""
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
@@ -200,94 +166,125 @@ def _check_finite(values: np.ndarray, columns: list[str], series_id: Hashable, l
         )
 
 
-def _float32_values(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """``(rows, channels)`` float32, C-ordered and owned (the data module scales it in place).
+def _check_complete(axis: RegularAxis, series_id: Hashable) -> None:
+    """Without a fill policy, a skipped timestamp is an error: closing the gap would misplace every later row."""
+    if axis.n_missing:
+        raise MissingTimestampError(
+            f"series {series_id!r} misses {axis.n_missing} timestamp(s) of its step {axis.step!r}, the first "
+            f"{axis.describe_first_gap()}; pass fill='ffill' | 'interpolate' | 'zero' to fill them, or regularise "
+            "the frame (DataFrame.asfreq / resample)"
+        )
 
-    Filled one column at a time, so no float64 or transposed copy of the whole frame exists even briefly.
-    """
-    values = np.empty((len(frame), len(columns)), dtype=np.float32)
+
+def _float64_values(frame: pd.DataFrame, columns: list[Hashable]) -> np.ndarray:
+    """``(rows, channels)`` float64, C-ordered and owned (never a view of ``frame``), filled column by column."""
+    values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for channel, column in enumerate(columns):
-        values[:, channel] = frame[column].to_numpy(dtype=np.float32, na_value=np.nan)
+        values[:, channel] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
     return values
 
 
-def _infer_freq(stamps: pd.Index) -> str | None:
-    if not isinstance(stamps, pd.DatetimeIndex) or len(stamps) < 3:
-        return None
-    try:
-        offset = pd.DatetimeIndex(stamps, freq="infer").freq  # pd.infer_freq's str return is deprecated
-    except (TypeError, ValueError):
-        return None
-    return None if offset is None else offset.freqstr
-
-
-def _panel_freq(timestamps: list[pd.Index], series_ids: list[Hashable]) -> str | None:
-    """The frequency all series share (None if none can be inferred); differing frequencies are an error."""
-    inferred = {}
-    for stamps, series_id in zip(timestamps, series_ids):
-        freq = _infer_freq(stamps)
-        if freq is not None:
-            inferred.setdefault(freq, series_id)
-    if len(inferred) > 1:
-        described = ", ".join(f"{freq!r} (series {series_id!r})" for freq, series_id in inferred.items())
-        raise DataValidationError(f"series have different frequencies: {described}; resample them to one")
-    return next(iter(inferred), None)
+def _series_rows(frame: pd.DataFrame, id_col: Hashable | None) -> dict[Hashable, Rows]:
+    """Rows of each series, in first-appearance order; numpy scalar ids become Python ones (``np.int64(3)`` -> 3)."""
+    if id_col is None:
+        return {0: slice(None)}  # a slice keeps views: no row-position array, RangeIndex timestamps stay ranges
+    missing = np.flatnonzero(frame[id_col].isna().to_numpy())
+    if missing.size:
+        raise DataValidationError(f"id column {id_col!r} is missing at row {frame.index[missing[0]]!r}")
+    groups = frame.groupby(id_col, sort=False).indices
+    return {(sid.item() if isinstance(sid, (np.number, np.bool_)) else sid): rows for sid, rows in groups.items()}
 
 
 def prepare_series(
     frame: pd.DataFrame,
     *,
-    target_cols: str | Sequence[str],
-    feature_cols: str | Sequence[str] | None = None,
-    time_col: str | None = None,
-    id_col: str | None = None,
+    target_cols: Columns,
+    feature_cols: Columns | None = None,
+    time_col: Hashable | None = None,
+    id_col: Hashable | None = None,
     features: Features | None = None,
     fill: FillPolicy | None = None,
+    freq: str | None = None,
 ) -> SeriesFrame:
-    """Validate ``frame`` and convert it to per-series contiguous float32 tensors (unscaled).
+    """Validate ``frame`` and convert it to per-series contiguous float64 tensors (unscaled) on a regular grid.
+
+    Every series is placed on the grid of its frequency, so a skipped timestamp becomes a missing row rather
+    than two adjacent rows: ``freq`` when given, else the frequency pandas infers, else (gaps defeat the
+    inference) the most common step between timestamps. Numeric time axes step by their most common difference.
 
     Args:
         frame: wide or long/panel frame.
         target_cols, feature_cols, features: see :func:`resolve_columns`.
         time_col: time column; None uses the frame index. Strings are parsed as datetimes.
-        id_col: series id column of a long/panel frame; None for a single wide series.
-        fill: NaN/inf policy per series: None raises :class:`NonFiniteValueError`; ``"ffill"`` carries the last
-            value forward (leading gaps take the first value); ``"interpolate"`` is linear; ``"zero"`` writes 0.
+        id_col: series id column of a long/panel frame (ids of any hashable type); None for a single wide series.
+        fill: policy for NaN/inf values and missing timestamps, per series: None raises
+            (:class:`NonFiniteValueError`, :class:`MissingTimestampError`); ``"ffill"`` carries the last value
+            forward (leading gaps take the first value); ``"interpolate"`` is linear; ``"zero"`` writes 0.
+        freq: pandas frequency of a datetime axis (``"h"``, ``"D"``, ``"W-SUN"``...); None infers it.
 
     Returns:
         A :class:`SeriesFrame` whose tensors own their memory (never views of ``frame``); series keep their
-        first-appearance order.
+        first-appearance order; ``freq`` is set for datetime axes.
 
     Raises:
-        DataValidationError: a subclass naming the column, series or row at fault.
+        DataValidationError: a subclass naming the column, series, row or timestamp at fault;
+            :class:`FrequencyError` for timestamps off the frequency's grid (naming the step that does not fit).
     """
     if not isinstance(frame, pd.DataFrame):
         raise DataValidationError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    if frame.empty:
+        raise DataValidationError(f"the frame has no rows (shape {frame.shape})")
+    _check_fill(fill)
     input_cols, targets = resolve_columns(
         frame, target_cols=target_cols, feature_cols=feature_cols, time_col=time_col, id_col=id_col, features=features
     )
-    groups: dict[Hashable, Rows]
-    if id_col is None:
-        groups = {0: slice(None)}  # a slice keeps views: no row-position array, RangeIndex timestamps stay ranges
-    else:
-        missing = np.flatnonzero(frame[id_col].isna().to_numpy())
-        if missing.size:
-            raise DataValidationError(f"id column {id_col!r} is missing at row {frame.index[missing[0]]!r}")
-        groups = frame.groupby(id_col, sort=False).indices
+    groups = _series_rows(frame, id_col)
     raw_time = frame.index if time_col is None else pd.Index(frame[time_col])
-    all_values = _float32_values(frame, input_cols)
+    time_name = "index" if time_col is None else time_col
+    stamps = [_timestamps(raw_time[rows], time_name, series_id) for series_id, rows in groups.items()]
+    if freq is not None and not isinstance(stamps[0], pd.DatetimeIndex):
+        raise FrequencyError(f"freq={freq!r} applies to datetime time axes, but {time_name!r} holds numbers (their "
+                             "step is the most common difference); drop freq or pass datetimes")
+    shared_freq = panel_freq(stamps, list(groups), freq)
+    all_values = _float64_values(frame, input_cols)
     values, timestamps = [], []
-    for series_id, rows in groups.items():
-        stamps = _timestamps(raw_time[rows], time_col or "index", series_id)
-        series_values = _fill(all_values[rows], fill)
-        _check_finite(series_values, input_cols, series_id, frame.index, rows)
+    for (series_id, rows), series_stamps in zip(groups.items(), stamps):
+        axis = regular_axis(series_stamps, shared_freq, series_id)
+        series_values = all_values[rows]
+        if fill is None:
+            _check_complete(axis, series_id)
+            _check_finite(series_values, input_cols, series_id, frame.index, rows)
+        else:
+            series_values = _fill(_on_grid(series_values, axis), fill, input_cols, series_id)
         values.append(torch.from_numpy(np.ascontiguousarray(series_values)))
-        timestamps.append(stamps)
+        timestamps.append(axis.stamps)
     return SeriesFrame(
-        values=values,
-        timestamps=timestamps,
-        series_ids=list(groups),
-        input_cols=input_cols,
-        target_cols=targets,
-        freq=_panel_freq(timestamps, list(groups)),
+        values=values, timestamps=timestamps, series_ids=list(groups), input_cols=input_cols, target_cols=targets,
+        freq=shared_freq,
     )
+
+
+def resolve_freq(series: SeriesFrame, freq: str | None) -> str | None:
+    """The frequency to forecast ``series`` with: ``freq`` if given (checked), else the one they were prepared at.
+
+    Raises:
+        FrequencyError: ``freq`` is no pandas frequency, or differs from the frequency whose grid the series'
+            rows are on (prepare them with ``freq=`` instead), or datetime series have no known frequency.
+    """
+    if freq is not None:
+        freq = canonical_freq(freq)
+        if series.freq is not None and to_offset(freq) != to_offset(series.freq):
+            raise FrequencyError(
+                f"freq={freq!r}, but the series' rows are one {series.freq!r} step apart; pass freq={freq!r} where "
+                "the frame is read (prepare_series / WindowDataModule), which places the rows on its grid"
+            )
+        return freq
+    stamps = series.timestamps[0]
+    if series.freq is None and isinstance(stamps, pd.DatetimeIndex):
+        irregular = describe_irregular_step(stamps)
+        where = f" (irregular step {irregular})" if irregular else f" (timestamps {list(stamps[:3])}...)"
+        raise FrequencyError(
+            f"series {series.series_ids[0]!r} has no known frequency{where}; pass freq= (such as 'h' or 'D') "
+            "or regularise the frame (DataFrame.asfreq)"
+        )
+    return series.freq

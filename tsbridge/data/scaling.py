@@ -1,8 +1,13 @@
-"""Standard scaling fitted on training rows only."""
+"""Standard scaling fitted on training rows only, in float64.
+
+Statistics and the centring/scaling run in float64 and only the scaled values are cast to float32: in float32,
+``1e6 + 0.01 * sin(t)`` is a constant (its resolution near 1e6 is 0.06) and squares of values near 1e30 overflow.
+Original units are float64 on the way back too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -13,21 +18,38 @@ from tsbridge.data.errors import DataValidationError
 
 ArrayT = TypeVar("ArrayT", Tensor, np.ndarray)
 
-# Channels whose training rows are (nearly) constant keep std 1 instead of dividing by ~0.
-_MIN_STD = 1e-8
-# Rows per chunk when fitting: the statistics accumulate in float64 without a float64 copy of the whole data.
+# A channel is constant (kept at std 1 instead of dividing by ~0) when its std is this small relative to its
+# largest absolute value: float64 rounding leaves ~1e-16 of it, while real variation at any scale (1e-9 or 1e30)
+# stays far above.
+_CONSTANT_RTOL = 1e-12
+# Rows per chunk: statistics and scaling run in float64 without a float64 copy of a whole long series.
 _CHUNK_ROWS = 1 << 16
 
 
-def _moments(parts: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    """Float64 mean and population std ``(n_channels,)`` over the rows of all ``parts``, one chunk at a time."""
+def _moments(parts: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """Float64 mean, population std and largest absolute value ``(n_channels,)`` over the rows of all ``parts``.
+
+    Computed one chunk at a time in units of the largest absolute value, so squares overflow at no magnitude.
+    """
     n_rows = sum(len(p) for p in parts)
     if n_rows == 0:
         raise DataValidationError("the scaler has no training rows to fit on")
-    chunks = [chunk for p in parts for chunk in p.split(_CHUNK_ROWS)]  # views
-    mean = sum(chunk.double().sum(dim=0) for chunk in chunks) / n_rows
-    squares = sum(((chunk.double() - mean) ** 2).sum(dim=0) for chunk in chunks)
-    return mean, (squares / n_rows).sqrt()
+    chunks = [chunk for p in parts if len(p) for chunk in p.split(_CHUNK_ROWS)]  # views
+    magnitude = torch.stack([chunk.abs().amax(dim=0).double() for chunk in chunks]).amax(dim=0)
+    unit = torch.where(magnitude > 0, magnitude, torch.ones_like(magnitude))
+    mean = sum((chunk.double() / unit).sum(dim=0) for chunk in chunks) / n_rows
+    squares = sum(((chunk.double() / unit - mean) ** 2).sum(dim=0) for chunk in chunks)
+    return mean * unit, (squares / n_rows).sqrt() * unit, magnitude
+
+
+def _chunked(values: Tensor, step: Callable[[Tensor], Tensor], dtype: torch.dtype) -> Tensor:
+    """``step(values.double())`` as ``dtype``, one chunk of rows (leading dimension) at a time."""
+    if values.dim() < 2:
+        return step(values.double()).to(dtype)
+    out = torch.empty(values.shape, dtype=dtype, device=values.device)
+    for begin in range(0, len(values), _CHUNK_ROWS):
+        out[begin : begin + _CHUNK_ROWS] = step(values[begin : begin + _CHUNK_ROWS].double())
+    return out
 
 
 class StandardScaler:
@@ -36,9 +58,12 @@ class StandardScaler:
     Args:
         per_series: fit one mean/std per series (panels); else one pooled over every series' training rows.
 
+    Scaled values are float32 (what nets read), computed in float64; original units are float64.
+
     Attributes:
-        mean, std: float32 ``(n_groups, n_channels)``; ``n_groups`` is the number of series when
-            ``per_series``, else 1. Channels are in the data layer's order: targets first.
+        mean, std: float64 ``(n_groups, n_channels)``; ``n_groups`` is the number of series when
+            ``per_series``, else 1. Channels are in the data layer's order: targets first. A constant channel
+            (std within float64 rounding of zero, relative to its magnitude) keeps std 1.
         series_ids: the series ids seen by :meth:`fit`, in group order when ``per_series``.
     """
 
@@ -56,11 +81,11 @@ class StandardScaler:
         groups = [[p] for p in parts] if self.per_series else [parts]
         means, stds = [], []
         for group in groups:
-            mean, std = _moments(group)
+            mean, std, magnitude = _moments(group)
             means.append(mean)
-            stds.append(torch.where(std < _MIN_STD, torch.ones_like(std), std))
-        self.mean = torch.stack(means).float()
-        self.std = torch.stack(stds).float()
+            stds.append(torch.where(std <= _CONSTANT_RTOL * magnitude, torch.ones_like(std), std))
+        self.mean = torch.stack(means)
+        self.std = torch.stack(stds)
         self.series_ids = list(series_ids)
         return self
 
@@ -85,34 +110,35 @@ class StandardScaler:
         return self.mean[row, :n_channels], self.std[row, :n_channels]
 
     def target_stats(self, series_ids: Sequence[Hashable], n_targets: int) -> tuple[Tensor, Tensor]:
-        """Per-series target mean and std ``(n_series, 1, n_targets)``: the ``loc``/``scale`` of batches."""
+        """Per-series float64 target mean and std ``(n_series, 1, n_targets)``: the ``loc``/``scale`` of batches.
+
+        Float64, so ``y * scale + loc`` is computed in float64 (a float32 result near 1e6 resolves only 0.06).
+        """
         stats = [self.loc_scale(series_id, n_targets) for series_id in series_ids]
         loc, scale = (torch.stack(s)[:, None, :] for s in zip(*stats))
         return loc, scale
 
     def transform(self, values: ArrayT, series_id: Hashable | None = None) -> ArrayT:
-        """Scale ``values (..., C)``; ``C`` may be fewer than the fitted channels (the first ``C`` are used)."""
-        loc, scale = self._stats_like(values, series_id)
-        return (values - loc) / scale
+        """Float32 ``(values - mean) / std`` of ``values (..., C)`` (any float dtype), computed in float64.
 
-    def transform_(self, values: Tensor, series_id: Hashable | None = None) -> Tensor:
-        """:meth:`transform` in place, so a long series is never held twice; returns ``values``."""
-        loc, scale = self._stats_like(values, series_id)
-        return values.sub_(loc).div_(scale)
+        ``C`` may be fewer than the fitted channels (the first ``C`` are used). Long series are scaled a chunk of
+        rows at a time, so no float64 copy of a whole series is made.
+        """
+        loc, scale = self._stats_on(values, series_id)
+        return _like_input(values, lambda v: _chunked(v, lambda rows: (rows - loc) / scale, torch.float32))
 
     def inverse_transform(self, values: ArrayT, series_id: Hashable | None = None) -> ArrayT:
-        """Back to original units: ``values * std + mean``, e.g. forecasts ``(..., n_targets)``.
+        """Back to original units in float64: ``values * std + mean``, e.g. forecasts ``(..., n_targets)``.
 
         Targets come first in the channel order, so forecasts of the targets use the target statistics.
         """
-        loc, scale = self._stats_like(values, series_id)
-        return values * scale + loc
+        loc, scale = self._stats_on(values, series_id)
+        return _like_input(values, lambda v: v.to(torch.float64, copy=True).mul_(scale).add_(loc))
 
-    def _stats_like(self, values: ArrayT, series_id: Hashable | None) -> tuple[Any, Any]:
-        loc, scale = self.loc_scale(series_id, values.shape[-1])
-        if isinstance(values, np.ndarray):
-            return loc.numpy().astype(values.dtype), scale.numpy().astype(values.dtype)
-        return loc.to(values), scale.to(values)
+    def _stats_on(self, values: ArrayT, series_id: Hashable | None) -> tuple[Tensor, Tensor]:
+        """:meth:`loc_scale` for the channels of ``values``, on its device (NumPy arrays: the CPU)."""
+        device = values.device if isinstance(values, Tensor) else "cpu"
+        return tuple(stat.to(device) for stat in self.loc_scale(series_id, values.shape[-1]))
 
     def state_dict(self) -> dict[str, Any]:
         """Plain tensors and lists, loadable with ``torch.load(..., weights_only=True)``."""
@@ -122,5 +148,13 @@ class StandardScaler:
     def from_state_dict(cls, state: dict[str, Any]) -> StandardScaler:
         """Rebuild a fitted scaler from :meth:`state_dict`."""
         scaler = cls(per_series=state["per_series"])
-        scaler.mean, scaler.std, scaler.series_ids = state["mean"], state["std"], list(state["series_ids"])
+        scaler.mean, scaler.std = (torch.as_tensor(state[key], dtype=torch.float64) for key in ("mean", "std"))
+        scaler.series_ids = list(state["series_ids"])
         return scaler
+
+
+def _like_input(values: ArrayT, apply: Callable[[Tensor], Tensor]) -> ArrayT:
+    """``apply`` to a tensor, or to a NumPy array (without copying it in) with a NumPy array back."""
+    if isinstance(values, np.ndarray):
+        return apply(torch.from_numpy(values)).numpy()
+    return apply(values)

@@ -1,0 +1,230 @@
+"""Regular time axes: the frequency of each series, and where its timestamps sit on that frequency's grid.
+
+A gap (a skipped day in daily data) must become missing rows, not two adjacent rows: windows and forecasts
+count steps, so a series read with its gaps closed is silently wrong. The frequency is ``freq`` when given, else
+the one pandas infers, else (gaps defeat pandas' inference) the most common step between timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from tsbridge.data.errors import FrequencyError
+
+# A grid this many times longer than the observed timestamps means a wrong freq (e.g. 's' for daily data), not gaps.
+MAX_GRID_GROWTH = 100
+_MIN_GRID_GUARD = 10_000  # rows below which any growth is allowed (short series with long gaps)
+# Float time axes: a timestamp lies on the grid when within this fraction of a step of a grid point.
+_FLOAT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class RegularAxis:
+    """The time axis of one series on its regular grid.
+
+    Attributes:
+        stamps: every grid timestamp from the first observed one to the last.
+        observed: positions in ``stamps`` of the observed rows, or None when no timestamp is missing (``stamps``
+            are then the observed timestamps themselves).
+        step: the frequency alias (datetimes) or numeric step, as messages name it.
+    """
+
+    stamps: pd.Index
+    observed: np.ndarray | None
+    step: str | int | float
+
+    @property
+    def n_missing(self) -> int:
+        return 0 if self.observed is None else len(self.stamps) - len(self.observed)
+
+    def describe_first_gap(self) -> str:
+        """``"<first missing> (between <observed before> and <observed after>)"``; call only when ``n_missing``."""
+        row = int(np.flatnonzero(self.observed != np.arange(len(self.observed)))[0])  # first observed row after a gap
+        before, after = self.stamps[self.observed[row - 1]], self.stamps[self.observed[row]]
+        return f"{self.stamps[self.observed[row - 1] + 1]} (between {before} and {after})"
+
+
+def canonical_freq(freq: str) -> str:
+    """``freq`` as pandas spells it (``"60min"`` -> ``"h"``); FrequencyError if it is no pandas frequency."""
+    try:
+        return to_offset(freq).freqstr
+    except (TypeError, ValueError) as error:
+        raise FrequencyError(f"freq={freq!r} is not a pandas frequency (such as 'h', 'D' or '15min'): {error}") from None
+
+
+def infer_freq(stamps: pd.Index) -> str | None:
+    """The frequency pandas infers for regular datetime stamps (at least 3), else None."""
+    if not isinstance(stamps, pd.DatetimeIndex) or len(stamps) < 3:
+        return None
+    try:
+        offset = pd.DatetimeIndex(stamps, freq="infer").freq  # pd.infer_freq's str return is deprecated
+    except (TypeError, ValueError):
+        return None
+    return None if offset is None else offset.freqstr
+
+
+def _most_common_diff(values: np.ndarray) -> np.generic:
+    """The most common difference between consecutive ``values``, the smallest among ties."""
+    steps, counts = np.unique(np.diff(values), return_counts=True)
+    return steps[np.argmax(counts)]
+
+
+def most_common_step(stamps: pd.Index) -> pd.Timedelta | int | float | None:
+    """The most common difference between consecutive (sorted, unique) timestamps, the smallest among ties.
+
+    Float axes group differences equal up to rounding and return their mean, so the step carries no rounding
+    error of one difference. None for fewer than two timestamps.
+    """
+    if len(stamps) < 2:
+        return None
+    if isinstance(stamps, pd.DatetimeIndex):
+        return pd.Timedelta(int(_most_common_diff(stamps.asi8)), unit=stamps.unit)
+    values = stamps.to_numpy()
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return int(_most_common_diff(values))
+    diffs = np.diff(values.astype(np.float64))
+    buckets = np.round(diffs / np.median(diffs), 6)  # equal steps up to float rounding share a bucket
+    keys, counts = np.unique(buckets, return_counts=True)
+    return float(diffs[buckets == keys[np.argmax(counts)]].mean())
+
+
+def step_freq(step: pd.Timedelta) -> str:
+    """Alias of a fixed datetime step; whole days as ``"D"`` multiples (calendar days, as pandas infers them)."""
+    days, rest = divmod(step, pd.Timedelta(days=1))
+    if days and not rest:
+        return "D" if days == 1 else f"{days}D"
+    return to_offset(step).freqstr
+
+
+def _datetime_grid(stamps: pd.DatetimeIndex, freq: str, series_id: Hashable) -> pd.DatetimeIndex:
+    """``freq``'s timestamps from the first of ``stamps`` to the last, refusing implausibly long grids."""
+    offset = to_offset(freq)
+    step = (stamps[0] + offset) - stamps[0]  # one step (calendar offsets: the one after the first stamp)
+    if step <= pd.Timedelta(0):
+        raise FrequencyError(f"freq={freq!r} does not move time forward")
+    n_grid = (stamps[-1] - stamps[0]) // step + 1
+    if n_grid > max(MAX_GRID_GROWTH * len(stamps), _MIN_GRID_GUARD):
+        raise FrequencyError(
+            f"series {series_id!r}: frequency {freq!r} would stretch its {len(stamps)} timestamps from {stamps[0]} "
+            f"to {stamps[-1]} over about {n_grid} rows; check freq (the most common step of the data is "
+            f"{most_common_step(stamps)})"
+        )
+    return pd.date_range(stamps[0], stamps[-1], freq=offset, unit=stamps.unit, name=stamps.name)
+
+
+def panel_freq(timestamps: Sequence[pd.Index], series_ids: Sequence[Hashable], freq: str | None) -> str | None:
+    """The one frequency of all series' datetime axes: ``freq`` if given, else inferred (None for numeric axes).
+
+    Series with gaps defeat pandas' inference; they take the frequency inferred from the regular series when
+    their most common step is one of its steps (a weekly series with a gap joins ``"W-SUN"``), else (no series
+    is regular) the frequency of their most common step.
+
+    Raises:
+        FrequencyError: an invalid ``freq``, series with different frequencies, or no series with two timestamps.
+    """
+    if freq is not None:
+        return canonical_freq(freq)
+    if not timestamps or not isinstance(timestamps[0], pd.DatetimeIndex):
+        return None
+    inferred = [infer_freq(stamps) for stamps in timestamps]
+    found: dict[str, Hashable] = {}  # frequency -> the first series that has it
+    for series_freq, series_id in zip(inferred, series_ids):
+        if series_freq is not None:
+            found.setdefault(series_freq, series_id)
+    regular = next(iter(found)) if len(found) == 1 else None
+    for stamps, series_freq, series_id in zip(timestamps, inferred, series_ids):
+        if series_freq is not None or len(stamps) < 2:
+            continue
+        step = _most_common_diff(stamps.asi8)  # in units of stamps.unit
+        if regular is not None and step in np.diff(_datetime_grid(stamps, regular, series_id).asi8):
+            continue
+        found.setdefault(step_freq(pd.Timedelta(int(step), unit=stamps.unit)), series_id)
+    if len(found) > 1:
+        described = ", ".join(f"{f!r} (series {series_id!r})" for f, series_id in found.items())
+        raise FrequencyError(
+            f"series have different frequencies: {described}; resample them to one, or pass freq= to read every "
+            "series at that frequency"
+        )
+    if not found:
+        raise FrequencyError("cannot infer the frequency from one timestamp per series; pass freq= (such as 'h' or 'D')")
+    return next(iter(found))
+
+
+def describe_irregular_step(stamps: pd.Index) -> str:
+    """The first step of ``stamps`` that differs from their most common one, as ``"A -> B (row i)"``, or ``""``."""
+    if len(stamps) < 3:
+        return ""
+    values = stamps.asi8 if isinstance(stamps, pd.DatetimeIndex) else stamps.to_numpy()
+    odd = np.flatnonzero(np.diff(values) != _most_common_diff(values))
+    return f"{stamps[odd[0]]} -> {stamps[odd[0] + 1]} (row {odd[0] + 1})" if odd.size else ""
+
+
+def _off_grid_error(stamps: pd.Index, row: int, step: str | int | float, series_id: Hashable) -> FrequencyError:
+    after = f" (row {row}, after {stamps[row - 1]})" if row else " (row 0)"
+    return FrequencyError(
+        f"series {series_id!r}: timestamp {stamps[row]}{after} is not on the regular grid of step {step!r} from "
+        f"{stamps[0]}; pass freq= (such as 'h' or 'D') or regularise the frame (DataFrame.resample / asfreq)"
+    )
+
+
+def _numeric_axis(stamps: pd.Index, series_id: Hashable) -> RegularAxis:
+    step = most_common_step(stamps)
+    if isinstance(stamps, pd.RangeIndex) or step is None:
+        return RegularAxis(stamps, None, stamps.step if isinstance(stamps, pd.RangeIndex) else 1)
+    values = stamps.to_numpy()
+    if isinstance(step, int):
+        offsets = values - values[0]
+        positions, off_grid = offsets // step, offsets % step != 0
+    else:
+        exact = (values - values[0]) / step
+        positions = np.rint(exact)
+        off_grid = np.abs(exact - positions) > _FLOAT_TOLERANCE
+    if off_grid.any():
+        raise _off_grid_error(stamps, int(np.flatnonzero(off_grid)[0]), step, series_id)
+    n_grid = int(positions[-1]) + 1
+    if n_grid == len(stamps):
+        return RegularAxis(stamps, None, step)
+    if n_grid > max(MAX_GRID_GROWTH * len(stamps), _MIN_GRID_GUARD):
+        raise FrequencyError(f"series {series_id!r}: step {step} would stretch its {len(stamps)} timestamps over "
+                             f"{n_grid} rows; regularise the frame")
+    observed = positions.astype(np.int64)
+    if isinstance(step, int):
+        grid = pd.RangeIndex(int(values[0]), int(values[0]) + n_grid * step, step, name=stamps.name)
+    else:
+        grid_values = values[0] + np.arange(n_grid) * step
+        grid_values[observed] = values  # observed timestamps keep their exact values
+        grid = pd.Index(grid_values, name=stamps.name)
+    return RegularAxis(grid, observed, step)
+
+
+def regular_axis(stamps: pd.Index, freq: str | None, series_id: Hashable) -> RegularAxis:
+    """Place the sorted, unique ``stamps`` of one series on the grid of ``freq`` (datetimes) or of their most
+    common step (numbers; a RangeIndex is regular as it is).
+
+    Raises:
+        FrequencyError: a timestamp lies off the grid (the message names it and the one before it), or the grid
+            would be implausibly long.
+    """
+    if not isinstance(stamps, pd.DatetimeIndex):
+        return _numeric_axis(stamps, series_id)
+    if freq is None or len(stamps) < 2:
+        return RegularAxis(stamps, None, freq)
+    grid = _datetime_grid(stamps, freq, series_id)
+    if len(grid) == len(stamps) and grid.equals(stamps):
+        return RegularAxis(stamps, None, freq)
+    observed = grid.get_indexer(stamps)
+    if (observed < 0).any():
+        raise _off_grid_error(stamps, int(np.flatnonzero(observed < 0)[0]), freq, series_id)
+    step = _most_common_diff(stamps.asi8)
+    if step not in np.diff(grid.asi8):  # e.g. daily data read at 'h': filling 23 of 24 rows is resampling
+        raise FrequencyError(
+            f"series {series_id!r}: its timestamps are mostly {pd.Timedelta(int(step), unit=stamps.unit)} apart, "
+            f"which is no step of frequency {freq!r}; resample the frame (DataFrame.resample) or pass the data's "
+            "own freq="
+        )
+    return RegularAxis(grid, observed, freq)
