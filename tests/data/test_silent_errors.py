@@ -19,6 +19,7 @@ from tsbridge.data import (
     StandardScaler,
     TimestampOrderError,
     WindowDataModule,
+    model_units,
     prepare_series,
     resolve_freq,
 )
@@ -293,7 +294,22 @@ def test_values_beyond_float32_are_refused_not_turned_into_inf():
     WindowDataModule(frame, target_cols="y", scaler="standard", **WINDOWS).setup()  # scaled, they fit
 
 
+def test_model_units_are_float32_for_nets_with_or_without_a_scaler(high_level_wiggle):
+    series = prepare_series(high_level_wiggle, target_cols="y", time_col="date")
+    assert model_units(series, None).values[0].dtype == torch.float32
+    scaler = StandardScaler().fit(series.values, [200], series.series_ids)
+    scaled = model_units(series, scaler).values[0]
+    assert scaled.dtype == torch.float32 and 0.5 < scaled.std() < 2
+    assert series.values[0].dtype == torch.float64  # the original units are left alone
+
+
 # ---------------------------------------------------------------- other confusing inputs
+def test_an_ett_preset_on_data_of_another_frequency_is_refused():
+    frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=14400, freq="D"), "y": 1.0})
+    with pytest.raises(DataValidationError, match="'ett-hourly' counts rows of 'h' data, but the data are at 'D'"):
+        WindowDataModule(frame, time_col="date", target_cols="y", lookback=4, horizon=2, split="ett-hourly")
+
+
 def test_other_confusing_inputs_are_named():
     with pytest.raises(DataValidationError, match="no rows"):
         prepare_series(pd.DataFrame({"y": []}), target_cols="y")

@@ -26,7 +26,7 @@ from tsbridge.data.errors import (
     UnknownDatasetError,
 )
 from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns, resolve_freq
-from tsbridge.data.scaling import StandardScaler
+from tsbridge.data.scaling import StandardScaler, model_units
 from tsbridge.data.splits import split_ranges
 from tsbridge.data.synthetic import make_synthetic
 from tsbridge.data.windows import StridedWindows, WindowDataset, collate_windows, window_index
@@ -65,6 +65,7 @@ __all__ = [
     "cache_dir",
     "load_dataset",
     "make_synthetic",
+    "model_units",
     "prepare_series",
     "read_frame",
     "resolve_columns",

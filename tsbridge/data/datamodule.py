@@ -15,9 +15,9 @@ from torch.utils.data import DataLoader, Sampler
 
 from tsbridge.data.datasets import load_dataset
 from tsbridge.data.columns import Columns
-from tsbridge.data.errors import DataValidationError, EmptySplitError, NonFiniteValueError, SeriesTooShortError
+from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesTooShortError
 from tsbridge.data.frames import Features, FillPolicy, SeriesFrame, prepare_series
-from tsbridge.data.scaling import StandardScaler
+from tsbridge.data.scaling import StandardScaler, model_units
 from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
 from tsbridge.data.windows import StridedWindows, WindowDataset, collate_windows
 
@@ -132,7 +132,7 @@ class WindowDataModule(L.LightningDataModule):
         # Float64 original units until setup() replaces them by float32 scaled ones: the module holds the data once.
         self._series = self._drop_short(series, drop_short)
         self.row_ranges = [
-            split_ranges(n, split, self.lookback, series_id)
+            split_ranges(n, split, self.lookback, series_id, freq=self._series.freq)
             for n, series_id in zip(self._series.lengths, self._series.series_ids)
         ]
         self._check_splits()
@@ -220,35 +220,13 @@ class WindowDataModule(L.LightningDataModule):
         if self.scaler_kind == "standard":
             train_rows = [r["train"][1] for r in self.row_ranges]
             scaler = StandardScaler(self.scale_per_series).fit(self._series.values, train_rows, self.series_ids)
-        self._series = self.scaled_series = self._model_units(self._series, scaler)
+        self._series = self.scaled_series = model_units(self._series, scaler)
         self.scaler = scaler
         datasets = {
             part: self._dataset(self.scaled_series, [r[part] for r in self.row_ranges], stride)
             for part, stride in zip(SPLIT_PARTS, (self.stride, 1, 1))
         }
         self.train_dataset, self.val_dataset, self.test_dataset = datasets.values()
-
-    @staticmethod
-    def _model_units(series: SeriesFrame, scaler: StandardScaler | None) -> SeriesFrame:
-        """Float32 values the nets read: scaled (computed in float64), or only cast without a scaler.
-
-        Raises:
-            NonFiniteValueError: a value overflows float32 (beyond ~3.4e38) in model units.
-        """
-        values = []
-        for position, (original, series_id) in enumerate(zip(series.values, series.series_ids)):
-            converted = original.float() if scaler is None else scaler.transform(original, series_id)
-            overflow = torch.argwhere(~torch.isfinite(converted))
-            if len(overflow):
-                row, channel = overflow[0].tolist()
-                hint = "pass scaler='standard'" if scaler is None else "compare it with the training rows"
-                raise NonFiniteValueError(
-                    f"series {series_id!r}: column {series.input_cols[channel]!r} at "
-                    f"{series.timestamps[position][row]} is {original[row, channel].item():g}, beyond float32's range "
-                    f"(~3.4e38) in model units; {hint}"
-                )
-            values.append(converted)
-        return series.with_values(values)
 
     def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:
         """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
@@ -275,7 +253,7 @@ class WindowDataModule(L.LightningDataModule):
             frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
             time_col=self.time_col, id_col=self.id_col, fill=self.fill, freq=self.freq,
         )
-        return self._model_units(series, self.scaler)
+        return model_units(series, self.scaler)
 
     def last_window_dataset(self, frame: pd.DataFrame | None = None) -> WindowDataset:
         """One window per series of its last ``lookback`` rows, to forecast the ``horizon`` steps after the data.

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tsbridge.data.errors import DataValidationError
+from tsbridge.data.errors import DataValidationError, NonFiniteValueError
+from tsbridge.data.frames import SeriesFrame
 
 ArrayT = TypeVar("ArrayT", Tensor, np.ndarray)
 
@@ -158,3 +159,25 @@ def _like_input(values: ArrayT, apply: Callable[[Tensor], Tensor]) -> ArrayT:
     if isinstance(values, np.ndarray):
         return apply(torch.from_numpy(values)).numpy()
     return apply(values)
+
+
+def model_units(series: SeriesFrame, scaler: StandardScaler | None) -> SeriesFrame:
+    """The float32 values nets read: ``series`` (original units, any float dtype) scaled by ``scaler`` (computed in
+    float64), or only cast when ``scaler`` is None. Batches built from it carry ``scaler.target_stats`` as loc/scale.
+
+    Raises:
+        NonFiniteValueError: a value beyond float32's range (~3.4e38) in model units, instead of an inf.
+    """
+    values = []
+    for position, (original, series_id) in enumerate(zip(series.values, series.series_ids)):
+        converted = original.float() if scaler is None else scaler.transform(original, series_id)
+        overflow = torch.argwhere(~torch.isfinite(converted))
+        if len(overflow):
+            row, channel = overflow[0].tolist()
+            hint = "pass scaler='standard'" if scaler is None else "compare it with the training rows"
+            raise NonFiniteValueError(
+                f"series {series_id!r}: column {series.input_cols[channel]!r} at {series.timestamps[position][row]} "
+                f"is {original[row, channel].item():g}, beyond float32's range (~3.4e38) in model units; {hint}"
+            )
+        values.append(converted)
+    return series.with_values(values)

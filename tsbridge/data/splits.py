@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Union
 
+from pandas.tseries.frequencies import to_offset
+
 from tsbridge.data.errors import DataValidationError, EmptySplitError
 
 Split = Union[str, Sequence[float]]
@@ -22,25 +24,32 @@ ETT_BORDERS = {
     "ett-15min": (12 * 30 * 24 * 4, 16 * 30 * 24 * 4, 20 * 30 * 24 * 4),
 }
 
+# The presets count rows of data at this frequency: on other data their borders fall on other dates.
+ETT_FREQS = {"ett-hourly": "h", "ett-15min": "15min"}
+
 RowRanges = dict[str, tuple[int, int]]
 
 
-def _ratio_borders(n_rows: int, split: Sequence[float]) -> tuple[int, int, int]:
+def _ratios(split: Sequence[float]) -> list[float]:
     try:
         ratios = [float(r) for r in split]
     except (TypeError, ValueError):
         raise DataValidationError(f"split must be one of {list(ETT_BORDERS)} or 3 ratios, got {split!r}") from None
-    if (len(ratios) != 3 or min(ratios[:2]) <= 0 or ratios[2] < 0
+    if (len(ratios) != 3 or not min(ratios[:2]) > 0 or not ratios[2] >= 0
             or not math.isclose(sum(ratios), 1.0, abs_tol=1e-6)):
         raise DataValidationError(
             f"split ratios must be 3 numbers summing to 1, train and validation positive, test >= 0; got {split!r}"
         )
+    return ratios
+
+
+def _ratio_borders(n_rows: int, ratios: list[float]) -> tuple[int, int, int]:
     # Same rounding as Time-Series-Library: train and test are floored, validation takes the rest.
     n_train, n_test = int(n_rows * ratios[0]), int(n_rows * ratios[2])
     return n_train, n_rows - n_test, n_rows
 
 
-def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0) -> RowRanges:
+def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0, freq: str | None = None) -> RowRanges:
     """Row ranges ``[begin, end)`` that the windows of each split part may read.
 
     Args:
@@ -50,6 +59,8 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
             ratio of 0 asks for no test part: its range is then empty (``(n_rows, n_rows)``).
         lookback: look-back length L; validation/test begin ``L`` rows before their border (clipped at 0).
         series_id: named in errors.
+        freq: the series' frequency, if known: an ETT preset on data of another frequency is refused (its row
+            borders would not be the 12/4/4 months it stands for).
 
     Returns:
         ``{"train": (0, b1), "val": (b1 - L, b2), "test": (b2 - L, b3)}``. Training rows, on which the scaler
@@ -59,14 +70,19 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
         if split not in ETT_BORDERS:
             raise DataValidationError(f"split must be one of {list(ETT_BORDERS)} or 3 ratios, got {split!r}")
         borders = ETT_BORDERS[split]
+        if freq is not None and to_offset(freq) != to_offset(ETT_FREQS[split]):
+            raise DataValidationError(
+                f"split {split!r} counts rows of {ETT_FREQS[split]!r} data, but the data are at {freq!r}; use ratios"
+            )
         if n_rows < borders[-1]:
             raise EmptySplitError(
                 f"split {split!r} needs {borders[-1]} rows, but series {series_id!r} has {n_rows}; use ratios"
             )
+        no_test = False
     else:
-        borders = _ratio_borders(n_rows, split)
+        ratios = _ratios(split)
+        borders, no_test = _ratio_borders(n_rows, ratios), ratios[2] == 0
     train_end, val_end, test_end = borders
-    no_test = not isinstance(split, str) and float(split[2]) == 0
     return {
         "train": (0, train_end),
         "val": (max(0, train_end - lookback), val_end),

@@ -54,7 +54,9 @@ def canonical_freq(freq: str) -> str:
     try:
         return to_offset(freq).freqstr
     except (TypeError, ValueError) as error:
-        raise FrequencyError(f"freq={freq!r} is not a pandas frequency (such as 'h', 'D' or '15min'): {error}") from None
+        raise FrequencyError(
+            f"freq={freq!r} is not a pandas frequency (such as 'h', 'D' or '15min'): {error}"
+        ) from None
 
 
 def infer_freq(stamps: pd.Index) -> str | None:
@@ -151,7 +153,9 @@ def panel_freq(timestamps: Sequence[pd.Index], series_ids: Sequence[Hashable], f
             "series at that frequency"
         )
     if not found:
-        raise FrequencyError("cannot infer the frequency from one timestamp per series; pass freq= (such as 'h' or 'D')")
+        raise FrequencyError(
+            "cannot infer the frequency from one timestamp per series; pass freq= (such as 'h' or 'D')"
+        )
     return next(iter(found))
 
 
