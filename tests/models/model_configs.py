@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from tsbridge.models import MODEL_NAMES, MODELS
+
 LOOKBACK, HORIZON, HIDDEN = 16, 4, 8
 
 _BRIDGED = {"_target_": "tsbridge.models.BridgedLSTM", "hidden_size": HIDDEN, "head": "last"}
@@ -32,3 +34,23 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
     "naive": {"_target_": "tsbridge.models.Naive"},
     "seasonal_naive": {"_target_": "tsbridge.models.SeasonalNaive", "season_length": 6},
 }
+
+#: Options every recurrent net must also pass the contract with: LOOKBACK read as 4 segments of 4,
+#: and parallel decoding of HORIZON in output segments of 3 (the last one trimmed), with and without
+#: channel embeddings.
+SEGMENT_VARIANTS: dict[str, dict[str, Any]] = {
+    "segments": {"segment_length": 4},
+    "pmf": {"segment_length": 4, "head": "pmf", "output_segment_length": 3},
+    "pmf_channels": {"segment_length": 2, "head": "pmf", "channel_independent": True},
+}
+
+#: (model name, variant or None): every name as configured, plus every recurrent one in each variant.
+CONTRACT_CASES: list[tuple[str, str | None]] = [(name, None) for name in MODEL_NAMES] + [
+    (name, variant) for name in MODEL_NAMES if MODELS[name].recurrent for variant in SEGMENT_VARIANTS
+]
+
+
+def case_id(case: tuple[str, str | None]) -> str:
+    """Test id of a contract case: ``blend`` or ``blend-pmf``."""
+    name, variant = case
+    return name if variant is None else f"{name}-{variant}"

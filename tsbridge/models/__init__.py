@@ -3,7 +3,9 @@
 Every net maps a look-back window ``x`` (B, L, n_inputs), target channels first, to a forecast
 (B, H, n_targets) in the same units, and is built as ``Cls(n_inputs, n_targets, lookback, horizon,
 **options)`` (the defaults are the ones ``conf/model/`` mirrors), by name with :func:`build_model`, or
-from a Hydra ``model/`` config with :func:`build_net`.
+from a Hydra ``model/`` config with :func:`build_net`. Every recurrent net also reads its window in
+segments (``segment_length``, :mod:`tsbridge.models.segments`) and can decode the horizon in parallel
+output segments (``head="pmf"``, :mod:`tsbridge.models.pmf`), as SegRNN does.
 """
 
 from tsbridge.models.base import ForecastNet, Readouts
@@ -14,6 +16,7 @@ from tsbridge.models.feedback import FeedbackLSTM
 from tsbridge.models.head import ForecastHead
 from tsbridge.models.linear import DLinear
 from tsbridge.models.naive import Naive, SeasonalNaive
+from tsbridge.models.pmf import ParallelDecoder
 from tsbridge.models.recurrent import BiLSTMForecaster, LSTMForecaster
 from tsbridge.models.registry import (
     MODEL_NAMES,
@@ -26,6 +29,7 @@ from tsbridge.models.registry import (
     model_name,
 )
 from tsbridge.models.revin import RevIN
+from tsbridge.models.segments import SegmentEmbedding
 
 __all__ = [
     "MODELS",
@@ -45,8 +49,10 @@ __all__ = [
     "ForecastNet",
     "LSTMForecaster",
     "Naive",
+    "ParallelDecoder",
     "RevIN",
     "SeasonalNaive",
+    "SegmentEmbedding",
     "build_model",
     "build_net",
     "check_model_name",

@@ -1,8 +1,10 @@
 """Shared wrapper for every forecasting net: shape checks, RevIN, channel independence, linear skip.
 
 A subclass implements only :meth:`ForecastNet.core`, which maps an already normalised (and, with
-channel independence, univariate) window to its forecast and the readouts of that very pass. The
-wrapper does the rest, so every net gets the same options with the same meaning and the same errors.
+channel independence, univariate) window to its forecast and the readouts of that very pass; with
+channel independence it is also told which channel each of its univariate windows is (for channel
+embeddings). The wrapper does the rest, so every net gets the same options with the same meaning
+and the same errors.
 
 Readouts (blend weights, gate profile, attention weights ...) are *returned* by the forward call
 that produced them (``net(x, return_readouts=True)``); no module keeps "the last forward pass",
@@ -14,6 +16,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import ABLATIONS, check_bool, check_choice, check_positive_int
@@ -141,8 +144,12 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         """The blend logit(s), for their own optimizer param group (empty without a blend)."""
         return [] if self.blend is None else self.blend.blend_parameters()
 
-    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
-        """Forecast from a prepared window: (B', L, core_inputs) -> (B', H, core_targets), readouts."""
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
+        """Forecast from a prepared window: (B', L, core_inputs) -> (B', H, core_targets), readouts.
+
+        ``channel_ids`` (B',) gives, with channel independence, the channel of each univariate
+        window (sample ``b * C + c`` is channel ``c``); None without.
+        """
         raise NotImplementedError
 
     def forward(
@@ -159,7 +166,11 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
                 batch-mean gate per step and unit), ``blend/profile`` (gated: mean a per look-back
                 position), ``blend/past_share`` (the forward side's share of the blended norm),
                 ``attention/weights`` (B, P, L) and ``attention/entropy``; with channel
-                independence, samples are the B * C channel windows.
+                independence, samples are the B * C channel windows. Recurrent nets with
+                ``segment_length`` w > 1 run over S = L / w segments, so every per-position
+                readout is per segment: ``blend/profile`` (S,), the gated ``past_weight_values``
+                (S * N,), ``attention/weights`` (B, P, S) with P = 1 (``last``), S (``flatten``)
+                or one query per output segment (``pmf``).
 
         Returns:
             Forecast (B, H, n_targets) in the units of ``x``, and the readouts when asked.
@@ -168,12 +179,13 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         self._check_input(x)
         check_choice("ablate", ablate, ABLATIONS if self.bidirectional else (None,))
         batch = x.shape[0]
-        stats = None
+        stats = channel_ids = None
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
         if self.channel_independent:
             x = x.transpose(1, 2).reshape(batch * self.n_inputs, self.lookback, 1)  # (B*C, L, 1)
-        y, readouts = self.core(x, ablate)  # (B', H, T')
+            channel_ids = torch.arange(self.n_inputs, device=x.device).repeat(batch)  # (B*C,): c of sample b*C + c
+        y, readouts = self.core(x, ablate, channel_ids)  # (B', H, T')
         if self.skip is not None:
             history = x[..., : self.core_targets].transpose(1, 2)  # (B', T', L)
             y = y + self.skip(history).transpose(1, 2)  # (B', H, T')

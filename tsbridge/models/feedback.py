@@ -18,7 +18,8 @@ class FeedbackLSTM(BridgedLSTM):
     step t from the previous pass, and the BiLSTM re-encodes. The last pass feeds the second LSTM
     and the head exactly as in :class:`BridgedLSTM`, so ``passes=0`` is the plain stack. The
     bridged state of step t has seen the whole window (not beyond it), so every pass after the
-    first lets the causal layer read context from later in the window.
+    first lets the causal layer read context from later in the window. With ``segment_length``
+    w > 1, "step" reads "segment": the earlier LSTM reads ``[embedded segment_s ; bridged_s]``.
 
     Args:
         passes: Feedback passes after the first (0: plain stack).
@@ -38,7 +39,7 @@ class FeedbackLSTM(BridgedLSTM):
             )
         self.passes = passes
         self.earlier = nn.LSTM(
-            self.core_inputs + self.bridge.output_size,
+            self.segments.output_size + self.bridge.output_size,
             self.hidden_size,
             num_layers=self.decoder.num_layers,
             dropout=self.decoder.dropout,  # already 0 for a single layer
@@ -49,12 +50,13 @@ class FeedbackLSTM(BridgedLSTM):
         return self.hidden_size  # the BiLSTM reads the earlier LSTM's states
 
     def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor, Readouts]:
-        """Run ``passes + 1`` passes of earlier LSTM -> BiLSTM -> bridge; return the last one's
-        ``h_fwd, h_bwd`` (B, L, N), bridged sequence (B, L, bridge.output_size) and readouts."""
-        # B: batch, L: look-back, C': core inputs, N: hidden units, F: bridge output size
-        batch, length, _ = x.shape
-        bridged = x.new_zeros(batch, length, self.bridge.output_size)  # (B, L, F): no feedback yet
+        """Run ``passes + 1`` passes of earlier LSTM -> BiLSTM -> bridge over the recurrent input
+        (B, S, E) (steps, or embedded segments); return the last one's ``h_fwd, h_bwd`` (B, S, N),
+        bridged sequence (B, S, bridge.output_size) and readouts."""
+        # B: batch, S: recurrent steps, E: recurrent input size, N: hidden units, F: bridge output size
+        batch, steps, _ = x.shape
+        bridged = x.new_zeros(batch, steps, self.bridge.output_size)  # (B, S, F): no feedback yet
         for _ in range(self.passes + 1):
-            early, _ = self.earlier(torch.cat([x, bridged], dim=-1))  # (B, L, N) from (B, L, C'+F)
+            early, _ = self.earlier(torch.cat([x, bridged], dim=-1))  # (B, S, N) from (B, S, E+F)
             h_fwd, h_bwd, bridged, readouts = super().encode(early, ablate)
         return h_fwd, h_bwd, bridged, readouts

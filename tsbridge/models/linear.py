@@ -51,7 +51,7 @@ class DLinear(ForecastNet):
         self.weight = nn.Parameter(torch.empty(2, maps, horizon, lookback).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(2, maps, horizon).uniform_(-bound, bound))
 
-    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         # B: batch, L: look-back, H: horizon, T: target channels, M: linear maps (T or 1)
         series = x[..., : self.n_targets].transpose(1, 2)  # (B, T, L)

@@ -16,7 +16,7 @@ class Naive(ForecastNet):
     def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int) -> None:
         super().__init__(n_inputs, n_targets, lookback, horizon)  # none of the learned options
 
-    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         last = x[:, -1:, : self.n_targets]  # (B, 1, T)
         return last.expand(-1, self.horizon, -1).clone(), {}  # (B, H, T), its own memory
@@ -42,7 +42,7 @@ class SeasonalNaive(ForecastNet):
             )
         self.season_length = season_length
 
-    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         season = x[:, -self.season_length :, : self.n_targets]  # (B, S, T): the last season
         repeats = -(-self.horizon // self.season_length)  # ceil(H / S)

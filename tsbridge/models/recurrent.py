@@ -6,18 +6,27 @@ from torch import Tensor, nn
 from tsbridge.models._checks import check_dropout, check_positive_int
 from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.encoder import BiLSTMEncoder
-from tsbridge.models.head import ForecastHead
+from tsbridge.models.head import ForecastHead, check_head_options
+from tsbridge.models.pmf import ParallelDecoder
+from tsbridge.models.segments import SegmentEmbedding
 
 
 class _RecurrentBaseline(ForecastNet):
-    """Shared signature and validation of the recurrent baselines; subclasses build the layers.
+    """Shared signature and validation of the recurrent baselines; subclasses build the LSTM.
 
     Args:
         n_inputs, n_targets, lookback, horizon: See :class:`~tsbridge.models.base.ForecastNet`.
         hidden_size: LSTM units (per direction for the BiLSTM).
         num_layers: Stacked LSTM layers.
-        dropout: Dropout between stacked layers and before the head.
-        head: ``"last"`` or ``"flatten"`` (see :class:`~tsbridge.models.head.ForecastHead`).
+        dropout: Dropout between stacked layers and before the head (unless ``head_dropout`` is set).
+        head: ``"last"``, ``"flatten"`` or ``"pmf"`` (see :data:`~tsbridge.models.head.HEAD_KINDS`);
+            ``"pmf"`` steps the net's LSTM once more per output segment, with a position (and
+            channel) token in place of an embedded segment, so it needs ``segment_length > 1``.
+        segment_length: Look-back steps w per recurrent step (a divisor of ``lookback``); 1 is the
+            per-step net, w > 1 embeds each segment into ``hidden_size`` features (SegRNN).
+        output_segment_length: ``head="pmf"`` only: horizon steps per output segment; None means
+            ``segment_length``.
+        head_dropout: Dropout on the head's input; None means ``dropout``.
         revin, revin_affine, channel_independent, linear_skip: See ``ForecastNet``.
     """
 
@@ -32,6 +41,9 @@ class _RecurrentBaseline(ForecastNet):
         dropout: float = 0.1,
         *,
         head: str = "last",
+        segment_length: int = 1,
+        output_segment_length: int | None = None,
+        head_dropout: float | None = None,
         revin: bool = True,
         revin_affine: bool = False,
         channel_independent: bool = False,
@@ -50,34 +62,53 @@ class _RecurrentBaseline(ForecastNet):
         check_positive_int("hidden_size", hidden_size)
         check_positive_int("num_layers", num_layers)
         check_dropout("dropout", dropout)
-        self._build(hidden_size, num_layers, dropout, head)
+        output_segment_length, head_dropout = check_head_options(
+            head, segment_length, output_segment_length, dropout, head_dropout
+        )
+        if head == "pmf" and segment_length == 1:
+            raise ValueError(
+                f"head='pmf' on {type(self).__name__} feeds position/channel tokens to the LSTM in place of "
+                "embedded segments, so it needs segment_length > 1, got 1"
+            )
+        self.segments = SegmentEmbedding(lookback, self.core_inputs, segment_length, hidden_size)
+        features = self._build(hidden_size, num_layers, dropout)
+        self.pmf = None
+        if head == "pmf":
+            channels = n_inputs if channel_independent else None
+            self.pmf = ParallelDecoder(self.segments.output_size, horizon, output_segment_length, channels)
+        self.head = ForecastHead(
+            head, self.segments.steps, features, horizon, self.core_targets, head_dropout, output_segment_length
+        )
 
-    def _build(self, hidden_size: int, num_layers: int, dropout: float, head: str) -> None:
+    def _build(self, hidden_size: int, num_layers: int, dropout: float) -> int:
+        """Build the LSTM (reading ``segments.output_size`` features per step); return the head's feature size."""
         raise NotImplementedError
 
 
 class LSTMForecaster(_RecurrentBaseline):
-    """Unidirectional LSTM stack -> direct multi-step head (the usual LSTM baseline).
+    """Unidirectional LSTM stack -> direct multi-step head (the usual LSTM baseline; with
+    ``segment_length > 1`` and ``head="pmf"`` it is SegRNN with an LSTM cell).
 
     Arguments as :class:`_RecurrentBaseline`.
     """
 
-    def _build(self, hidden_size: int, num_layers: int, dropout: float, head: str) -> None:
+    def _build(self, hidden_size: int, num_layers: int, dropout: float) -> int:
         self.lstm = nn.LSTM(
-            self.core_inputs,
+            self.segments.output_size,
             hidden_size,
             num_layers=num_layers,
             dropout=dropout if num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.head = ForecastHead(
-            head, self.lookback, hidden_size, self.horizon, self.core_targets, dropout
-        )
+        return hidden_size
 
-    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, core_inputs) -> (B, H, core_targets); no readouts."""
-        states, _ = self.lstm(x)  # (B, L, N)
-        return self.head(states[:, -self.head.positions :]), {}  # reads (B, P, N)
+        # B: batch, S: recurrent steps (L / w), P: positions the head reads, N: hidden units
+        states, final = self.lstm(self.segments(x))  # (B, S, N), final (h, c)
+        if self.pmf is None:
+            return self.head(states[:, -self.head.positions :]), {}  # reads (B, P, N)
+        return self.head(self.pmf(self.lstm, final, channel_ids)), {}  # reads (B, P, N), P output segments
 
 
 class BiLSTMForecaster(_RecurrentBaseline):
@@ -85,24 +116,29 @@ class BiLSTMForecaster(_RecurrentBaseline):
 
     With ``head="last"`` the head reads each direction's final state, the forward one at step L
     and the backward one at step 1 (the only states that have seen the whole window); with
-    ``"flatten"`` it reads ``[h_fwd_t ; h_bwd_t]`` at every step. Arguments as
-    :class:`_RecurrentBaseline`, ``hidden_size`` being the units per direction.
+    ``"flatten"`` it reads ``[h_fwd_t ; h_bwd_t]`` at every step. With ``"pmf"`` the BiLSTM takes
+    one more step per output segment, each direction continuing from those same final states
+    (the forward one from the window's end, the backward one from its start, every layer), and the
+    head reads both directions' outputs ``(2N)``. Arguments as :class:`_RecurrentBaseline`,
+    ``hidden_size`` being the units per direction; with segments, "step" reads "segment".
     """
 
     bidirectional = True
 
-    def _build(self, hidden_size: int, num_layers: int, dropout: float, head: str) -> None:
-        self.encoder = BiLSTMEncoder(self.core_inputs, hidden_size, num_layers, dropout)
-        self.head = ForecastHead(
-            head, self.lookback, 2 * hidden_size, self.horizon, self.core_targets, dropout
-        )
+    def _build(self, hidden_size: int, num_layers: int, dropout: float) -> int:
+        self.encoder = BiLSTMEncoder(self.segments.output_size, hidden_size, num_layers, dropout)
+        return 2 * hidden_size
 
-    def core(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Readouts]:
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, core_inputs) -> (B, H, core_targets); no readouts."""
-        # B: batch, L: look-back, N: hidden units per direction
-        h_fwd, h_bwd = self.encoder(x, ablate)  # (B, L, N) each
+        # B: batch, S: recurrent steps (L / w), N: hidden units per direction, P: output segments
+        inputs = self.segments(x)  # (B, S, E)
+        if self.pmf is not None:
+            _, _, final = self.encoder(inputs, ablate, return_state=True)  # (h, c): (2 * layers, B, N) each
+            return self.head(self.pmf(self.encoder.lstm, final, channel_ids)), {}  # reads (B, P, 2N)
+        h_fwd, h_bwd = self.encoder(inputs, ablate)  # (B, S, N) each
         if self.head.kind == "last":
             summary = torch.cat([h_fwd[:, -1:], h_bwd[:, :1]], dim=-1)  # (B, 1, 2N)
         else:
-            summary = torch.cat([h_fwd, h_bwd], dim=-1)  # (B, L, 2N)
+            summary = torch.cat([h_fwd, h_bwd], dim=-1)  # (B, S, 2N)
         return self.head(summary), {}
