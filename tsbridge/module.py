@@ -24,7 +24,7 @@ LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 # Only these namespaces may be named by optimizer/scheduler configs, so a checkpoint's hyperparameters
 # cannot make loading call arbitrary code.
 _OPTIMIZER_PREFIX = "torch.optim."
-_SCHEDULER_PREFIX = "torch.optim.lr_scheduler."
+_SCHEDULER_PREFIX = ("torch.optim.lr_scheduler.", "tsbridge.schedulers.")  # str.startswith takes a tuple
 _SCHEDULER_LIGHTNING_KEYS = ("monitor", "interval", "frequency")
 
 
