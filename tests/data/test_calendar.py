@@ -88,7 +88,8 @@ def test_unknown_and_repeated_names_are_clear_errors():
 
 
 @pytest.mark.parametrize(
-    "timestamps", [pd.RangeIndex(5), pd.Index(["2024-01-01", "2024-01-02"]), np.arange(3.0)], ids=["int", "str", "float"]
+    "timestamps", [pd.RangeIndex(5), pd.Index(["2024-01-01", "2024-01-02"]), np.arange(3.0)],
+    ids=["int", "str", "float"],
 )
 def test_non_datetime_timestamps_are_a_clear_error(timestamps):
     with pytest.raises(DataValidationError, match="calendar features need datetime timestamps"):
