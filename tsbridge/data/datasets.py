@@ -121,7 +121,8 @@ def load_epf_fr_be() -> pd.DataFrame:
     24 rows per calendar day, no gaps, no duplicates.
 
     - ``series_id`` (str): ``"FR"`` or ``"BE"``.
-    - ``date`` (datetime64): the delivery hour, as the source gives it (local market time, 24 hours a day).
+    - ``date`` (datetime64): the delivery hour, as the source gives it. Every day has 24 hours, the daylight-saving
+      change days included, so the source has already evened out their 23 and 25 hours.
     - ``price`` (float64, EUR/MWh): the day-ahead price; the target.
     - ``gen_forecast`` (float64, MW): day-ahead forecast of the generation.
     - ``system_load`` (float64, MW): day-ahead forecast of the system load.
@@ -129,8 +130,8 @@ def load_epf_fr_be() -> pd.DataFrame:
     Both covariates are forecasts published before the day-ahead auction, so their values for every hour of the
     day being priced are known when the forecast is made: they are ``future_features``. (NeuralForecast's EPF
     tutorial lists ``system_load`` as past-only; as a day-ahead forecast it is known in advance.) The two series
-    carry the same covariate values, at France's scale (tens of GW): Belgian prices are forecast from France's
-    fundamentals in the source benchmark.
+    carry identical covariate values, at France's scale (tens of GW; Belgium's load is about 10 GW): the Belgian
+    prices come paired with France's forecasts.
 
     Source: J. Lago, G. Marcjasz, B. De Schutter, R. Weron (2021), "Forecasting day-ahead electricity prices: A
     review of state-of-the-art algorithms, best practices and an open-access benchmark", *Applied Energy* 293,
