@@ -1,9 +1,10 @@
-"""ETTh1 accuracy benchmark: train and test tsbridge models under the standard long-term forecasting protocol.
+"""ETT accuracy benchmark: train and test tsbridge models under the standard long-term forecasting protocol.
 
-Every run goes through the real tsbridge path: ``compose_config`` with ``experiment=etth1_bridges`` plus the run's
-overrides, ``build_datamodule`` / ``build_module`` / ``build_trainer``, early stopping on ``val/loss``, then a test of
-the best checkpoint over every stride-1 test window. Each finished run appends one row to a CSV with the columns
-:data:`COLUMNS`; ``benchmarks/render_accuracy.py`` turns that CSV into ``benchmarks/results/etth1.md``.
+Every run goes through tsbridge's one fit path (:func:`tsbridge.fitting.fit`, as ``tsbridge-train`` and the
+Forecaster): ``compose_config`` with ``experiment=etth1_bridges`` plus the run's overrides, early stopping on
+``val/loss``, then one validation pass (``val_mse``, what configurations are selected on) and one test pass over
+every stride-1 test window, both of the best checkpoint. Each finished run appends one row to a CSV with the
+columns :data:`COLUMNS`; ``benchmarks/render_accuracy.py`` turns that CSV into ``benchmarks/results/<dataset>.md``.
 
 Examples::
 
@@ -30,14 +31,16 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-# The issue's columns, then two extra: `machine` (device and parallel runs, which train_seconds depends on) and
-# `overrides` (the --override options of a variant run; empty for the experiment's defaults).
-COLUMNS = ("dataset", "setting", "lookback", "horizon", "model", "seed", "mse", "mae", "past_weight", "epochs",
-           "train_seconds", "machine", "overrides")
+# Test scores, the validation MSE of the same (tested) checkpoint, readouts and cost. `machine`: device and
+# parallel runs, which the times depend on; `overrides`: the --override options of a variant run (empty for the
+# experiment's defaults). Rows written before val_mse/epoch_seconds existed have them empty.
+COLUMNS = ("dataset", "setting", "lookback", "horizon", "model", "seed", "mse", "mae", "val_mse", "past_weight",
+           "epochs", "train_seconds", "epoch_seconds", "machine", "overrides")
+# The benchmark's default selection from the model registry (tsbridge.models.MODELS).
 MODELS = ("blend", "concat", "attention", "feedback", "blend_gated", "lstm", "bilstm", "dlinear", "naive")
-# Nets without the recurrent options (hidden_size, channel_independent); DLinear already shares one map
-# across channels, which is channel independence.
-NON_RECURRENT = frozenset({"dlinear", "naive", "seasonal_naive"})
+# ETT file stem -> (tsbridge dataset name, split preset of the standard protocol).
+DATASETS = {"ETTh1": ("etth1", "ett-hourly"), "ETTh2": ("etth2", "ett-hourly"), "ETTm1": ("ettm1", "ett-15min"),
+            "ETTm2": ("ettm2", "ett-15min")}
 # Shrinks a run to seconds; the scores then mean nothing (the test suite uses it so the script cannot rot).
 QUICK_OVERRIDES = ("trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
                    "trainer.limit_test_batches=2")
@@ -73,8 +76,18 @@ def default_data_path() -> str:
 
 
 def dataset_name(path: str) -> str:
-    name = Path(path).name
-    return name.split(".")[0]
+    """The ETT file stem of ``path`` (``ETTh1``, ``ETTm1`` ...)."""
+    name = Path(path).name.split(".")[0]
+    if name not in DATASETS:
+        raise ValueError(f"{path}: not an ETT file (expected one of {', '.join(DATASETS)}, .csv or .csv.gz)")
+    return name
+
+
+def is_recurrent(model: str) -> bool:
+    """Whether ``model`` takes the recurrent options (hidden_size, channel_independent)."""
+    from tsbridge.models import MODELS as REGISTRY
+
+    return REGISTRY[model].recurrent
 
 
 def machine_name(accelerator: str, jobs: int) -> str:
@@ -91,10 +104,13 @@ def machine_name(accelerator: str, jobs: int) -> str:
     return f"{device}, {jobs} parallel run{'s' if jobs > 1 else ''}"
 
 
-def run_overrides(run: Run, options: Options, output_dir: str) -> list[str]:
+def run_overrides(run: Run, options: Options) -> list[str]:
     """Hydra overrides of one run on top of ``experiment=etth1_bridges``."""
+    name, split = DATASETS[dataset_name(options.data)]
     overrides = [
         "experiment=etth1_bridges",
+        f"data.frame.name={name}",
+        f"data.split={split}",
         f"model={run.model}",
         f"data.features={run.setting}",
         f"data.lookback={options.lookback}",
@@ -102,7 +118,6 @@ def run_overrides(run: Run, options: Options, output_dir: str) -> list[str]:
         f"data.frame.path={options.data}",
         "+data.frame.download=false",
         f"seed={run.seed}",
-        f"paths.output_dir={output_dir}",
         f"trainer.accelerator={options.accelerator}",
         "trainer.enable_model_summary=false",
         "callbacks.progress_bar.refresh_rate=0",
@@ -110,47 +125,44 @@ def run_overrides(run: Run, options: Options, output_dir: str) -> list[str]:
         # The importance readout costs two extra forward passes per validation batch and changes no score.
         "module.importance=false",
     ]
-    if run.model in NON_RECURRENT:
+    if not is_recurrent(run.model):  # DLinear already shares one map across channels (channel independence)
         overrides.append("~model.channel_independent")
     if options.quick:
         overrides += QUICK_OVERRIDES
-        if run.model not in NON_RECURRENT:
+        if is_recurrent(run.model):
             overrides.append("model.hidden_size=8")
     return overrides + list(options.overrides)
 
 
-def train_and_test(run: Run, options: Options) -> dict[str, Any]:
-    """Fit one run with early stopping, test its best checkpoint, return its CSV row."""
-    import lightning as L
+def train_and_test(overrides: list[str], threads: int) -> dict[str, Any]:
+    """Fit the config ``overrides`` compose through :func:`tsbridge.fitting.fit`; return the row's scores."""
     import torch
 
-    from tsbridge.config import build_datamodule, build_module, build_trainer, compose_config
+    from tsbridge.config import compose_config
+    from tsbridge.fitting import fit
 
-    torch.set_num_threads(options.threads)
-    output_dir = tempfile.mkdtemp(prefix=f"tsbridge-{run.model}-")
+    torch.set_num_threads(threads)
+    output_dir = tempfile.mkdtemp(prefix="tsbridge-accuracy-")
     try:
-        cfg = compose_config(run_overrides(run, options, output_dir))
-        L.seed_everything(run.seed, workers=True, verbose=False)
-        datamodule = build_datamodule(cfg)
-        module = build_module(cfg, datamodule)
-        trainer = build_trainer(cfg)
-        started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule)
-        train_seconds = time.perf_counter() - started
-        epochs = trainer.current_epoch
-        best = trainer.checkpoint_callback.best_model_path or None  # None: parameter-free nets save nothing
-        metrics = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)[0]
-        blend = module.net.blend
-        # Scalar blends: sigmoid of the learned logit. Gated: mean gate over the last test batch.
-        past_weight = "" if blend is None else f"{float(blend.past_weight()):.4f}"
+        result = fit(compose_config([*overrides, f"paths.output_dir={output_dir}"]))
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
+    past_weight = result.readouts.get("blend/past_weight")  # mean a of the tested weights on the validation windows
+    return {
+        "mse": f"{result.test['test/mse']:.6f}", "mae": f"{result.test['test/mae']:.6f}",
+        "val_mse": f"{result.val['val/mse']:.6f}", "past_weight": "" if past_weight is None else f"{past_weight:.4f}",
+        "epochs": result.epochs, "train_seconds": f"{result.fit_seconds:.1f}",
+        "epoch_seconds": f"{result.fit_seconds / max(result.epochs, 1):.2f}",
+    }
+
+
+def run_row(run: Run, options: Options) -> dict[str, Any]:
+    """One finished run as its CSV row."""
+    scores = train_and_test(run_overrides(run, options), options.threads)
     return {
         "dataset": dataset_name(options.data), "setting": run.setting, "lookback": options.lookback,
-        "horizon": run.horizon, "model": run.model, "seed": run.seed, "mse": f"{metrics['test/mse']:.6f}",
-        "mae": f"{metrics['test/mae']:.6f}", "past_weight": past_weight, "epochs": epochs,
-        "train_seconds": f"{train_seconds:.1f}", "machine": machine_name(options.accelerator, options.jobs),
-        "overrides": " ".join(options.overrides),
+        "horizon": run.horizon, "model": run.model, "seed": run.seed, **scores,
+        "machine": machine_name(options.accelerator, options.jobs), "overrides": " ".join(options.overrides),
     }
 
 
@@ -160,7 +172,7 @@ def attempt(job: tuple[Run, Options]) -> tuple[Run, dict[str, Any] | None, str]:
     if time.time() > options.latest_start:
         return run, None, "skipped: time budget spent"
     try:
-        return run, train_and_test(run, options), "ok"
+        return run, run_row(run, options), "ok"
     except Exception:  # noqa: BLE001 - reported, and the remaining runs go on
         return run, None, "failed:\n" + traceback.format_exc(limit=3)
 

@@ -32,6 +32,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer, compose_config, net_config
+from tsbridge.fitting import fit
 from tsbridge.models import build_net
 
 # benchmarks/ is these scripts' import root
@@ -109,19 +110,22 @@ class Bench:
         return build_module(self.cfg, self.datamodule)
 
     def trainer(self, **overrides: object) -> L.Trainer:
-        """The configured trainer; checkpointing and early stopping act only at validation, which is off."""
+        """The configured trainer without checkpointing and early stopping (they act only at validation, off here)."""
         callbacks = [c for c in build_callbacks(self.cfg) if not isinstance(c, (ModelCheckpoint, EarlyStopping))]
-        return build_trainer(self.cfg, callbacks=callbacks + overrides.pop("extra_callbacks", []),
-                             enable_checkpointing=False, num_sanity_val_steps=0, limit_val_batches=0, **overrides)
+        return build_trainer(self.cfg, callbacks=callbacks, enable_checkpointing=False, num_sanity_val_steps=0,
+                             limit_val_batches=0, **overrides)
 
     def autocast(self) -> object:
         return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.args.bf16 else nullcontext()
 
     # ------------------------------------------------------------------ training
     def train_tsbridge(self) -> float:
+        """Steady-state windows/s of training through tsbridge's one fit path (:func:`tsbridge.fitting.fit`)."""
         timer = SteadyStateTimer(self.args.warmup, self.args.steps, self.device)
-        trainer = self.trainer(max_steps=self.args.warmup + self.args.steps, max_epochs=-1, extra_callbacks=[timer])
-        trainer.fit(self.new_module(), datamodule=self.datamodule)
+        cfg = compose_config([*self.overrides, "callbacks=none", "test=false"])
+        fit(cfg, self.frame, callbacks=[timer], trainer_kwargs={
+            "max_steps": self.args.warmup + self.args.steps, "max_epochs": -1, "enable_checkpointing": False,
+            "num_sanity_val_steps": 0, "limit_val_batches": 0})
         return self.args.steps * self.args.batch_size / timer.seconds
 
     def train_plain(self) -> float:

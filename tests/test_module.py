@@ -98,8 +98,8 @@ def test_blend_weight_is_logged_and_equals_the_module(tmp_path):
     fit = trainer(tmp_path, max_steps=6, logger=logger, log_every_n_steps=1, callbacks=[monitor], limit_train_batches=3)
     fit.fit(module, datamodule=datamodule)
 
-    final = float(module.net.blend.past_weight())
-    assert 0.0 < final < 1.0
+    _, readouts = module.net(torch.randn(2, 24, module.net.n_inputs), return_readouts=True)
+    assert 0.0 < float(readouts["blend/past_weight"]) < 1.0
     with open(tmp_path / "csv" / "metrics.csv") as f:
         rows = [r for r in csv.DictReader(f) if r.get("blend/past_weight_step")]
     assert len(rows) == 6
@@ -125,18 +125,38 @@ def test_blend_logit_gets_its_own_learning_rate():
     assert not blend_ids & {id(p) for p in groups["net"]["params"]}
 
 
-def test_gated_blend_reports_a_profile(tmp_path):
-    _, datamodule, module = tiny("blend_gated")
+def test_gated_profile_comes_from_the_clean_validation_passes_with_importance_on(tmp_path):
+    """With importance on, validation also runs ablated passes; the profile and the spread of the gate describe the
+    clean passes only: the mean gate over the validation windows of the model as it is."""
+    cfg, datamodule, module = tiny("blend_gated", "module.importance=true")
+    assert module.importance
     monitor = BlendWeightMonitor(dirpath=str(tmp_path))
-    trainer(tmp_path, max_steps=3, callbacks=[monitor]).fit(module, datamodule=datamodule)
-    assert monitor.profile is not None and len(monitor.profile) == datamodule.lookback
-    assert all(0.0 < w < 1.0 for w in monitor.profile)
+    fit = trainer(tmp_path, max_steps=-1, max_epochs=1, limit_train_batches=2, callbacks=[monitor])
+    fit.fit(module, datamodule=datamodule)
+
+    sums, ablated_sums, windows = 0, 0, 0
+    module.eval()
+    with torch.no_grad():
+        for batch in list(datamodule.val_dataloader())[:2]:  # limit_val_batches=2
+            _, clean = module.net(batch["x"], return_readouts=True)
+            _, ablated = module.net(batch["x"], ablate="future", return_readouts=True)
+            sums = sums + clean["blend/past_weight_values"].double() * len(batch["x"])
+            ablated_sums = ablated_sums + ablated["blend/past_weight_values"].double() * len(batch["x"])
+            windows += len(batch["x"])
+    expected, ablated = (sums / windows).float(), (ablated_sums / windows).float()
+    assert not torch.allclose(expected, ablated, atol=1e-4)  # the ablated pass would read differently
+    profile = expected.reshape(datamodule.lookback, -1).mean(dim=-1)
+    assert monitor.profile == pytest.approx(profile.tolist(), abs=1e-5)
+    torch.testing.assert_close(module.validation_readouts["blend/profile"], profile, atol=1e-5, rtol=0)
+    assert float(fit.callback_metrics["blend/past_weight_min"]) == pytest.approx(float(expected.min()), abs=1e-5)
+    assert float(fit.callback_metrics["blend/past_weight_std"]) == pytest.approx(float(expected.std()), abs=1e-5)
+    assert {"importance/past", "importance/future"} <= set(fit.callback_metrics)
     assert (tmp_path / "blend_profile.csv").read_text().count("\n") == datamodule.lookback + 1
 
 
 def test_attention_entropy_is_logged(tmp_path):
     _, datamodule, module = tiny("attention")
-    fit = trainer(tmp_path, max_steps=3)
+    fit = trainer(tmp_path, max_steps=-1, max_epochs=1, limit_train_batches=2)
     fit.fit(module, datamodule=datamodule)
     entropy = float(fit.callback_metrics["attention/entropy"])
     assert 0.0 <= entropy <= math.log(datamodule.lookback) + 1e-5
@@ -236,3 +256,29 @@ def test_blend_trajectory_survives_a_checkpoint(tmp_path):
     resumed = BlendWeightMonitor()
     resumed.load_state_dict(checkpoint["callbacks"][next(k for k in checkpoint["callbacks"] if "BlendWeight" in k)])
     assert resumed.history == monitor.history and len(resumed.history) == 3
+
+
+def test_a_net_built_in_python_trains_under_a_plain_trainer_and_logs_its_blend_weight(tmp_path):
+    """The Lightning user's path: a net from its sizes, ForecastModule(net), a plain L.Trainer and a DataLoader."""
+    from tsbridge.data import WindowDataModule, make_synthetic
+    from tsbridge.models import BridgedLSTM
+
+    net = BridgedLSTM(n_inputs=1, n_targets=1, lookback=48, horizon=12)
+    module = ForecastModule(net)
+    assert module.model_name == "blend" and module.hparams.net == net.config
+    datamodule = WindowDataModule(make_synthetic(n_rows=400), target_cols="target", time_col="date",
+                                  lookback=48, horizon=12, features="S", batch_size=32)
+    logger = L.pytorch.loggers.CSVLogger(tmp_path, name="csv", version="")
+    fit = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, logger=logger, log_every_n_steps=1,
+                    enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    fit.fit(module, datamodule=datamodule)
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        logged = [float(r["blend/past_weight_step"]) for r in csv.DictReader(f) if r.get("blend/past_weight_step")]
+    assert len(logged) == 3 and all(0 < w < 1 for w in logged)
+
+    fit.save_checkpoint(tmp_path / "python.ckpt")
+    restored = ForecastModule.load_from_checkpoint(tmp_path / "python.ckpt", map_location="cpu", weights_only=True)
+    x = torch.randn(2, 48, 1)
+    module.eval(), restored.eval()
+    with torch.no_grad():
+        assert torch.equal(module(x), restored(x))

@@ -9,18 +9,19 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-# A bare Figure needs no pyplot backend: works headless, in DDP workers, and leaves a notebook's backend alone.
-from matplotlib.figure import Figure
 from torch import Tensor
+
+from tsbridge.plotting import plot_blend_history
 
 
 class BlendWeightMonitor(L.Callback):
     """Record the learned past/future blend weight over training; write a CSV and a PNG at fit end.
 
-    Works with :class:`tsbridge.ForecastModule`. The trajectory is kept in :attr:`history` (one dict per
-    ``every_n_steps`` training steps: ``step`` (optimizer steps done),
-    ``epoch``, ``past_weight``, ``future_weight``), and for input-gated blends the per-position profile of
-    the last epoch in :attr:`profile`. Files ``blend_weights.csv``, ``blend_weights.png`` and, for gated
+    Works with :class:`tsbridge.ForecastModule`, whose training steps return their readouts: the weight recorded
+    for a step is the one that step's forward pass used. The trajectory is kept in :attr:`history` (one dict per
+    ``every_n_steps`` training steps: ``step`` (optimizer steps done), ``epoch``, ``past_weight``,
+    ``future_weight``), and for input-gated blends the mean gate per look-back position over the last clean
+    validation pass in :attr:`profile`. Files ``blend_weights.csv``, ``blend_weights.png`` and, for gated
     blends, ``blend_profile.csv`` go into the trainer's log dir (or ``dirpath`` when given). Models without
     a blend bridge are ignored, so the callback can stay in every config.
     """
@@ -58,23 +59,21 @@ class BlendWeightMonitor(L.Callback):
         self._history, self._pending = list(state_dict["history"]), []
         self.profile = state_dict["profile"]
 
-    @staticmethod
-    def _blend(pl_module: L.LightningModule) -> Any:
-        return getattr(getattr(pl_module, "net", None), "blend", None)
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        # The value the module logged for this step (the weight its forward used), not the updated parameter.
-        logged = getattr(pl_module, "step_past_weight", None)
-        if logged is None or trainer.global_step % self.every_n_steps:
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, *args: Any) -> None:
+        readouts = outputs.get("readouts", {}) if isinstance(outputs, dict) else {}
+        weight = readouts.get("blend/past_weight")
+        if weight is None or trainer.global_step % self.every_n_steps:
             return
-        self._pending.append((trainer.global_step, trainer.current_epoch, logged))
+        self._pending.append((trainer.global_step, trainer.current_epoch, weight))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # After the module's on_validation_epoch_end, which averages the epoch's readouts (callbacks run first).
+        profile = getattr(pl_module, "validation_readouts", {}).get("blend/profile")
+        if profile is not None and not trainer.sanity_checking:
+            self.profile = profile.tolist()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._read_back()
-        blend = self._blend(pl_module)
-        profile = blend.past_profile() if blend is not None else None
-        if profile is not None:
-            self.profile = profile.detach().cpu().tolist()
 
     def output_dir(self, trainer: L.Trainer) -> Path:
         return Path(self.dirpath or trainer.log_dir or trainer.default_root_dir)
@@ -95,20 +94,3 @@ class BlendWeightMonitor(L.Callback):
                 f.writelines(f"{i},{w}\n" for i, w in enumerate(self.profile))
         figure = plot_blend_history(self.history)
         figure.savefig(out / "blend_weights.png", dpi=120, bbox_inches="tight")
-
-
-def plot_blend_history(history: list[dict[str, float]]) -> Figure:
-    """Plot past (forward) and future (backward) blend weights against the training step."""
-    steps = [row["step"] for row in history]
-    figure = Figure(figsize=(7, 3.5))
-    axis = figure.subplots()
-    axis.plot(steps, [row["past_weight"] for row in history], label="past weight a (forward states)")
-    axis.plot(steps, [row["future_weight"] for row in history], label="future weight 1 - a (backward states)")
-    axis.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
-    axis.set_xlabel("training step")
-    axis.set_ylabel("blend weight")
-    axis.set_ylim(0, 1)
-    axis.set_title("Learned past-versus-future blend weight")
-    axis.legend(loc="best")
-    figure.tight_layout()
-    return figure

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from tsbridge.errors import UnsafeConfigError
 
 if TYPE_CHECKING:
     import lightning as L
@@ -22,6 +25,12 @@ if TYPE_CHECKING:
     from tsbridge.module import ForecastModule
 
 CONFIG_MODULE = "tsbridge.conf"
+#: What a data config read from a file (a run folder's config) may instantiate: tsbridge's data module and loaders.
+DATA_TARGETS = frozenset({
+    "tsbridge.data.WindowDataModule", "tsbridge.data.datamodule.WindowDataModule",
+    "tsbridge.data.load_dataset", "tsbridge.data.datasets.load_dataset",
+    "tsbridge.data.read_frame", "tsbridge.data.datasets.read_frame",
+})
 
 
 def compose_config(overrides: Sequence[str] = (), config_name: str = "train") -> DictConfig:
@@ -36,14 +45,58 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = "train") ->
         return compose(config_name=config_name, overrides=list(overrides))
 
 
-def build_datamodule(cfg: DictConfig, frame: pd.DataFrame | None = None) -> WindowDataModule:
+def check_targets(node: Any, allowed: frozenset[str], source: str, path: str = "") -> None:
+    """Raise :class:`~tsbridge.errors.UnsafeConfigError` if ``node`` names any ``_target_`` outside ``allowed``.
+
+    Hydra's ``instantiate`` imports and calls whatever ``_target_`` names (``pandas.read_pickle`` and
+    ``torch.load`` run a payload); a config file from elsewhere is checked with this before anything is built.
+    """
+    if isinstance(node, (DictConfig, dict)):
+        items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
+        for key, value in items:
+            where = f"{path}.{key}" if path else str(key)
+            if key == "_target_" and value not in allowed:
+                raise UnsafeConfigError(
+                    f"{source}: {where} names {value!r}, which tsbridge does not build from a config file; "
+                    f"allowed: {', '.join(sorted(allowed))}. Nothing was built."
+                )
+            check_targets(value, allowed, source, where)
+    elif isinstance(node, (ListConfig, list, tuple)):
+        for position, value in enumerate(node):
+            check_targets(value, allowed, source, f"{path}[{position}]")
+
+
+def instantiate_unwrapped(config: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, re-raising the error a constructor raised instead of Hydra's wrapper.
+
+    Hydra wraps every exception in ``InstantiationException``, which is not a ``ValueError``, so
+    ``except ValueError`` (or a tsbridge error class) would miss a data error raised inside a fit.
+    """
+    try:
+        return instantiate(config, **kwargs)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, Exception):
+            raise error.__cause__ from None
+        raise
+
+
+def build_datamodule(cfg: DictConfig, frame: pd.DataFrame | None = None, *,
+                     source: str | None = None) -> WindowDataModule:
     """The data module of ``cfg.data``; ``frame`` replaces the configured data source when given.
 
     Arguments arrive as plain lists/dicts (``_convert_="all"``): the data module saves them as hyperparameters
     into checkpoints, which are loaded with ``weights_only=True`` and so may hold no OmegaConf objects.
+
+    Args:
+        cfg: the composed config.
+        frame: the training frame, replacing ``cfg.data.frame``.
+        source: set when ``cfg`` was read from a file (naming it): then ``cfg.data`` may only name tsbridge's
+            data module and loaders (:data:`DATA_TARGETS`).
     """
+    if source is not None:
+        check_targets(cfg.data, DATA_TARGETS, source, "data")
     overrides = {} if frame is None else {"frame": frame}
-    return instantiate(cfg.data, _convert_="all", **overrides)
+    return instantiate_unwrapped(cfg.data, _convert_="all", **overrides)
 
 
 def net_config(cfg: DictConfig, datamodule: WindowDataModule) -> dict[str, Any]:
@@ -69,7 +122,8 @@ def _instantiate_group(group: DictConfig | None) -> list[Any]:
     """Instantiate each ``_target_`` entry of a name -> config mapping (callbacks, loggers)."""
     if not group:
         return []
-    return [instantiate(entry) for entry in group.values() if isinstance(entry, DictConfig) and "_target_" in entry]
+    return [instantiate_unwrapped(entry) for entry in group.values()
+            if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
 def build_callbacks(cfg: DictConfig) -> list[L.Callback]:
@@ -82,7 +136,15 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback] | None = None,
                   logger: list[Any] | bool | None = None, **overrides: Any) -> L.Trainer:
-    """The Lightning Trainer of ``cfg.trainer``; ``callbacks``/``logger`` default to the configured ones."""
+    """The Lightning Trainer of ``cfg.trainer``; ``callbacks``/``logger`` default to the configured ones.
+
+    With ``enable_progress_bar=False`` (config or ``overrides``) configured progress-bar callbacks are left out:
+    Lightning refuses the two together.
+    """
+    from lightning.pytorch.callbacks import ProgressBar
+
     callbacks = build_callbacks(cfg) if callbacks is None else callbacks
+    if not overrides.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True)):
+        callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
     logger = (build_loggers(cfg) or False) if logger is None else logger
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=logger, **overrides)
+    return instantiate_unwrapped(cfg.trainer, callbacks=callbacks, logger=logger, **overrides)

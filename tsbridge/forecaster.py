@@ -1,7 +1,7 @@
-"""``tsbridge.Forecaster``: fit, predict, backtest, plot and save a tsbridge model from a notebook.
+"""``tsbridge.Forecaster``: the notebook facade over :func:`tsbridge.fitting.fit` and :class:`~tsbridge.predictor.Predictor`.
 
-It composes the same ``conf/`` as ``tsbridge-train`` (keyword options become Hydra overrides) and builds the data
-module, :class:`~tsbridge.module.ForecastModule` and Trainer with :mod:`tsbridge.config`. Lightning stays hidden
+It composes the same ``conf/`` as ``tsbridge-train`` (keyword options become Hydra overrides), trains through the
+one fit path and forecasts, reads out, plots and saves through the Predictor that fit returns. Lightning stays hidden
 until ``trainer_kwargs=``, ``callbacks=`` or ``logger=`` ask for it.
 
 Example::
@@ -18,7 +18,9 @@ Example::
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,20 +29,18 @@ import lightning as L
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from omegaconf import DictConfig
 
-from tsbridge import persistence
-from tsbridge.callbacks import BlendWeightMonitor, plot_blend_history
-from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer, compose_config
-from tsbridge.data import SeriesFrame
-from tsbridge.inference import (Backtest, FittedData, Start, attention_frame, backtest_frame, backtest_metrics,
-                                backtest_origins, forecast, predict_frame, resolve_freq, retrained_backtest)
-from tsbridge.models import MODEL_NAMES
-from tsbridge.metrics import scalar_values
+from tsbridge import fitting, persistence
+from tsbridge.callbacks import plot_blend_history
+from tsbridge.config import compose_config
+from tsbridge.models import MODELS, check_model_name
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
 from tsbridge.plotting import plot_series_forecast
+from tsbridge.predictor import Backtest, Predictor, Start, backtest_metrics
 
-BLEND_MODELS = ("blend", "blend_unit", "blend_gated", "feedback")
+BLEND_MODELS = tuple(name for name, spec in MODELS.items() if spec.blend)
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -59,6 +59,7 @@ class Forecaster:
         lookback: look-back window L (rows the model reads).
         horizon: forecast length H (rows it forecasts).
         work_dir: where checkpoints and logs go; None uses a temporary directory removed with the object.
+        progress: show Lightning's progress bars and model summary while fitting.
         **options: any key of the composed ``model``, ``module``, ``trainer`` or ``data`` config, routed to the
             node that has it (``hidden_size`` -> ``model.hidden_size``, ``max_epochs`` -> ``trainer.max_epochs``,
             ``batch_size`` -> ``data.batch_size``), plus ``lr``/``weight_decay`` (``module.optimizer.*``) and
@@ -67,58 +68,53 @@ class Forecaster:
     Attributes:
         overrides: the Hydra overrides composed (``tsbridge-train <overrides>`` trains the same model).
         config: the composed config (after ``fit``: including that fit's data overrides).
-        module: the fitted :class:`ForecastModule` (None before ``fit``).
-        data: what forecasting keeps from the training frame (:class:`~tsbridge.inference.FittedData`: target and
-            input columns, fitted scaler, frequency, recent rows); None before ``fit``.
-        trainer: the Lightning Trainer of the last ``fit`` (None after ``load``).
-        metrics: scalars logged by the last ``fit``: ``val/*`` and the readouts (``blend/past_weight_epoch``,
-            ``blend/past_share``, ``importance/past``, ``importance/future``, ``attention/entropy``) of the last
-            epoch, plus ``test/*`` and ``test_original/*`` of the best weights when ``test_size > 0``.
+        predictor: the fitted :class:`~tsbridge.predictor.Predictor` (after ``fit`` or ``load``).
+        result: the :class:`~tsbridge.fitting.FitResult` of the last ``fit`` (None after ``load``).
     """
 
     def __init__(self, model: str = "blend", lookback: int = 96, horizon: int = 24, *,
-                 work_dir: str | Path | None = None, **options: Any) -> None:
-        if model not in MODEL_NAMES:
-            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
+                 work_dir: str | Path | None = None, progress: bool = True, **options: Any) -> None:
+        check_model_name(model)
         self._setup([f"model={model}", override("data.lookback", lookback), override("data.horizon", horizon)],
-                    work_dir)
+                    work_dir, progress)
         if options:
             self.overrides += option_overrides(self.config, options)
             self.config = self._compose(self.overrides)
 
     @classmethod
-    def from_config(cls, overrides: Sequence[str] = (), *, work_dir: str | Path | None = None) -> Forecaster:
+    def from_config(cls, overrides: Sequence[str] = (), *, work_dir: str | Path | None = None,
+                    progress: bool = True) -> Forecaster:
         """A Forecaster from Hydra overrides, e.g. ``["model=attention", "model.hidden_size=128"]``."""
         forecaster = cls.__new__(cls)
-        forecaster._setup(list(overrides), work_dir)
+        forecaster._setup(list(overrides), work_dir, progress)
         return forecaster
 
-    def _setup(self, overrides: list[str], work_dir: str | Path | None) -> None:
-        self._tmp = None if work_dir is not None else tempfile.TemporaryDirectory(prefix="tsbridge-")
-        self.work_dir = Path(work_dir if work_dir is not None else self._tmp.name)
+    def _setup(self, overrides: list[str], work_dir: str | Path | None, progress: bool) -> None:
+        if work_dir is None:
+            work_dir = tempfile.mkdtemp(prefix="tsbridge-")
+            # Removed with the object (no ResourceWarning, unlike a TemporaryDirectory left to the collector).
+            weakref.finalize(self, shutil.rmtree, work_dir, ignore_errors=True)
+        self.work_dir, self.progress = Path(work_dir), progress
         self.overrides = overrides
         self.config = self._compose(overrides)
-        self.trainer: L.Trainer | None = None
-        self._set_fitted(None, None)
+        self.predictor: Predictor | None = None
+        self.result: fitting.FitResult | None = None
+        self._fit_args: dict[str, Any] = {}
+        self._saved: dict[str, Any] = {}  # what a loaded forecaster has instead of a FitResult
 
-    def _compose(self, overrides: list[str], output_dir: Path | None = None):
+    def _compose(self, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
         cfg = compose_config(overrides)
         cfg.paths.output_dir = str(output_dir or self.work_dir)  # ${hydra:...} exists only inside a Hydra app
         return cfg
 
-    def _set_fitted(self, module: ForecastModule | None, data: FittedData | None, fit_args: dict | None = None,
-                    blend_history: list | None = None, metrics: dict | None = None) -> None:
-        self.module, self.data, self._fit_args = module, data, fit_args or {}
-        self._blend_history, self.metrics = blend_history or [], metrics or {}
-
     def __repr__(self) -> str:
-        return f"Forecaster.from_config({self.overrides!r})  # fitted: {self.module is not None}"
+        return f"Forecaster.from_config({self.overrides!r})  # fitted: {self.predictor is not None}"
 
     # ------------------------------------------------------------------ training
     def fit(self, df: pd.DataFrame, target: str | Sequence[str], *, time_col: str | None = None,
             id_col: str | None = None, features: str | Sequence[str] | None = None, val_size: float | None = None,
             test_size: float = 0.0, freq: str | None = None, max_epochs: int | None = None,
-            trainer_kwargs: dict[str, Any] | None = None, callbacks: Sequence[L.Callback] | None = None,
+            trainer_kwargs: dict[str, Any] | None = None, callbacks: Sequence[L.Callback] = (),
             logger: Any = None) -> Forecaster:
         """Train from scratch on ``df``, keep the best validation epoch's weights, and return ``self``.
 
@@ -140,46 +136,49 @@ class Forecaster:
                 blend monitor).
             logger: Lightning logger(s), or False for none; None uses the configured one (CSV under ``work_dir``).
         """
-        fit_args = {"target": target, "time_col": time_col, "id_col": id_col, "features": features,
-                    "val_size": val_size, "test_size": test_size, "freq": freq, "max_epochs": max_epochs}
+        self._fit_args = {"target": target, "time_col": time_col, "id_col": id_col, "features": features,
+                          "val_size": val_size, "test_size": test_size, "freq": freq, "max_epochs": max_epochs}
         fit_overrides = frame_overrides(self.config, target=target, time_col=time_col, id_col=id_col,
-                                        features=features, val_size=val_size, test_size=test_size)
+                                        features=features, val_size=val_size, test_size=test_size, freq=freq)
         if max_epochs is not None:
             fit_overrides.append(override("trainer.max_epochs", max_epochs))
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        cfg = self._compose(self.overrides + fit_overrides, Path(tempfile.mkdtemp(prefix="fit-", dir=self.work_dir)))
-
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule = build_datamodule(cfg, frame=df)
-        freq = resolve_freq(datamodule.series, freq)
-        module = build_module(cfg, datamodule)
-        all_callbacks = build_callbacks(cfg) + list(callbacks or [])
-        trainer = build_trainer(cfg, callbacks=all_callbacks, logger=logger, **(trainer_kwargs or {}))
-        trainer.fit(module, datamodule=datamodule)
-        checkpoint = trainer.checkpoint_callback
-        if checkpoint is not None and checkpoint.best_model_path:  # as tsbridge-train tests: the best epoch
-            state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
-        metrics = scalar_values(trainer.callback_metrics)
-        if test_size:
-            trainer.test(module, datamodule=datamodule, verbose=False)
-            metrics.update(scalar_values(trainer.callback_metrics))
-        data = FittedData.from_datamodule(datamodule, freq)
-        monitor = next((c for c in all_callbacks if isinstance(c, BlendWeightMonitor)), None)
-        self._set_fitted(module.cpu().eval(), data, fit_args, list(monitor.history) if monitor else [], metrics)
-        self.config, self.trainer = cfg, trainer
+        self.config = self._compose(self.overrides + fit_overrides)
+        self._fit_options = {"callbacks": list(callbacks), "logger": logger,
+                             "trainer_kwargs": {**self._progress_kwargs(), **(trainer_kwargs or {})}}
+        self.result = self._fit(df)
+        self.predictor = self.result.predictor
         return self
 
-    # ------------------------------------------------------------------ forecasting
-    def _fitted(self) -> tuple[ForecastModule, FittedData]:
-        if self.module is None or self.data is None:
-            raise NotFittedError("this Forecaster is not fitted yet; call fit(df, target=...) or Forecaster.load(path)")
-        return self.module, self.data
+    def _progress_kwargs(self) -> dict[str, Any]:
+        return {} if self.progress else {"enable_progress_bar": False, "enable_model_summary": False}
 
-    def _series(self, df: pd.DataFrame | None) -> SeriesFrame:
-        """``df`` validated against the training columns, or the training series when None."""
-        _, data = self._fitted()
-        return data.history if df is None else data.prepare(df)
+    def _fit(self, frame: pd.DataFrame) -> fitting.FitResult:
+        """One :func:`tsbridge.fitting.fit` of ``frame`` with this forecaster's config, in a new run folder."""
+        cfg = self.config.copy()
+        cfg.paths.output_dir = tempfile.mkdtemp(prefix="fit-", dir=self.work_dir)
+        return fitting.fit(cfg, frame, **self._fit_options)
+
+    # ------------------------------------------------------------------ forecasting
+    def _fitted(self) -> Predictor:
+        if self.predictor is None:
+            raise NotFittedError("this Forecaster is not fitted yet; call fit(df, target=...) or Forecaster.load(path)")
+        return self.predictor
+
+    @property
+    def module(self) -> ForecastModule | None:
+        """The fitted :class:`~tsbridge.module.ForecastModule` (None before ``fit``)."""
+        return None if self.predictor is None else self.predictor.module
+
+    @property
+    def trainer(self) -> L.Trainer | None:
+        """The Lightning Trainer of the last ``fit`` (None before it and after ``load``)."""
+        return None if self.result is None else self.result.trainer
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """``val/*`` and the readouts of the best weights, plus ``test/*`` when ``test_size > 0``."""
+        return self.result.metrics if self.result is not None else dict(self._saved.get("metrics", {}))
 
     def predict(self, df: pd.DataFrame | None = None, horizon: int | None = None) -> pd.DataFrame:
         """Forecast the steps after the end of ``df`` (or of the training frame), in original units.
@@ -192,19 +191,14 @@ class Forecaster:
             One column per target, indexed by the future timestamps (the training frequency); for a panel, by
             an ``(id_col, time)`` MultiIndex (``.reset_index()`` gives NeuralForecast's long layout).
         """
-        module, data = self._fitted()
-        horizon = data.horizon if horizon is None else horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= data.horizon:
-            raise ValueError(f"horizon must be an integer from 1 to the trained horizon {data.horizon}, got "
-                             f"{horizon!r}; a longer forecast needs a model trained with Forecaster(horizon=...)")
-        return predict_frame(module, data, self._series(df), horizon)
+        return self._fitted().predict(df, horizon)
 
     def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False) -> Backtest:
         """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df``.
 
         Each forecast reads only the ``lookback`` rows up to and including its origin. Without ``retrain`` all
-        origins go through the fitted model in one batched pass over lazily indexed windows; with ``retrain`` a
-        copy is fitted (same settings as the last ``fit``) on the rows up to each distinct origin time.
+        origins go through the fitted model in one batched pass over lazily indexed windows; with ``retrain`` the
+        model is fitted again (same settings as the last ``fit``) on the rows up to each distinct origin time.
 
         Args:
             df: frame with the training columns.
@@ -217,51 +211,56 @@ class Forecaster:
             ``Backtest(forecasts, metrics)``: ``forecasts`` has columns [id_col], origin, timestamp, step, target,
             actual, forecast; ``metrics`` has one row per target (mse, mae, rmse, mape, smape).
         """
-        module, data = self._fitted()
-        series = data.prepare(df)
-        origins = backtest_origins(series, data.lookback, data.horizon, start, stride)
-        forecasts = (retrained_backtest(self._fit_until, df, data.time_col, series, origins) if retrain
-                     else backtest_frame(module, data, series, origins))
+        predictor = self._fitted()
+        if not retrain:
+            return predictor.backtest(df, start, stride)
+        if self.result is None:
+            raise NotFittedError("a retraining backtest needs the fit settings: call fit() (a loaded forecaster "
+                                 "only predicts)")
+        series = predictor.prepare(df)
+        origins = predictor.origins(series, start, stride)
+        times = [series.timestamps[s][origin] for s, origin in origins.tolist()]
+        raw_times = pd.Index(df.index if predictor.time_col is None else df[predictor.time_col])
+        if isinstance(series.timestamps[0], pd.DatetimeIndex):
+            raw_times = pd.to_datetime(raw_times)
+        parts = []
+        for cutoff in sorted(set(times)):  # origins sharing a time (panels) share one refit
+            refit = self._fit(df[raw_times <= cutoff]).predictor
+            chosen = origins[torch.tensor([t == cutoff for t in times])]
+            parts.append(refit.forecast_table(refit.prepare(df), chosen))
+        forecasts = pd.concat(parts, ignore_index=True)
         return Backtest(forecasts, backtest_metrics(forecasts))
 
-    def _fit_until(self, frame: pd.DataFrame) -> tuple[ForecastModule, FittedData]:
-        """A copy of this forecaster fitted on ``frame`` with the last fit's arguments (for retraining backtests)."""
-        refit = type(self).from_config(self.overrides, work_dir=self.work_dir).fit(frame, **self._fit_args)
-        return refit.module, refit.data
-
     # ------------------------------------------------------------------ readouts
-    def _readout(self, kind: str) -> Any:
-        module, _ = self._fitted()
-        part = getattr(module.net, kind, None)
-        if part is None:
-            name = self.config.model.get("bridge") or str(self.config.model._target_).rsplit(".", 1)[-1]
+    def _require(self, kind: str) -> Predictor:
+        predictor = self._fitted()
+        if getattr(predictor.module.net, kind, None) is None:
             hint = (f"models with one: {', '.join(BLEND_MODELS)}; for any bidirectional model, fit logs "
                     "importance/past and importance/future") if kind == "blend" else "use model='attention'"
-            raise MissingReadoutError(f"model {name!r} has no {kind} bridge, so it has no {kind} weights ({hint})")
-        return part
+            raise MissingReadoutError(f"model {predictor.model!r} has no {kind} bridge, so it has no {kind} "
+                                      f"weights ({hint})")
+        return predictor
 
     @property
     def blend_weights(self) -> dict[str, Any]:
-        """``{"past": a, "future": 1 - a}``: the learned weight of the forward (past-facing) BiLSTM states.
+        """``{"past": a, "future": 1 - a}``: the learned weight of the forward (past-facing) BiLSTM states, read
+        out of the forecast from the end of the training data.
 
         For ``blend_unit`` the mean over units. A ``blend_gated`` weight depends on the input: it is the mean gate
-        of the forecast from the end of the training data, with ``"profile"``: the mean a per look-back position.
+        of that forecast, with ``"profile"``: the mean a per look-back position (segment, with segments).
         """
-        blend = self._readout("blend")
-        if blend.granularity == "gated":  # the gate readouts describe the last forward pass: make it a known one
-            windows = self.data.last_windows(self.data.history)
-            forecast(self.module, windows, batch_size=len(windows))
-        past = float(blend.past_weight())
+        readouts = self._require("blend").readouts()
+        past = float(readouts["blend/past_weight"])
         weights: dict[str, Any] = {"past": past, "future": 1.0 - past}
-        profile = blend.past_profile()
-        if profile is not None:
-            weights["profile"] = profile.cpu().numpy()
+        if "blend/profile" in readouts:
+            weights["profile"] = readouts["blend/profile"].numpy()
         return weights
 
     @property
     def blend_history(self) -> pd.DataFrame:
         """The past/future weight per training step (step, epoch, past_weight, future_weight)."""
-        return pd.DataFrame(self._blend_history, columns=["step", "epoch", "past_weight", "future_weight"])
+        history = self.result.blend_history if self.result is not None else self._saved.get("blend_history", [])
+        return pd.DataFrame(history, columns=["step", "epoch", "past_weight", "future_weight"])
 
     def attention_weights(self, df: pd.DataFrame | None = None) -> pd.DataFrame:
         """Attention over the look-back of the forecast from the end of ``df`` (or the training frame).
@@ -270,8 +269,7 @@ class Forecaster:
             Columns ``lag`` -L .. -1 (-1: the last observed step), rows the decoder positions that query
             (``query``; one with ``head="last"``), under the series id for panels. Each row sums to 1.
         """
-        self._readout("attention")
-        return attention_frame(*self._fitted(), self._series(df))
+        return self._require("attention").attention_weights(df)
 
     # ------------------------------------------------------------------ figures
     def plot(self, df: pd.DataFrame | None = None, *, origin: Any = None, series_id: Hashable | None = None,
@@ -285,31 +283,33 @@ class Forecaster:
             series_id: the series of a panel (None: the first).
             history: rows of history drawn (None: the ``lookback`` rows the forecast reads).
         """
-        return plot_series_forecast(*self._fitted(), self._series(df), series_id, origin, history)
+        predictor = self._fitted()
+        return plot_series_forecast(predictor, predictor.prepare(df), series_id, origin, history)
 
     def plot_blend(self) -> Figure:
         """The past (forward) and future (backward) blend weights over the training steps."""
-        self._readout("blend")
-        if not self._blend_history:
+        self._require("blend")
+        if self.blend_history.empty:
             raise RuntimeError("no blend trajectory was recorded: the configured callbacks had no "
                                "BlendWeightMonitor (callbacks=default has one)")
-        return plot_blend_history(self._blend_history)
+        return plot_blend_history(self.blend_history.to_dict("records"))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fitted forecaster to directory ``path`` (see :mod:`tsbridge.persistence`)."""
-        module, data = self._fitted()
-        extras = {"fit_args": self._fit_args, "blend_history": self._blend_history, "metrics": self.metrics}
-        return persistence.save(path, self.overrides, module, data, extras)
+        extras = {"overrides": self.overrides, "fit_args": self._fit_args,
+                  "blend_history": self.blend_history.to_dict("records"), "metrics": self.metrics}
+        return self._fitted().save(path, extras)
 
     @classmethod
     def load(cls, path: str | Path, *, work_dir: str | Path | None = None) -> Forecaster:
         """Load a forecaster written by :meth:`save`; it predicts exactly as the saved one.
 
         Nothing is unpickled: weights are read with ``torch.load(weights_only=True)`` and the net is built only
-        from tsbridge's own classes. A tampered directory raises :class:`~tsbridge.persistence.UnsafeCheckpointError`.
+        from tsbridge's own classes. A tampered directory raises :class:`~tsbridge.errors.UnsafeCheckpointError`.
         """
         saved = persistence.load(path)
-        forecaster = cls.from_config(saved.overrides, work_dir=work_dir)
-        forecaster._set_fitted(saved.module, saved.data, **saved.extras)
+        forecaster = cls.from_config(persistence.check_overrides(saved.extras.get("overrides", []), Path(path)), work_dir=work_dir)
+        forecaster.predictor, forecaster._saved = Predictor(**saved.fields), saved.extras
+        forecaster._fit_args = saved.extras.get("fit_args", {})
         return forecaster

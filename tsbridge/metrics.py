@@ -71,9 +71,11 @@ class MeanAbsoluteScaledError(Metric):
         return (self.total / self.count.clamp(min=1)).float()
 
 
-def scalar_values(metrics: Mapping[str, Tensor]) -> dict[str, float]:
-    """The one-element entries of logged metrics (e.g. ``trainer.callback_metrics``) as floats, sorted by name."""
-    return {name: float(value) for name, value in sorted(metrics.items()) if value.numel() == 1}
+def scalar_values(metrics: Mapping[str, Tensor | float]) -> dict[str, float]:
+    """The one-element entries of logged metrics (``trainer.callback_metrics``, or the dicts ``trainer.validate`` and
+    ``trainer.test`` return) as floats, sorted by name."""
+    return {name: float(value) for name, value in sorted(metrics.items())
+            if not isinstance(value, Tensor) or value.numel() == 1}
 
 
 def scaled_metrics() -> MetricCollection:

@@ -2,6 +2,9 @@
 
 It owns the loss, the metrics and the logging of the readouts that make a bridged model readable
 (``blend/past_weight``, ``blend/past_share``, ``importance/past`` ...). It never builds a Trainer.
+Readouts come from the forward call that made the forecast (``net(x, return_readouts=True)``):
+training steps log their own pass's blend weight, and the per-epoch readouts (gate profile, norm
+share, attention entropy) are means over the *clean* validation passes, never an ablated one.
 """
 
 from __future__ import annotations
@@ -18,14 +21,18 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from tsbridge.metrics import MeanAbsoluteScaledError, original_unit_metrics, scaled_metrics
-from tsbridge.models import build_net
+from tsbridge.models import Readouts, build_net, model_name
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+#: The optimizer of ``ForecastModule(net)`` (``conf/module/default.yaml`` mirrors it).
+DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 0.001, "weight_decay": 0.0}
 # Only these namespaces may be named by optimizer/scheduler configs, so a checkpoint's hyperparameters
 # cannot make loading call arbitrary code.
 _OPTIMIZER_PREFIX = "torch.optim."
 _SCHEDULER_PREFIX = ("torch.optim.lr_scheduler.", "tsbridge.schedulers.")  # str.startswith takes a tuple
 _SCHEDULER_LIGHTNING_KEYS = ("monitor", "interval", "frequency")
+# Readouts with one row per window; the rest are summaries averaged over the validation windows.
+_PER_WINDOW_READOUTS = frozenset({"attention/weights"})
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -59,10 +66,11 @@ class ForecastModule(L.LightningModule):
     (B, H, n_targets) in scaled units, plus ``loc``/``scale`` (B, 1, n_targets) to return to original units.
 
     Args:
-        net: plain config of the network: ``_target_`` (a class exported by :mod:`tsbridge.models`) and its
-            keyword arguments, including ``n_inputs``, ``n_targets``, ``lookback``, ``horizon``.
-        optimizer: ``_target_`` under ``torch.optim`` plus keyword arguments (``lr``, ``weight_decay`` ...).
+        net: the network: a built net (e.g. ``BridgedLSTM(n_inputs, n_targets, lookback, horizon)``) or its
+            plain config (``_target_`` naming a class exported by :mod:`tsbridge.models`, plus its keyword
+            arguments). A tsbridge net is saved in checkpoints as its ``config``.
         loss: ``"mse"``, ``"mae"`` or ``"huber"``.
+        optimizer: ``_target_`` under ``torch.optim`` plus keyword arguments; None: :data:`DEFAULT_OPTIMIZER`.
         scheduler: optional ``_target_`` under ``torch.optim.lr_scheduler`` plus keyword arguments; the
             Lightning keys ``monitor``, ``interval`` and ``frequency`` are taken out and passed to Lightning.
         blend_lr: learning rate of the blend logit(s) in their own parameter group; ``None`` keeps the
@@ -71,29 +79,38 @@ class ForecastModule(L.LightningModule):
         importance: at each validation epoch end, log ``importance/past`` and ``importance/future``: the
             relative increase of validation loss when the forward (past-facing) or backward (future-facing)
             encoder states are replaced by their mean. Costs two extra forward passes per validation batch.
+
+    Attributes:
+        model_name: the registry name of the net (``blend_gated``, ``feedback`` ...; the class name for
+            a foreign net).
+        validation_readouts: the readouts of the last validation epoch, averaged over its windows (clean
+            passes only): ``blend/past_weight``, ``blend/past_weight_values``, ``blend/profile`` (gated),
+            ``blend/past_share``, ``attention/entropy`` ... as CPU tensors.
     """
 
     def __init__(
         self,
-        net: Mapping[str, Any],
-        optimizer: Mapping[str, Any],
-        loss: str,
+        net: nn.Module | Mapping[str, Any],
+        loss: str = "mse",
+        optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
-        blend_lr: float | None = None,
-        importance: bool = False,
+        blend_lr: float | None = 0.05,
+        importance: bool = True,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-        net, optimizer, scheduler = _plain(net), _plain(optimizer), _plain(scheduler)
+        optimizer = DEFAULT_OPTIMIZER if optimizer is None else _plain(optimizer)
+        scheduler = _plain(scheduler)
         _resolve_class(optimizer, _OPTIMIZER_PREFIX, "optimizer")  # fail at construction, not at fit
         if scheduler is not None:
             _resolve_class(scheduler, _SCHEDULER_PREFIX, "scheduler")
+        self.net = net if isinstance(net, nn.Module) else build_net(_plain(net))
         self.save_hyperparameters(
-            {"net": net, "optimizer": optimizer, "loss": loss, "scheduler": scheduler,
-             "blend_lr": blend_lr, "importance": importance}
+            {"net": getattr(self.net, "config", None), "loss": loss, "optimizer": optimizer,
+             "scheduler": scheduler, "blend_lr": blend_lr, "importance": importance}
         )
-        self.net = build_net(net)
+        self.model_name = model_name(self.net)
         self.loss_fn = LOSSES[loss]
         self.metrics = nn.ModuleDict(
             {stage: scaled_metrics().clone(prefix=f"{stage}/") for stage in ("val", "test")}
@@ -104,9 +121,10 @@ class ForecastModule(L.LightningModule):
         self.mase = nn.ModuleDict({stage: MeanAbsoluteScaledError() for stage in ("val", "test")})
         self.importance = importance and getattr(self.net, "bidirectional", False)
         self.val_losses = nn.ModuleDict({k: MeanMetric() for k in ("base", "past", "future")})
-        self.val_past_share = MeanMetric()
-        # The past weight used in the latest training step, as logged (BlendWeightMonitor records this value).
-        self.step_past_weight: Tensor | None = None
+        self.validation_readouts: dict[str, Tensor] = {}
+        # Batch-size-weighted sums of this validation epoch's summary readouts, on the device.
+        self._readout_sums: dict[str, Tensor] = {}
+        self._readout_windows = 0
         # First global step with a non-finite loss (-1: none), kept on the loss's device: see NonFiniteLossError.
         self._first_nonfinite_step: Tensor | None = None
         # This epoch's batch-size-weighted sums of the training values, kept on the device (see _log_train_step).
@@ -122,14 +140,20 @@ class ForecastModule(L.LightningModule):
     def trainable(self) -> bool:
         return any(p.requires_grad for p in self.net.parameters())
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
-        y_hat = self(batch["x"])
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any] | None:
+        """The loss and this step's readouts (``outputs["readouts"]`` of ``on_train_batch_end``)."""
+        y_hat, readouts = self.net(batch["x"], return_readouts=True)
         loss = self.loss_fn(y_hat, batch["y"])
         self._track_nonfinite(loss, batch_idx)
-        readouts, epoch_readouts = self._step_readouts()
-        self._log_train_step({"train/loss": loss, **readouts}, epoch_readouts, batch_size=batch["x"].shape[0])
+        logged, epoch_only = {}, {}
+        if "blend/past_weight" in readouts:
+            past = readouts["blend/past_weight"]
+            logged = {"blend/past_weight": past, "blend/future_weight": 1 - past}
+        if "attention/entropy" in readouts:
+            epoch_only["attention/entropy"] = readouts["attention/entropy"]
+        self._log_train_step({"train/loss": loss, **logged}, epoch_only, batch_size=batch["x"].shape[0])
         # Parameter-free baselines (naive, seasonal naive) have nothing to optimise: skip backward.
-        return loss if self.trainable else None
+        return {"loss": loss, "readouts": readouts} if self.trainable else None
 
     def _track_nonfinite(self, loss: Tensor, batch_idx: int) -> None:
         first = self._first_nonfinite_step
@@ -148,22 +172,6 @@ class ForecastModule(L.LightningModule):
                 "the learning rate, enable gradient clipping (trainer.gradient_clip_val) or check the input "
                 "data for extreme values"
             )
-
-    def _step_readouts(self) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """This step's readouts, as (logged per step and per epoch, logged per epoch only).
-
-        The blend weights are logged both ways (and kept for BlendWeightMonitor), the attention entropy per epoch.
-        """
-        readouts, epoch_readouts = {}, {}
-        blend = getattr(self.net, "blend", None)
-        if blend is not None:
-            past = blend.past_weight().detach()
-            self.step_past_weight = past
-            readouts = {"blend/past_weight": past, "blend/future_weight": 1 - past}
-        attention = getattr(self.net, "attention", None)
-        if attention is not None:
-            epoch_readouts["attention/entropy"] = attention.entropy().detach()
-        return readouts, epoch_readouts
 
     def _log_train_step(self, values: dict[str, Tensor], epoch_only: dict[str, Tensor], batch_size: int) -> None:
         """Log ``values`` as ``{name}_step`` and ``{name}_epoch``, and ``epoch_only`` under their own names, as
@@ -187,9 +195,15 @@ class ForecastModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._epoch_sums, self._epoch_windows = {}, 0
 
-    def _evaluate(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+    def on_train_epoch_end(self) -> None:
+        self._raise_if_nonfinite(f"the end of epoch {self.current_epoch}")
+        for name, total in self._epoch_sums.items():
+            # Averaged over DDP ranks too; one all-reduce per epoch.
+            self.log(name, total / self._epoch_windows, prog_bar=name == "train/loss_epoch", sync_dist=True)
+
+    def _evaluate(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Readouts]:
         x, y = batch["x"], batch["y"]
-        y_hat = self(x)
+        y_hat, readouts = self.net(x, return_readouts=True)
         loss = self.loss_fn(y_hat, y)
         batch_size = x.shape[0]
         # Synced across DDP ranks: checkpointing and early stopping must decide the same on every rank.
@@ -204,26 +218,29 @@ class ForecastModule(L.LightningModule):
         history = x[..., : y.shape[-1]]  # target channels come first in the inputs (batch contract)
         self.mase[stage].update(y_hat, y, history)
         self.log(f"{stage}/mase", self.mase[stage], on_epoch=True, batch_size=batch_size)
-        return loss
+        return loss, readouts
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss = self._evaluate(batch, "val")
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
+        """Metrics of the clean pass, whose readouts (returned too) make the epoch's readouts; then the
+        ablated passes of the importance readout, whose own readouts are ignored."""
+        loss, readouts = self._evaluate(batch, "val")
         batch_size = batch["x"].shape[0]
-        blend = getattr(self.net, "blend", None)
-        if blend is not None:
-            self.val_past_share.update(blend.last_past_share(), weight=batch_size)
+        for name, value in readouts.items():
+            if name not in _PER_WINDOW_READOUTS:
+                self._readout_sums[name] = self._readout_sums.get(name, 0) + value.double() * batch_size
+        self._readout_windows += batch_size
         if self.importance:
             self.val_losses["base"].update(loss, weight=batch_size)
             for side in ("past", "future"):
                 ablated = self.loss_fn(self.net(batch["x"], ablate=side), batch["y"])
                 self.val_losses[side].update(ablated, weight=batch_size)
-        return loss
+        return {"loss": loss, "readouts": readouts}
+
+    def on_validation_epoch_start(self) -> None:
+        self._readout_sums, self._readout_windows = {}, 0
 
     def on_validation_epoch_end(self) -> None:
-        if getattr(self.net, "blend", None) is not None and self.val_past_share.update_count:
-            # Metric.compute() already reduced over ranks; sync_dist only tells Lightning so.
-            self.log("blend/past_share", self.val_past_share.compute(), sync_dist=True)
-            self.val_past_share.reset()
+        self._log_validation_readouts()
         if self.importance and self.val_losses["base"].update_count:
             base = self.val_losses["base"].compute()
             for side in ("past", "future"):
@@ -232,34 +249,38 @@ class ForecastModule(L.LightningModule):
             for metric in self.val_losses.values():
                 metric.reset()
 
+    def _log_validation_readouts(self) -> None:
+        """Average the epoch's readouts over all validation windows (every DDP rank's) and log the scalars."""
+        if not self._readout_sums:
+            return
+        reduce = self.trainer.strategy.reduce
+        windows = reduce(torch.tensor(float(self._readout_windows), device=self.device), reduce_op="sum")
+        means = {name: reduce(total, reduce_op="sum") / windows for name, total in self._readout_sums.items()}
+        self.validation_readouts = {name: value.float().cpu() for name, value in means.items()}
+        for name in ("blend/past_share", "attention/entropy"):
+            if name in means:
+                self.log(name, means[name].float())
+        values = means.get("blend/past_weight_values")
+        if values is not None and values.numel() > 1:
+            # One weight per unit, or per step and unit (gated): their spread over the clean validation passes.
+            self.log_dict({"blend/past_weight_min": values.min().float(), "blend/past_weight_max": values.max().float(),
+                           "blend/past_weight_std": values.std().float()})
+            experiment = getattr(self.logger, "experiment", None)
+            if hasattr(experiment, "add_histogram"):  # TensorBoard
+                experiment.add_histogram("blend/past_weight_values", values.float(), self.global_step)
+
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._evaluate(batch, "test")
+        return self._evaluate(batch, "test")[0]
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        """Forecasts in original units (``forecast``) and scaled (``forecast_scaled``), with window indices."""
+        """Forecasts in original units (``forecast``) and scaled (``forecast_scaled``), with window positions."""
         y_hat = self(batch["x"])
         return {
             "forecast": y_hat * batch["scale"] + batch["loc"],
             "forecast_scaled": y_hat,
             "series": batch["series"],
-            "t0": batch["t0"],
+            "origin": batch["origin"],
         }
-
-    def on_train_epoch_end(self) -> None:
-        self._raise_if_nonfinite(f"the end of epoch {self.current_epoch}")
-        for name, total in self._epoch_sums.items():
-            # Averaged over DDP ranks too; one all-reduce per epoch.
-            self.log(name, total / self._epoch_windows, prog_bar=name == "train/loss_epoch", sync_dist=True)
-        blend = getattr(self.net, "blend", None)
-        if blend is None:
-            return
-        values = blend.past_weight_values()
-        if values.numel() > 1:
-            self.log_dict({"blend/past_weight_min": values.min(), "blend/past_weight_max": values.max(),
-                           "blend/past_weight_std": values.std()})
-            experiment = getattr(self.logger, "experiment", None)
-            if hasattr(experiment, "add_histogram"):  # TensorBoard
-                experiment.add_histogram("blend/past_weight_values", values, self.global_step)
 
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:

@@ -27,6 +27,7 @@ FIT_ARGUMENTS = {
     "id_col": "fit(id_col=...)",
     "feature_cols": "fit(features=[...])",
     "split": "fit(val_size=..., test_size=...)",
+    "freq": "fit(freq=...)",
     "lookback": "Forecaster(lookback=...)",
     "horizon": "Forecaster(horizon=...)",
 }
@@ -119,11 +120,12 @@ def split_ratios(configured: Any, val_size: float | None, test_size: float) -> s
 
 def frame_overrides(cfg: DictConfig, *, target: str | Sequence[str], time_col: str | None,
                     id_col: str | None, features: str | Sequence[str] | None, val_size: float | None,
-                    test_size: float) -> list[str]:
+                    test_size: float, freq: str | None = None) -> list[str]:
     """The ``data.*`` overrides that describe one training frame (see ``Forecaster.fit`` for the arguments)."""
     split = split_ratios(cfg.data.split, val_size, test_size)
-    overrides = [override("data.target_cols", [target] if isinstance(target, str) else list(target)),
-                 override("data.time_col", time_col), override("data.id_col", id_col), override("data.split", split)]
+    targets = list(target) if isinstance(target, (list, tuple)) else [target]
+    overrides = [override("data.target_cols", targets), override("data.time_col", time_col),
+                 override("data.id_col", id_col), override("data.split", split), override("data.freq", freq)]
     if features is not None:
         overrides.append(override("data.features", features) if isinstance(features, str)
                          else override("data.feature_cols", list(features)))

@@ -1,24 +1,29 @@
-"""Save a fitted :class:`tsbridge.Forecaster` to a directory and load it back without unpickling anything.
+"""Save a :class:`~tsbridge.predictor.Predictor` to a directory and load it back without unpickling anything.
 
-A saved forecaster is a directory holding
+A saved predictor is a directory holding
 
-* ``forecaster.json``: format version, the Hydra overrides it was composed from, the module's hyperparameters
-  (net config included), the data settings, scaler statistics, frequency, the last ``lookback`` rows of each
-  training series (so ``predict()`` needs no frame) and the blend-weight trajectory;
+* ``forecaster.json``: format version, the module's hyperparameters (net config included), the data settings,
+  scaler statistics, frequency, the last ``lookback`` rows of each training series (so ``predict()`` needs no
+  frame) and the caller's extras (the Forecaster keeps its overrides, fit arguments, metrics and blend trajectory);
 * ``weights.pt``: the module's ``state_dict``, plain tensors read with ``torch.load(weights_only=True)``.
 
 Loading builds the net only through :func:`tsbridge.models.build_net` (tsbridge's own classes), optimizers only
-from ``torch.optim`` (:class:`~tsbridge.module.ForecastModule`), and refuses overrides that could make a later
-``fit`` instantiate other code, so a tampered directory cannot run anything.
+from ``torch.optim`` (:class:`~tsbridge.module.ForecastModule`), refuses overrides that could make a later ``fit``
+instantiate other code, and checks that the two files agree, so a tampered directory cannot run anything and a
+damaged one says what is wrong. Saving writes a temporary folder next to ``path`` and renames it into place: an
+interrupted save leaves the previous save (or nothing), never half a directory.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import shutil
+import tempfile
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,26 +31,26 @@ import torch
 
 from tsbridge import __version__
 from tsbridge.data import SeriesFrame, StandardScaler
-from tsbridge.inference import FittedData
+from tsbridge.errors import CorruptFileError, UnsafeCheckpointError
 from tsbridge.module import ForecastModule
 
+if TYPE_CHECKING:  # the Predictor saves itself through this module, which only reads its attributes
+    from tsbridge.predictor import Predictor
+
 FORMAT = "tsbridge.forecaster"
-VERSION = 1
+VERSION = 2
 CONFIG_FILE = "forecaster.json"
 WEIGHTS_FILE = "weights.pt"
 
-
-class UnsafeCheckpointError(ValueError):
-    """A saved forecaster holds something other than plain tensors and tsbridge configs; it is not loaded."""
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "CorruptFileError", "SavedPredictor", "UnsafeCheckpointError",
+           "check_overrides", "load", "load_tensors", "save"]
 
 
 @dataclass
-class SavedForecaster:
-    """What :func:`load` returns: enough to rebuild a fitted Forecaster."""
+class SavedPredictor:
+    """What :func:`load` returns: the :class:`~tsbridge.predictor.Predictor`'s fields and the extras saved with it."""
 
-    overrides: list[str]
-    module: ForecastModule
-    data: FittedData
+    fields: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,120 +58,205 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _label_to_json(label: Hashable) -> Any:
+    """A series id or column label as JSON: strings, numbers and booleans as they are, timestamps tagged."""
+    label = _plain(label)
+    if isinstance(label, (str, int, float, bool)) or label is None:
+        return label
+    if isinstance(label, (pd.Timestamp, np.datetime64)):
+        return {"timestamp": pd.Timestamp(label).isoformat()}
+    raise TypeError(f"cannot save the label {label!r} ({type(label).__name__}): series ids and column names must be "
+                    "strings, numbers, booleans or timestamps")
+
+
+def _label_from_json(saved: Any) -> Hashable:
+    return pd.Timestamp(saved["timestamp"]) if isinstance(saved, dict) else saved
+
+
 def _stamps_to_json(stamps: pd.Index) -> dict[str, Any]:
     if isinstance(stamps, pd.DatetimeIndex):
         return {"kind": "datetime", "unit": stamps.unit, "tz": None if stamps.tz is None else str(stamps.tz),
-                "name": stamps.name, "values": stamps.asi8.tolist()}
-    return {"kind": "index", "name": stamps.name, "values": [_plain(v) for v in stamps]}
+                "name": _label_to_json(stamps.name), "values": stamps.asi8.tolist()}
+    return {"kind": "index", "name": _label_to_json(stamps.name), "values": [_plain(v) for v in stamps]}
 
 
 def _stamps_from_json(saved: dict[str, Any]) -> pd.Index:
+    name = _label_from_json(saved["name"])
     if saved["kind"] != "datetime":
-        return pd.Index(saved["values"], name=saved["name"])
-    stamps = pd.DatetimeIndex(np.array(saved["values"], dtype=f"datetime64[{saved['unit']}]"), name=saved["name"])
+        return pd.Index(saved["values"], name=name)
+    stamps = pd.DatetimeIndex(np.array(saved["values"], dtype=f"datetime64[{saved['unit']}]"), name=name)
     return stamps if saved["tz"] is None else stamps.tz_localize("UTC").tz_convert(saved["tz"])
 
 
-def _data_to_json(data: FittedData) -> dict[str, Any]:
-    history, rows = data.history, data.lookback
-    scaler = None
-    if data.scaler is not None:
-        scaler = {"per_series": data.scaler.per_series, "mean": data.scaler.mean.tolist(),
-                  "std": data.scaler.std.tolist(), "series_ids": [_plain(s) for s in data.scaler.series_ids]}
+def _tensor_to_json(tensor: torch.Tensor) -> dict[str, Any]:
+    return {"dtype": str(tensor.dtype).removeprefix("torch."), "values": tensor.tolist()}
+
+
+def _tensor_from_json(saved: dict[str, Any]) -> torch.Tensor:
+    return torch.tensor(saved["values"], dtype=getattr(torch, saved["dtype"]))
+
+
+_SETTINGS = ("time_col", "id_col", "fill", "lookback", "horizon", "freq", "batch_size")
+
+
+def _data_to_json(predictor: Predictor) -> dict[str, Any]:
+    history, rows = predictor.history, predictor.lookback
+    scaler = predictor.scaler
     return {
-        **{key: getattr(data, key) for key in ("target_cols", "input_cols", "time_col", "id_col", "fill",
-                                                "lookback", "horizon", "freq", "batch_size")},
-        "scaler": scaler,
-        "series_ids": [_plain(s) for s in history.series_ids],
-        "values": [v[-rows:].tolist() for v in history.values],
+        **{key: getattr(predictor, key) for key in _SETTINGS},
+        "target_cols": [_label_to_json(c) for c in predictor.target_cols],
+        "input_cols": [_label_to_json(c) for c in predictor.input_cols],
+        "scaler": None if scaler is None else {
+            "per_series": scaler.per_series, "mean": _tensor_to_json(scaler.mean), "std": _tensor_to_json(scaler.std),
+            "series_ids": [_label_to_json(s) for s in scaler.series_ids]},
+        "series_ids": [_label_to_json(s) for s in history.series_ids],
+        "values": [_tensor_to_json(v[-rows:]) for v in history.values],
         "timestamps": [_stamps_to_json(s[-rows:]) for s in history.timestamps],
     }
 
 
-def _data_from_json(saved: dict[str, Any]) -> FittedData:
-    settings = {key: value for key, value in saved.items() if key not in ("scaler", "series_ids", "values",
-                                                                          "timestamps")}
+def _predictor_fields(saved: dict[str, Any], module: ForecastModule) -> dict[str, Any]:
     scaler = saved["scaler"]
     if scaler is not None:
-        scaler = StandardScaler.from_state_dict(
-            {**scaler, "mean": torch.tensor(scaler["mean"], dtype=torch.float32),
-             "std": torch.tensor(scaler["std"], dtype=torch.float32)}
-        )
+        scaler = StandardScaler.from_state_dict({
+            "per_series": scaler["per_series"], "mean": _tensor_from_json(scaler["mean"]),
+            "std": _tensor_from_json(scaler["std"]), "series_ids": [_label_from_json(s) for s in scaler["series_ids"]]})
+    input_cols = [_label_from_json(c) for c in saved["input_cols"]]
+    target_cols = [_label_from_json(c) for c in saved["target_cols"]]
     history = SeriesFrame(
-        values=[torch.tensor(v, dtype=torch.float32).reshape(-1, len(saved["input_cols"])) for v in saved["values"]],
+        values=[_tensor_from_json(v).reshape(-1, len(input_cols)) for v in saved["values"]],
         timestamps=[_stamps_from_json(s) for s in saved["timestamps"]],
-        series_ids=saved["series_ids"], input_cols=saved["input_cols"], target_cols=saved["target_cols"],
-        freq=saved["freq"],
+        series_ids=[_label_from_json(s) for s in saved["series_ids"]], input_cols=input_cols,
+        target_cols=target_cols, freq=saved["freq"],
     )
-    return FittedData(**settings, scaler=scaler, history=history)
+    return {"module": module, "target_cols": target_cols, "input_cols": input_cols, "scaler": scaler,
+            "history": history, **{key: saved[key] for key in _SETTINGS}}
 
 
-def save(path: str | Path, overrides: list[str], module: ForecastModule, data: FittedData,
-         extras: dict[str, Any]) -> Path:
-    """Write ``forecaster.json`` and ``weights.pt`` into directory ``path`` (created if needed)."""
+def save(path: str | Path, predictor: Predictor, extras: dict[str, Any]) -> Path:
+    """Write ``forecaster.json`` and ``weights.pt`` into directory ``path``, replacing a previous save there.
+
+    Both files are written into a temporary folder beside ``path`` first, then renamed into place.
+    """
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
     document = {
         "format": FORMAT, "version": VERSION, "tsbridge_version": __version__,
-        "overrides": overrides, "module": dict(module.hparams), "data": _data_to_json(data), "extras": extras,
+        "module": dict(predictor.module.hparams), "data": _data_to_json(predictor), "extras": extras,
     }
-    (path / CONFIG_FILE).write_text(json.dumps(document, indent=1))
-    torch.save({key: value.detach().cpu() for key, value in module.state_dict().items()}, path / WEIGHTS_FILE)
+    text = json.dumps(document, indent=1)  # fails here, before anything is written, on an unsavable value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.saving-", dir=path.parent))
+    try:
+        (staging / CONFIG_FILE).write_text(text)
+        state = {key: value.detach().cpu() for key, value in predictor.module.state_dict().items()}
+        torch.save(state, staging / WEIGHTS_FILE)
+        if path.exists():
+            previous = path.with_name(f".{path.name}.replaced-{staging.name.rsplit('-', 1)[-1]}")
+            path.rename(previous)
+            staging.rename(path)
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            staging.rename(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # only left when something above failed
     return path
 
 
-def _check_overrides(overrides: list[str]) -> list[str]:
+def check_overrides(overrides: list[str], source: Path) -> list[str]:
     """Refuse overrides that add keys or name ``_target_`` outside ``module`` (restricted to torch.optim)."""
     for entry in overrides:
         key = entry.split("=", 1)[0] if isinstance(entry, str) else "+"
         if key.startswith(("+", "~")) or ("_target_" in entry and not key.startswith("module.")):
             raise UnsafeCheckpointError(
-                f"saved override {entry!r} could make fit() build arbitrary objects; refusing to load"
+                f"{source}: saved override {entry!r} could make fit() build arbitrary objects; refusing to load"
             )
     return overrides
 
 
-def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+def load_tensors(path: Path, what: str = "state_dict") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file and what is wrong with it.
+
+    Raises:
+        UnsafeCheckpointError: the file holds pickled objects other than tensors and plain containers.
+        CorruptFileError: the file is truncated, empty or not a torch file.
+    """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
         # torch's message opens with advice to retry with weights_only=False; keep only the actual reason.
         lines = [line for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if not line.startswith(("Weights only load failed", "Check the doc"))),
-                      type(error).__name__)
+        reason = next((line for line in lines if not line.startswith(("Weights only load failed", "Check the doc",
+                                                                        "In PyTorch 2.6"))), type(error).__name__)
         raise UnsafeCheckpointError(
-            f"{path} is not a plain tensor state_dict, so it was not loaded (it may contain pickled code; "
+            f"{path} is not a plain tensor {what}, so it was not loaded (it may contain pickled code; "
             f"tsbridge reads weights only with torch.load(weights_only=True)): {reason}"
         ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CorruptFileError(f"{path} is truncated or corrupt, not a readable torch file ({reason})") from None
+
+
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    state = load_tensors(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UnsafeCheckpointError(f"{path} does not hold a state_dict of tensors")
     return state
 
 
-def load(path: str | Path) -> SavedForecaster:
+def _read_document(file: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptFileError(f"{file} is truncated or corrupt: not valid JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("version") != VERSION:
+        found = document if not isinstance(document, dict) else (document.get("format"), document.get("version"))
+        raise ValueError(f"{file} is not a {FORMAT} file of version {VERSION} (found {found!r}); save it again "
+                         "with this tsbridge version")
+    return document
+
+
+def _check_consistent(file: Path, data: dict[str, Any], net: dict[str, Any] | None) -> None:
+    """The data settings must describe the saved net: name the first value that disagrees."""
+    if net is None:
+        return
+    expected = {"lookback": data["lookback"], "horizon": data["horizon"], "n_inputs": len(data["input_cols"]),
+                "n_targets": len(data["target_cols"])}
+    for key, value in expected.items():
+        if net.get(key) != value:
+            raise CorruptFileError(f"{file}: the data settings give {key}={value} but the saved net was built with "
+                                   f"{key}={net.get(key)}; the file was edited or damaged")
+    short = [len(v["values"]) for v in data["values"] if len(v["values"]) < data["lookback"]]
+    if short:
+        raise CorruptFileError(f"{file}: a saved series has {short[0]} rows, fewer than lookback={data['lookback']}")
+
+
+def load(path: str | Path) -> SavedPredictor:
     """Read a directory written by :func:`save`.
 
     Raises:
         FileNotFoundError: the directory or one of its files is missing.
         UnsafeCheckpointError: the weights hold pickled objects, or the config names foreign classes.
-        ValueError: not a saved forecaster, or an unknown format version.
+        CorruptFileError: a truncated or damaged file, or files that disagree (naming the value).
+        ValueError: not a saved predictor, or another format version.
     """
     path = Path(path)
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found; Forecaster.save(path) writes {CONFIG_FILE} "
                                     f"and {WEIGHTS_FILE}")
-    document = json.loads((path / CONFIG_FILE).read_text())
-    if document.get("format") != FORMAT or document.get("version") != VERSION:
-        raise ValueError(f"{path / CONFIG_FILE} is not a {FORMAT} file of version {VERSION} "
-                         f"(format {document.get('format')!r}, version {document.get('version')!r})")
-    overrides = _check_overrides(document["overrides"])
+    document = _read_document(path / CONFIG_FILE)
+    extras = document.get("extras", {})
+    check_overrides(extras.get("overrides", []), path / CONFIG_FILE)
+    _check_consistent(path / CONFIG_FILE, document["data"], document["module"].get("net"))
     state = _load_weights(path / WEIGHTS_FILE)
     try:
         module = ForecastModule(**document["module"])
     except ValueError as error:  # build_net / optimizer checks refused a foreign _target_
         raise UnsafeCheckpointError(f"{path / CONFIG_FILE}: {error}") from None
-    module.load_state_dict(state)
-    module.eval()
-    return SavedForecaster(overrides=overrides, module=module,
-                           data=_data_from_json(document["data"]), extras=document.get("extras", {}))
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as error:
+        reason = "; ".join(line.strip() for line in str(error).splitlines()[1:3] if line.strip())
+        raise CorruptFileError(f"{path / WEIGHTS_FILE} does not fit the model described in {CONFIG_FILE} "
+                               f"(weights of another model?): {reason}") from None
+    return SavedPredictor(_predictor_fields(document["data"], module.eval()), extras)

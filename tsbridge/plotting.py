@@ -1,7 +1,8 @@
 """Figures of forecasts against history and actuals.
 
 Figures are bare :class:`matplotlib.figure.Figure` objects (no pyplot state, nothing to close): scripts call
-``figure.savefig``, and in Jupyter a returned figure is drawn as a PNG (see :func:`show_figures_in_jupyter`).
+``figure.savefig``, and in Jupyter a returned figure is drawn as a PNG (see :func:`show_figures_in_jupyter`, which
+the plotting functions call, so importing this module changes nothing).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from matplotlib.figure import Figure
 
 from tsbridge.data import SeriesFrame
 from tsbridge.data.errors import DataValidationError
-from tsbridge.inference import FittedData, predict_frame
-from tsbridge.module import ForecastModule
+from tsbridge.predictor import Predictor
 
 
 def show_figures_in_jupyter() -> None:
@@ -24,7 +24,7 @@ def show_figures_in_jupyter() -> None:
 
     Matplotlib's inline backend registers its figure formatter only once pyplot has made a figure; until then
     Jupyter would print ``<Figure size ...>``. An existing registration (``%matplotlib inline``, a chosen
-    ``InlineBackend.figure_formats``) is left as it is.
+    ``InlineBackend.figure_formats``) is left as it is. Called by every function that returns a figure.
     """
     try:
         from IPython import get_ipython
@@ -54,6 +54,7 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, actuals: pd.Dat
         actuals: observed values over (part of) the forecast's span, or None.
         title: figure title.
     """
+    show_figures_in_jupyter()
     targets = list(forecast.columns)
     figure = Figure(figsize=(9, 0.8 + 2.6 * len(targets)))
     axes = figure.subplots(len(targets), 1, sharex=True, squeeze=False)[:, 0]
@@ -76,8 +77,8 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, actuals: pd.Dat
     return figure
 
 
-def plot_series_forecast(module: ForecastModule, data: FittedData, series: SeriesFrame, series_id: Hashable | None,
-                         origin: Any, history: int | None) -> Figure:
+def plot_series_forecast(predictor: Predictor, series: SeriesFrame, series_id: Hashable | None, origin: Any,
+                         history: int | None) -> Figure:
     """Forecast one series of ``series`` from ``origin`` (None: its end) and plot it with history and actuals.
 
     The forecast reads the ``lookback`` rows up to the last one at or before ``origin``; up to ``horizon`` rows
@@ -87,20 +88,35 @@ def plot_series_forecast(module: ForecastModule, data: FittedData, series: Serie
         raise DataValidationError(f"series {series_id!r} not in the data; ids are {series.series_ids[:10]}")
     position = 0 if series_id is None else series.series_ids.index(series_id)
     stamps = series.timestamps[position]
-    values = series.values[position][:, : data.n_targets].double().numpy()
+    values = series.values[position][:, : predictor.n_targets].double().numpy()
     if origin is not None and isinstance(stamps, pd.DatetimeIndex):
         origin = pd.Timestamp(origin)
     end = len(stamps) if origin is None else int(stamps.searchsorted(origin, side="right"))
     single = replace(series, values=[series.values[position][:end]], timestamps=[stamps[:end]],
                      series_ids=[series.series_ids[position]])
-    predicted = predict_frame(module, data, single, data.horizon)
-    if data.id_col is not None:
+    predicted = predictor.forecast_frame(single, predictor.horizon)
+    if predictor.id_col is not None:
         predicted = predicted.droplevel(0)
-    shown, after = slice(max(0, end - (history or data.lookback)), end), slice(end, end + data.horizon)
-    past = pd.DataFrame(values[shown], index=stamps[shown], columns=data.target_cols)
-    actuals = pd.DataFrame(values[after], index=stamps[after], columns=data.target_cols)
-    title = None if data.id_col is None else f"{data.id_col} = {series.series_ids[position]}"
+    shown, after = slice(max(0, end - (history or predictor.lookback)), end), slice(end, end + predictor.horizon)
+    past = pd.DataFrame(values[shown], index=stamps[shown], columns=predictor.target_cols)
+    actuals = pd.DataFrame(values[after], index=stamps[after], columns=predictor.target_cols)
+    title = None if predictor.id_col is None else f"{predictor.id_col} = {series.series_ids[position]}"
     return plot_forecast(past, predicted, actuals, title)
 
 
-show_figures_in_jupyter()
+def plot_blend_history(history: list[dict[str, float]]) -> Figure:
+    """Plot past (forward) and future (backward) blend weights against the training step."""
+    show_figures_in_jupyter()
+    steps = [row["step"] for row in history]
+    figure = Figure(figsize=(7, 3.5))
+    axis = figure.subplots()
+    axis.plot(steps, [row["past_weight"] for row in history], label="past weight a (forward states)")
+    axis.plot(steps, [row["future_weight"] for row in history], label="future weight 1 - a (backward states)")
+    axis.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    axis.set_xlabel("training step")
+    axis.set_ylabel("blend weight")
+    axis.set_ylim(0, 1)
+    axis.set_title("Learned past-versus-future blend weight")
+    axis.legend(loc="best")
+    figure.tight_layout()
+    return figure

@@ -70,9 +70,9 @@ def test_every_model_composes_with_the_experiment(tmp_path):
     options = accuracy.Options(data="ETTh1.csv", lookback=96, accelerator="cpu", quick=False, threads=1, jobs=1,
                                latest_start=math.inf)
     for model in accuracy.MODELS:
-        cfg = compose_config(accuracy.run_overrides(accuracy.Run("M", 96, model, 0), options, str(tmp_path)))
+        cfg = compose_config(accuracy.run_overrides(accuracy.Run("M", 96, model, 0), options))
         assert cfg.data.features == "M" and cfg.data.split == "ett-hourly" and cfg.callbacks.early_stopping
-        assert cfg.model.get("channel_independent", False) is (model not in accuracy.NON_RECURRENT)
+        assert cfg.model.get("channel_independent", False) is accuracy.is_recurrent(model)
 
 
 def test_plan_puts_every_model_of_the_first_horizon_and_seed_first():

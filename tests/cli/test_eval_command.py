@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from cli_helpers import metrics_files
 
-from tsbridge.cli.evaluate import PREDICTION_COLUMNS
 from tsbridge.data import load_dataset
 
 pytestmark = pytest.mark.slow
@@ -29,7 +28,8 @@ def test_eval_reproduces_the_test_metrics_and_writes_predictions(cli, output_roo
         assert summary["metrics"][name] == pytest.approx(value, rel=1e-6), name
 
     predictions = pd.read_csv(summary["predictions"], parse_dates=["origin", "timestamp"])
-    assert list(predictions.columns) == PREDICTION_COLUMNS
+    # The Forecaster.backtest layout (a wide frame: no id column).
+    assert list(predictions.columns) == ["origin", "timestamp", "step", "target", "actual", "forecast"]
     horizon = training["config"]["data"]["horizon"]
     assert len(predictions) == summary["n_windows"] * horizon  # one target
     assert set(predictions["step"]) == set(range(1, horizon + 1)) and set(predictions["target"]) == {"target"}

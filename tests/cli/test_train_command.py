@@ -20,8 +20,8 @@ def test_run_writes_a_complete_metrics_json(trained_run):
         assert math.isfinite(summary["val"][name])
     for name in ("test/mse", "test/mae", "test_original/mse", "test_original/mae", "test/mase"):
         assert math.isfinite(summary["test"][name])
-    past = summary["readouts"]["blend/past_weight_epoch"]
-    assert 0 < past < 1 and summary["readouts"]["blend/future_weight_epoch"] == pytest.approx(1 - past)
+    past = summary["readouts"]["blend/past_weight"]
+    assert 0 < past < 1 and summary["readouts"]["blend/future_weight"] == pytest.approx(1 - past)
     assert summary["epochs"] == 1 and summary["global_step"] == 3 and summary["world_size"] == 1
     assert summary["fit_seconds"] > 0 and summary["started"] < summary["finished"]
     for key in ("best_checkpoint", "last_checkpoint"):

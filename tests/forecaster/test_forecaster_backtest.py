@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from forecaster_frames import HORIZON, LOOKBACK, QUIET, hourly, panel, tiny
 
-from tsbridge import Forecaster, inference
+from tsbridge import Forecaster, fitting
+from tsbridge.predictor import Predictor
 
 
 def test_layout_and_metrics(fitted_hourly):
@@ -58,13 +59,13 @@ def test_values_after_an_origin_do_not_change_its_forecast(fitted_hourly):
 
 def test_one_batched_pass_over_lazy_windows(fitted_hourly, monkeypatch):
     calls = []
-    original = inference.forecast
+    original = Predictor.forecast
 
-    def counting(module, dataset, batch_size):
+    def counting(self, dataset):
         calls.append(len(dataset))
-        return original(module, dataset, batch_size)
+        return original(self, dataset)
 
-    monkeypatch.setattr(inference, "forecast", counting)
+    monkeypatch.setattr(Predictor, "forecast", counting)
     forecasts = fitted_hourly.backtest(hourly(), stride=1).forecasts
     assert calls == [forecasts["origin"].nunique()]  # one dataset, every origin's window in it
 
@@ -84,13 +85,13 @@ def test_retrain_fits_on_the_rows_up_to_each_origin(tmp_path, monkeypatch):
     fc = tiny("naive", work_dir=tmp_path).fit(frame.iloc[:100], target="load", time_col="date", val_size=0.25,
                                               **QUIET)
     fitted_until = []
-    original_fit = Forecaster.fit
+    original_fit = fitting.fit
 
-    def recording_fit(self, df, *args, **kwargs):
-        fitted_until.append(df["date"].max())
-        return original_fit(self, df, *args, **kwargs)
+    def recording_fit(cfg, frame, **kwargs):
+        fitted_until.append(frame["date"].max())
+        return original_fit(cfg, frame, **kwargs)
 
-    monkeypatch.setattr(Forecaster, "fit", recording_fit)
+    monkeypatch.setattr(fitting, "fit", recording_fit)
     retrained = fc.backtest(frame, start=120, stride=20, retrain=True).forecasts
     assert fitted_until == list(frame["date"].iloc[[120, 140]])
     assert retrained["origin"].nunique() == 2 and len(retrained) == 2 * HORIZON

@@ -74,8 +74,8 @@ def test_weights_with_a_pickled_payload_are_refused_and_not_executed(saved, tmp_
 @pytest.mark.parametrize(("section", "change", "message"), [
     ("module", lambda m: m["net"].update(_target_="os.system"), "is not a tsbridge net"),
     ("module", lambda m: m["optimizer"].update(_target_="builtins.exec"), "under 'torch.optim.'"),
-    ("overrides", lambda o: o.append("+callbacks.evil._target_=os.system"), "could make fit"),
-    ("overrides", lambda o: o.append("trainer._target_=builtins.exec"), "could make fit"),
+    ("extras", lambda e: e["overrides"].append("+callbacks.evil._target_=os.system"), "could make fit"),
+    ("extras", lambda e: e["overrides"].append("trainer._target_=builtins.exec"), "could make fit"),
 ])
 def test_configs_naming_foreign_classes_are_refused(saved, tmp_path, section, change, message):
     tampered = _copy(saved, tmp_path)

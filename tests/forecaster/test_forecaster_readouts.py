@@ -14,7 +14,7 @@ def test_blend_weights_sum_to_one_and_match_the_trajectory(fitted_hourly):
     history = fitted_hourly.blend_history
     assert list(history.columns) == ["step", "epoch", "past_weight", "future_weight"] and len(history) == 2
     np.testing.assert_allclose(history["past_weight"] + history["future_weight"], 1, rtol=1e-6)
-    assert {"val/loss", "blend/past_weight_epoch", "blend/past_share"} <= set(fitted_hourly.metrics)
+    assert {"val/loss", "blend/past_weight", "blend/past_share"} <= set(fitted_hourly.metrics)
 
 
 def test_gated_blend_has_a_profile_over_the_lookback(make_fitted):

@@ -1,8 +1,9 @@
-"""Pieces shared by the command-line tools."""
+"""Pieces shared by the command-line tools. Importing this module changes nothing; :func:`quiet_runtime` does."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import warnings
@@ -14,15 +15,41 @@ from typing import Any
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
-# conf/hydra/launcher/{joblib,submitit_slurm}.yaml share the launcher plugins' names on purpose, so that
-# `hydra/launcher=joblib` picks tsbridge's documented preset; Hydra then validates them against the plugins'
-# schemas (wanted) and warns that this matching is deprecated. The presets list every field, so they keep working
-# once Hydra stops matching.
-warnings.filterwarnings("ignore", message=r"\n'hydra/launcher/.*' is validated against ConfigStore schema")
-
 # Errors a user can fix by changing the command line, the config or the data: shown as one line, not a
 # traceback. FloatingPointError covers a diverging loss (tsbridge.module.NonFiniteLossError says what to change).
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, FloatingPointError, HydraException, OmegaConfBaseException)
+# Lightning's log lines that advertise products rather than describe the run.
+_ADVERTISING = ("💡 Tip", "litlogger", "litmodels", "lightning.ai")
+
+
+class _DropAdvertising(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(marker in message for marker in _ADVERTISING)
+
+
+def quiet_runtime() -> None:
+    """Show only warnings a user can act on; called first by the command-line entry points.
+
+    Third-party deprecation warnings (in code a user does not call) are hidden; tsbridge's own are kept.
+    """
+    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("default", category=category, module=r"tsbridge(\..*)?$")
+
+
+def route_lightning_logs() -> None:
+    """Print each Lightning log line once, without its product tips; call it after Lightning is imported.
+
+    Lightning gives its loggers a console handler of their own when it is imported; under Hydra, whose root
+    handler prints every record too, each line then appears twice. Lightning's records go to the root only.
+    """
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.addFilter(_DropAdvertising())
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvertising())
 
 
 def _root_cause(error: BaseException) -> BaseException:

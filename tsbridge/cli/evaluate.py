@@ -6,8 +6,10 @@ Examples::
     tsbridge-eval ckpt_path=outputs/train/<run>/checkpoints/<best>.ckpt split=val
     tsbridge-eval ckpt_path=moved/model.ckpt run_config=moved/config.yaml
 
-The data module is rebuilt from the training run's config (so the scaler is refitted on the same training rows)
-and the network from the checkpoint's own hyperparameters, loaded with ``weights_only=True``.
+The data module is rebuilt from the training run's config (so the scaler is refitted on the same training rows;
+that config may only name tsbridge's own data classes and loaders, so a run folder cannot make this command run
+code) and the network from the checkpoint's own hyperparameters, loaded with ``weights_only=True``. Forecasts are
+the :class:`~tsbridge.predictor.Predictor`'s long table, the layout of ``Forecaster.backtest``.
 """
 
 from __future__ import annotations
@@ -17,24 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import hydra
-import numpy as np
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from tsbridge.cli.common import report_errors, write_json
+from tsbridge.cli.common import quiet_runtime, report_errors, route_lightning_logs, write_json
 from tsbridge.config import build_datamodule, build_trainer
+from tsbridge.errors import CorruptFileError
 
 if TYPE_CHECKING:
-    from torch import Tensor
-
-    from tsbridge.data import WindowDataModule
+    from tsbridge.module import ForecastModule
 
 SPLITS = ("test", "val")
-PREDICTION_COLUMNS = ["series_id", "origin", "timestamp", "step", "target", "actual", "forecast"]
 
 
-def load_run_config(ckpt_path: Path, run_config: str | None = None) -> DictConfig:
-    """The config of the training run that wrote ``ckpt_path``.
+def load_run_config(ckpt_path: Path, run_config: str | None = None) -> tuple[DictConfig, Path]:
+    """The config of the training run that wrote ``ckpt_path``, and the file it was read from.
 
     Looks at ``run_config`` when given, else ``<run>/.hydra/config.yaml`` and then the ``config`` entry of
     ``<run>/metrics.json``, where ``<run>`` is the folder above the checkpoint's folder.
@@ -46,46 +44,30 @@ def load_run_config(ckpt_path: Path, run_config: str | None = None) -> DictConfi
         candidates = [run_dir / ".hydra" / "config.yaml", run_dir / "metrics.json"]
     for candidate in candidates:
         if candidate.is_file():
-            if candidate.suffix == ".json":
-                return OmegaConf.create(json.loads(candidate.read_text())["config"])
-            return OmegaConf.load(candidate)
+            try:
+                if candidate.suffix == ".json":
+                    return OmegaConf.create(json.loads(candidate.read_text())["config"]), candidate
+                return OmegaConf.load(candidate), candidate
+            except (ValueError, KeyError, TypeError) as error:  # JSON and YAML syntax errors are ValueErrors
+                raise CorruptFileError(f"{candidate} is truncated or corrupt, not a training run's config "
+                                       f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
     tried = ", ".join(repr(str(c)) for c in candidates)
     raise FileNotFoundError(f"no training config for checkpoint {str(ckpt_path)!r} (tried {tried}); pass run_config=")
 
 
-def predictions_frame(datamodule: WindowDataModule, batches: list[dict[str, Tensor]]) -> pd.DataFrame:
-    """One row per (window, forecast step, target) with actual and forecast values in original units.
+def load_module(ckpt_path: Path) -> ForecastModule:
+    """The :class:`ForecastModule` of a Lightning checkpoint, read with ``weights_only=True`` and built only from
+    tsbridge's own net classes and ``torch.optim``."""
+    from tsbridge.module import ForecastModule
+    from tsbridge.persistence import load_tensors
 
-    ``origin`` is the timestamp of the window's last input row; ``timestamp`` that of the forecast step
-    ``step`` (1 = the first step after the origin).
-    """
-    series_frame = datamodule.series  # unscaled values and timestamps
-    forecast = np.concatenate([b["forecast"].float().cpu().numpy() for b in batches])  # (N, H, T)
-    series = np.concatenate([b["series"].cpu().numpy() for b in batches])  # (N,)
-    t0 = np.concatenate([b["t0"].cpu().numpy() for b in batches])  # (N,)
-    n_windows, horizon, n_targets = forecast.shape
-    rows = t0[:, None] + np.arange(horizon)  # (N, H) row of each forecast step within its series
-    actual = np.empty_like(forecast)
-    timestamps = np.empty((n_windows, horizon), dtype=object)
-    origins = np.empty(n_windows, dtype=object)
-    for s in np.unique(series):
-        mine = series == s
-        values = series_frame.values[s].numpy()[:, :n_targets]  # (rows_s, T), targets first
-        actual[mine] = values[rows[mine]]  # (n_s, H, T)
-        stamps = series_frame.timestamps[s]
-        timestamps[mine] = np.asarray(stamps[rows[mine].ravel()], dtype=object).reshape(-1, horizon)
-        origins[mine] = np.asarray(stamps[t0[mine] - 1], dtype=object)
-    n_rows = n_windows * horizon * n_targets
-    ids = np.asarray(series_frame.series_ids, dtype=object)
-    return pd.DataFrame({
-        "series_id": np.repeat(ids[series], horizon * n_targets),
-        "origin": np.repeat(origins, horizon * n_targets),
-        "timestamp": np.repeat(timestamps.ravel(), n_targets),
-        "step": np.tile(np.repeat(np.arange(1, horizon + 1), n_targets), n_windows),
-        "target": np.tile(np.asarray(datamodule.target_cols, dtype=object), n_windows * horizon),
-        "actual": actual.reshape(n_rows),
-        "forecast": forecast.reshape(n_rows),
-    }, columns=PREDICTION_COLUMNS)
+    checkpoint = load_tensors(ckpt_path, what="checkpoint")
+    if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= checkpoint.keys():
+        raise CorruptFileError(f"{ckpt_path} is not a tsbridge-train checkpoint (no state_dict and "
+                               "hyper_parameters)")
+    module = ForecastModule(**checkpoint["hyper_parameters"])
+    module.load_state_dict(checkpoint["state_dict"])
+    return module
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -95,11 +77,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = Path(cfg.ckpt_path)
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"no checkpoint at {str(ckpt_path)!r}")
-    run_config = load_run_config(ckpt_path, cfg.run_config)
-    from tsbridge.module import ForecastModule  # imports Lightning: kept out of --help, completion and errors
+    run_config, source = load_run_config(ckpt_path, cfg.run_config)
+    from tsbridge.predictor import Predictor  # imports Lightning: kept out of --help, completion and errors
 
-    datamodule = build_datamodule(run_config)
-    module = ForecastModule.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+    route_lightning_logs()
+
+    datamodule = build_datamodule(run_config, source=str(source))
+    module = load_module(ckpt_path)
     trainer = build_trainer(cfg, callbacks=[], logger=False)
     loader = getattr(datamodule, f"{cfg.split}_dataloader")()
     score = trainer.test if cfg.split == "test" else trainer.validate
@@ -109,17 +93,20 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     output_dir = Path(cfg.paths.output_dir)
     summary: dict[str, Any] = {
         "checkpoint": str(ckpt_path.resolve()),
+        "model": module.model_name,
         "split": cfg.split,
         "n_windows": len(loader.dataset),
         "metrics": metrics,
         "predictions": "",
     }
     if cfg.predictions:
-        frame = predictions_frame(datamodule, trainer.predict(module, dataloaders=loader))
+        predictor = Predictor.from_datamodule(module, datamodule)
+        origins = loader.dataset.index.pairs()  # (series, start) of every window of the split
+        origins[:, 1] += datamodule.lookback - 1
         summary["predictions"] = str(output_dir / "predictions.csv")
-        frame.to_csv(summary["predictions"], index=False)
+        predictor.forecast_table(datamodule.series, origins).to_csv(summary["predictions"], index=False)
     write_json(output_dir / "eval_metrics.json", summary)
-    lines = [f"tsbridge-eval: {summary['n_windows']} {cfg.split} windows of {ckpt_path.name}"]
+    lines = [f"tsbridge-eval: {summary['n_windows']} {cfg.split} windows of {ckpt_path.name} ({module.model_name})"]
     lines += [f"  {name:<22} {metrics[name]:.4f}" for name in metrics if name.split("/")[-1] in ("mse", "mae")]
     lines.append(f"  written to {output_dir}")
     print("\n".join(lines))
@@ -127,10 +114,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://tsbridge.conf", config_name="eval")
-def main(cfg: DictConfig) -> None:
-    """Hydra entry point of ``tsbridge-eval``."""
+def _hydra_main(cfg: DictConfig) -> None:
+    quiet_runtime()  # again: a launcher's worker processes (joblib, SLURM) start here
     with report_errors("tsbridge-eval"):
         evaluate(cfg)
+
+
+def main() -> None:
+    """Entry point of ``tsbridge-eval``: quiet third-party noise, then run the Hydra app."""
+    quiet_runtime()
+    _hydra_main()
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ MAIN_COLUMNS = [
     "run", "model", "overrides", "val/loss", "test/mse", "test/mae", "test_original/mae",
     "past_weight", "past_share", "importance/past", "importance/future", "epochs", "fit_seconds",
 ]
-PAST_WEIGHT = "blend/past_weight_epoch"
+# The tested weights' mean past weight on the validation windows (metrics.json "readouts").
+PAST_WEIGHT = "blend/past_weight"
 
 
 def _lookup(config: dict[str, Any], dotted: str) -> Any:
@@ -107,10 +108,11 @@ def to_markdown(table: pd.DataFrame, float_format: str = "{:.4f}") -> str:
 
 
 def plot_past_weights(table: pd.DataFrame) -> Figure | None:
-    """Horizontal bars of each run's learned past weight (runs without a blend bridge left out)."""
+    """Horizontal bars of each run's learned past weight; runs without a blend bridge are named under the bars."""
     runs = table.dropna(subset=["past_weight"])
     if runs.empty:
         return None
+    left_out = table[table["past_weight"].isna()]
     labels = [f"{row.run}: {row.model} {row.overrides}".strip() for row in runs.itertuples()]
     figure = Figure(figsize=(8, 1.2 + 0.4 * len(runs)))
     axis = figure.subplots()
@@ -123,7 +125,13 @@ def plot_past_weights(table: pd.DataFrame) -> Figure | None:
     axis.set_xlim(0, 1)
     axis.set_xlabel("learned past weight (1 - future weight)")
     axis.set_title("Past-versus-future blend weight per run")
-    figure.tight_layout()
+    if not left_out.empty:
+        models = ", ".join(sorted(set(map(str, left_out["model"]))))
+        figure.text(0.01, 0.01, f"{len(left_out)} of {len(table)} runs not shown: no blend bridge ({models})",
+                    fontsize=8, color="dimgrey")
+        figure.tight_layout(rect=(0, 0.05, 1, 1))
+    else:
+        figure.tight_layout()
     return figure
 
 

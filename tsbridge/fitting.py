@@ -1,0 +1,156 @@
+"""The one fit path: seed, build, fit, keep the best weights, validate and test them, return a :class:`FitResult`.
+
+``tsbridge-train``, :meth:`tsbridge.Forecaster.fit` (and its retraining backtest) and ``benchmarks/accuracy.py``
+all call :func:`fit`, so a new head, loss or input is threaded through this one place (GluonTS's split: this is
+the estimator's ``train``; the :class:`~tsbridge.predictor.Predictor` it returns forecasts).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from tsbridge.callbacks import BlendWeightMonitor
+from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer
+from tsbridge.metrics import scalar_values
+from tsbridge.predictor import Predictor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tsbridge.data import WindowDataModule
+    from tsbridge.module import ForecastModule
+
+#: Prefixes of the logged names kept as readouts (the rest are val/test metrics).
+READOUT_PREFIXES = ("blend", "importance", "attention")
+
+
+@dataclass
+class FitResult:
+    """What one :func:`fit` produced.
+
+    Attributes:
+        model: the registry name of the model (``blend_gated``, ``feedback`` ...).
+        module: the fitted :class:`~tsbridge.module.ForecastModule`, holding the best validation epoch's weights
+            (the last ones without a checkpoint callback), on the CPU in eval mode.
+        datamodule: the data module it was trained on (scaler fitted on its training rows).
+        trainer: the Lightning Trainer.
+        val: ``val/*`` and ``val_original/*`` of those weights (one validation pass after fitting).
+        test: ``test/*`` and ``test_original/*`` of the same weights; empty without a test part or ``cfg.test``.
+        readouts: scalar readouts of those weights on the validation windows (``blend/past_weight``: the mean
+            past weight a, ``blend/future_weight``, ``blend/past_share``, ``importance/past`` ...).
+        validation_readouts: the same validation pass's readout tensors (``blend/profile`` ...).
+        blend_history: the past weight per training step (``step, epoch, past_weight, future_weight``), from the
+            :class:`~tsbridge.callbacks.BlendWeightMonitor` when one ran.
+        best_checkpoint, last_checkpoint: checkpoint paths ("" when none was written).
+        run_dir: the run's output folder (``cfg.paths.output_dir``).
+        epochs, global_step: training epochs and optimizer steps done.
+        fit_seconds: wall time of ``trainer.fit``.
+    """
+
+    model: str
+    module: ForecastModule
+    datamodule: WindowDataModule
+    trainer: L.Trainer
+    val: dict[str, float]
+    test: dict[str, float]
+    readouts: dict[str, float]
+    validation_readouts: dict[str, torch.Tensor] = field(repr=False)
+    blend_history: list[dict[str, float]]
+    best_checkpoint: str
+    last_checkpoint: str
+    run_dir: Path
+    epochs: int
+    global_step: int
+    fit_seconds: float
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """``val``, ``test`` and ``readouts`` in one flat dict."""
+        return {**self.val, **self.test, **self.readouts}
+
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The fitted model with what forecasting needs of the training data (built on first use)."""
+        return Predictor.from_datamodule(self.module, self.datamodule)
+
+
+def _continue_checkpoints_of(trainer: L.Trainer, ckpt_path: str) -> None:
+    """Save a resumed run's checkpoints next to the one it resumes from.
+
+    Lightning restores the checkpoint callback's best-model bookkeeping only when its folder is unchanged; in
+    the new run's folder the first epoch after resuming would become "best" whatever its score.
+    """
+    callback = trainer.checkpoint_callback
+    if callback is not None:
+        callback.dirpath = str(Path(ckpt_path).resolve().parent)
+
+
+def _load_best(module: ForecastModule, trainer: L.Trainer) -> str:
+    """Load the best checkpoint's weights into ``module``; return its path ("" when there is none)."""
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint is not None else ""
+    if best:
+        state = torch.load(best, map_location=module.device, weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    return best
+
+
+def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequence[L.Callback] = (),
+        logger: Any = None, trainer_kwargs: dict[str, Any] | None = None) -> FitResult:
+    """Train the model ``cfg`` describes and evaluate its best weights.
+
+    Seeds everything with ``cfg.seed``, builds the data module (from ``frame`` when given, else from
+    ``cfg.data``), the module and the Trainer, fits (resuming from ``cfg.ckpt_path`` when set), loads the best
+    checkpoint, runs one validation pass over it (its metrics and clean readouts) and, when ``cfg.test`` is true
+    and the data has a test part, tests it.
+
+    Args:
+        cfg: a composed ``train`` config (:func:`tsbridge.config.compose_config`, or Hydra's).
+        frame: the training data, replacing ``cfg.data.frame``.
+        callbacks: Lightning callbacks added to the configured ones.
+        logger: Lightning logger(s), or False for none; None uses the configured ones.
+        trainer_kwargs: extra ``lightning.Trainer`` arguments, winning over ``cfg.trainer``.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg, frame)
+    module = build_module(cfg, datamodule)
+    trainer = build_trainer(cfg, callbacks=build_callbacks(cfg) + list(callbacks), logger=logger,
+                            **(trainer_kwargs or {}))
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path:
+        _continue_checkpoints_of(trainer, ckpt_path)
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    fit_seconds = time.perf_counter() - started
+    best = _load_best(module, trainer)
+    # Empty when validation is off (limit_val_batches=0).
+    validated = next(iter(trainer.validate(module, datamodule=datamodule, verbose=False)), {})
+    validated = scalar_values(validated)
+    test: dict[str, float] = {}
+    if cfg.get("test", True) and len(datamodule.test_dataset):
+        test = scalar_values(next(iter(trainer.test(module, datamodule=datamodule, verbose=False)), {}))
+    readouts = {k: v for k, v in validated.items() if k.split("/")[0] in READOUT_PREFIXES}
+    past = module.validation_readouts.get("blend/past_weight")
+    if past is not None:
+        readouts.update({"blend/past_weight": float(past), "blend/future_weight": 1.0 - float(past)})
+    monitor = next((c for c in trainer.callbacks if isinstance(c, BlendWeightMonitor)), None)
+    checkpoint = trainer.checkpoint_callback
+    return FitResult(
+        model=module.model_name, module=module.cpu().eval(), datamodule=datamodule, trainer=trainer,
+        val={k: v for k, v in validated.items() if k.startswith("val")}, test=test, readouts=readouts,
+        validation_readouts=dict(module.validation_readouts),
+        blend_history=list(monitor.history) if monitor is not None else [],
+        best_checkpoint=best,
+        last_checkpoint=str(Path(checkpoint.dirpath) / "last.ckpt") if checkpoint and checkpoint.save_last else "",
+        run_dir=Path(cfg.paths.output_dir), epochs=trainer.current_epoch, global_step=trainer.global_step,
+        fit_seconds=fit_seconds,
+    )

@@ -1,0 +1,282 @@
+"""``Predictor``: a fitted model plus what it needs of the training data, to forecast new frames.
+
+The estimator/predictor split of GluonTS: :func:`tsbridge.fitting.fit` trains and returns a Predictor; the Predictor
+forecasts (the next ``horizon`` steps, or every origin of a backtest, in one batched pass over lazily indexed
+windows), reads out blend and attention weights on given inputs, and saves/loads without unpickling anything. It
+works the same right after fitting and after :meth:`Predictor.load`. Window positions follow
+:mod:`tsbridge.data.windows` (``start``, ``origin``, forecast rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from tsbridge import persistence
+from tsbridge.data import (SeriesFrame, StandardScaler, WindowDataset, collate_windows, model_units, prepare_series,
+                           resolve_freq)
+from tsbridge.metrics import original_unit_metrics
+from tsbridge.module import ForecastModule
+
+if TYPE_CHECKING:
+    from tsbridge.data import WindowDataModule
+
+#: Where a backtest starts: a timestamp, a row position, a fraction of each series, or None (earliest).
+Start = pd.Timestamp | str | int | float | None
+
+
+class Backtest(NamedTuple):
+    """Result of a backtest: one row per (origin, step, target), and metrics per target."""
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+
+
+@dataclass
+class Predictor:
+    """A fitted :class:`~tsbridge.module.ForecastModule` and the training data's columns, scaler and rows.
+
+    Attributes:
+        module: the fitted module (eval mode).
+        target_cols, input_cols: channel names, targets first (the batch contract).
+        time_col, id_col, fill: how frames are read (see :func:`tsbridge.data.prepare_series`).
+        lookback, horizon: the window lengths the net was trained with.
+        freq: pandas offset alias of the time axis; None for integer time axes.
+        scaler: the scaler fitted on the training rows, or None.
+        history: the training series in original units (after loading: their last ``lookback`` rows), which
+            :meth:`predict` forecasts from when given no frame.
+        batch_size: windows per forward pass.
+    """
+
+    module: ForecastModule
+    target_cols: list[str]
+    input_cols: list[str]
+    time_col: str | None
+    id_col: str | None
+    fill: str | None
+    lookback: int
+    horizon: int
+    freq: str | None
+    scaler: StandardScaler | None
+    history: SeriesFrame
+    batch_size: int
+
+    @classmethod
+    def from_datamodule(cls, module: ForecastModule, datamodule: WindowDataModule) -> Predictor:
+        """The predictor of ``module`` trained on ``datamodule`` (set up here if it is not yet).
+
+        Raises:
+            FrequencyError: datetime series without a known frequency (pass ``freq=`` to the data module).
+        """
+        datamodule.setup()
+        freq = resolve_freq(datamodule.series, None)
+        return cls(
+            module=module.eval(), target_cols=datamodule.target_cols, input_cols=datamodule.input_cols,
+            time_col=datamodule.time_col, id_col=datamodule.id_col, fill=datamodule.fill,
+            lookback=datamodule.lookback, horizon=datamodule.horizon, freq=freq, scaler=datamodule.scaler,
+            history=replace(datamodule.series, freq=freq), batch_size=datamodule.eval_batch_size,
+        )
+
+    @property
+    def model(self) -> str:
+        """The registry name of the model (``blend``, ``attention`` ...)."""
+        return self.module.model_name
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.target_cols)
+
+    @property
+    def time_name(self) -> Hashable:
+        return self.history.timestamps[0].name if self.time_col is None else self.time_col
+
+    # ------------------------------------------------------------------ frames and windows
+    def prepare(self, frame: pd.DataFrame | None) -> SeriesFrame:
+        """``frame`` validated against the training columns (original units, training frequency); None: the
+        training series.
+
+        Raises:
+            DataValidationError: missing columns, non-numeric values, unsorted time ... (naming what is wrong).
+            FrequencyError: the frame's timestamps are off the training frequency's grid.
+        """
+        if frame is None:
+            return self.history
+        return prepare_series(
+            frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
+            time_col=self.time_col, id_col=self.id_col, fill=self.fill, freq=self.freq,
+        )
+
+    def _scaled(self, series: SeriesFrame) -> dict[str, Any]:
+        """Model-unit (scaled float32) values and per-series target statistics ``(n_series, 1, n_targets)``."""
+        values = model_units(series, self.scaler).values
+        if self.scaler is None:
+            return {"values": values}
+        loc, scale = self.scaler.target_stats(series.series_ids, self.n_targets)
+        return {"values": values, "loc": loc, "scale": scale}
+
+    def last_windows(self, series: SeriesFrame) -> WindowDataset:
+        """One window per series: its last ``lookback`` rows (SeriesTooShortError if it has fewer)."""
+        return WindowDataset.last_windows(
+            **self._scaled(series), lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets,
+            series_ids=series.series_ids,
+        )
+
+    def windows(self, series: SeriesFrame, origins: Tensor) -> WindowDataset:
+        """Windows ending at ``(series, origin)`` pairs ``origins`` (int64 ``(N, 2)``), without targets."""
+        starts = origins.clone()
+        starts[:, 1] += 1 - self.lookback
+        return WindowDataset(**self._scaled(series), index=starts, lookback=self.lookback, horizon=self.horizon,
+                             n_targets=self.n_targets, with_target=False)
+
+    def forecast(self, dataset: WindowDataset) -> Tensor:
+        """Forecasts ``(N, H, n_targets)`` in original units (float64) for every window of ``dataset``, in order."""
+        self.module.eval()
+        outputs = []
+        with torch.inference_mode():
+            for batch in DataLoader(dataset, batch_size=self.batch_size, collate_fn=collate_windows):
+                x = batch["x"].to(self.module.device)
+                scaled = self.module(x).double().cpu()  # (B, H, T)
+                outputs.append(scaled * batch["scale"].double() + batch["loc"].double())
+        return torch.cat(outputs)
+
+    # ------------------------------------------------------------------ forecasts
+    def predict(self, frame: pd.DataFrame | None = None, horizon: int | None = None) -> pd.DataFrame:
+        """The ``horizon`` steps (default: all trained ones) after the end of each series of ``frame`` (None: the
+        training data), in original units: one column per target, indexed by the future timestamps (panels: by
+        an ``(id_col, time)`` MultiIndex; ``.reset_index()`` gives NeuralForecast's long layout)."""
+        horizon = self.horizon if horizon is None else horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= self.horizon:
+            raise ValueError(f"horizon must be an integer from 1 to the trained horizon {self.horizon}, got "
+                             f"{horizon!r}; a longer forecast needs a model trained with a longer horizon")
+        return self.forecast_frame(self.prepare(frame), horizon)
+
+    def forecast_frame(self, series: SeriesFrame, horizon: int) -> pd.DataFrame:
+        """:meth:`predict` of prepared ``series``: the ``horizon`` steps after each series' end."""
+        values = self.forecast(self.last_windows(series))[:, :horizon].numpy()
+        parts = [pd.DataFrame(values[i], index=series.future_index(i, horizon), columns=self.target_cols)
+                 for i in range(len(series.values))]
+        if self.id_col is None:
+            parts[0].index.name = self.time_name
+            return parts[0]
+        return pd.concat(parts, keys=series.series_ids, names=[self.id_col, self.time_name])
+
+    def origins(self, series: SeriesFrame, start: Start = None, stride: int = 1) -> Tensor:
+        """``(series, origin)`` pairs: every ``stride``-th origin from ``start`` with a full look-back and horizon.
+
+        ``start``: a timestamp (the first row at or after it), a row position (int >= 0), a fraction of each
+        series (float in [0, 1)), or None (the earliest origin).
+        """
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+        pairs = []
+        for s, stamps in enumerate(series.timestamps):
+            first = max(_first_origin(start, stamps), self.lookback - 1)
+            origins = torch.arange(first, max(first, len(stamps) - self.horizon), stride, dtype=torch.int64)
+            pairs.append(torch.stack([torch.full_like(origins, s), origins], dim=1))
+        index = torch.cat(pairs)
+        if len(index) == 0:
+            raise ValueError(
+                f"no backtest origin from start={start!r}: an origin needs lookback={self.lookback} rows up to it "
+                f"and horizon={self.horizon} rows after it (series lengths {series.lengths[:5]})"
+            )
+        return index
+
+    def forecast_table(self, series: SeriesFrame, origins: Tensor) -> pd.DataFrame:
+        """Long frame of forecasts and actuals at ``origins`` (``(series, origin)`` pairs), one batched pass.
+
+        Columns: [id_col], ``origin``, ``timestamp``, ``step`` (1..H), ``target``, ``actual``, ``forecast``.
+        """
+        forecasts = self.forecast(self.windows(series, origins)).numpy()  # (N, H, T)
+        steps = np.arange(1, self.horizon + 1)
+        parts = []
+        for s in origins[:, 0].unique().tolist():
+            rows = (origins[:, 0] == s).numpy()
+            origin = origins[rows, 1].numpy()  # (k,)
+            future = origin[:, None] + steps  # (k, H) rows forecast from each origin
+            actual = series.values[s][:, : self.n_targets].double().numpy()[future]  # (k, H, T)
+            stamps = series.timestamps[s]
+            columns = {"origin": stamps[origin].repeat(self.horizon), "timestamp": stamps[future.ravel()],
+                       "step": np.tile(steps, len(origin))}
+            for t, name in enumerate(self.target_cols):
+                part = pd.DataFrame({**columns, "target": name, "actual": actual[..., t].ravel(),
+                                     "forecast": forecasts[rows][..., t].ravel()})
+                if self.id_col is not None:
+                    part.insert(0, self.id_col, series.series_ids[s])
+                parts.append(part)
+        return pd.concat(parts, ignore_index=True)
+
+    def backtest(self, frame: pd.DataFrame, start: Start = None, stride: int = 1) -> Backtest:
+        """Rolling-origin evaluation of ``frame``: every ``stride``-th origin from ``start`` (see :meth:`origins`),
+        each forecast reading only the ``lookback`` rows up to its origin, in one batched pass."""
+        series = self.prepare(frame)
+        forecasts = self.forecast_table(series, self.origins(series, start, stride))
+        return Backtest(forecasts, backtest_metrics(forecasts))
+
+    # ------------------------------------------------------------------ readouts
+    def readouts(self, frame: pd.DataFrame | None = None) -> dict[str, Tensor]:
+        """The net's readouts (``blend/past_weight``, ``blend/profile``, ``attention/weights`` ...) of the forecast
+        from the end of each series of ``frame`` (None: the training data), from one explicit forward pass."""
+        windows = self.last_windows(self.prepare(frame))
+        batch = collate_windows(windows.__getitems__(list(range(len(windows)))))
+        with torch.inference_mode():
+            _, readouts = self.module.net(batch["x"].to(self.module.device), return_readouts=True)
+        return {name: value.cpu() for name, value in readouts.items()}
+
+    def attention_weights(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Attention over the look-back of the forecast from the end of each series of ``frame``.
+
+        Returns columns ``lag`` -L .. -1 (-1: the last observed step), rows the decoder positions that query
+        (``query``), under the series id for panels; each row sums to 1.
+        """
+        series = self.prepare(frame)
+        weights = self.readouts(frame)["attention/weights"]
+        weights = weights.reshape(len(series.values), -1, weights.shape[-1]).numpy()  # (S, P, L)
+        index = pd.MultiIndex.from_product([series.series_ids, range(weights.shape[1])],
+                                           names=[self.id_col or "series", "query"])
+        table = pd.DataFrame(weights.reshape(-1, weights.shape[-1]), index=index,
+                             columns=pd.RangeIndex(-weights.shape[-1], 0, name="lag"))
+        return table if self.id_col is not None else table.droplevel(0)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path, extras: dict[str, Any] | None = None) -> Path:
+        """Write this predictor to directory ``path`` (see :mod:`tsbridge.persistence`)."""
+        return persistence.save(path, self, extras or {})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Predictor:
+        """Read a predictor written by :meth:`save` (nothing is unpickled)."""
+        return cls(**persistence.load(path).fields)
+
+
+def _first_origin(start: Start, stamps: pd.Index) -> int:
+    if start is None:
+        return 0
+    if isinstance(start, (bool, np.bool_)):
+        raise TypeError(f"start must be a timestamp, a row position or a fraction, got {start!r}")
+    if isinstance(start, (int, np.integer)):
+        return int(start)
+    if isinstance(start, (float, np.floating)):
+        if not 0 <= start < 1:
+            raise ValueError(f"a fractional start must lie in [0, 1), got {start}")
+        return int(start * len(stamps))
+    return int(stamps.searchsorted(pd.Timestamp(start), side="left"))
+
+
+def backtest_metrics(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Per target: mse, mae, rmse, mape, smape of a :meth:`Predictor.forecast_table` (original units)."""
+    rows = {}
+    for name, group in forecasts.groupby("target", sort=False):
+        metrics = original_unit_metrics()
+        values = metrics(torch.tensor(group["forecast"].to_numpy()), torch.tensor(group["actual"].to_numpy()))
+        rows[name] = {key: float(value) for key, value in values.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "target"
+    return table
