@@ -42,7 +42,7 @@ def compose_with(tmp_path: Path, *overrides: str) -> DictConfig:
 def test_every_group_is_checked_here():
     groups = {str(p.parent.relative_to(CONF)) for p in CONF.rglob("*.yaml") if p.parent != CONF}
     assert groups == {"callbacks", "data", "experiment", "hparams_search", "hydra", "hydra/launcher", "logger",
-                      "model", "model/shared", "module", "paths", "trainer"}
+                      "model", "model/shared", "data/shared", "module", "paths", "trainer"}
     assert {p.name for p in CONF.glob("*.yaml")} == {"train.yaml", "eval.yaml"}
 
 
@@ -138,16 +138,16 @@ def test_optuna_search_composes():
     assert instantiate(sweeper.sampler).__class__.__name__ == "TPESampler"
 
 
-@pytest.mark.filterwarnings(r"ignore:\n'hydra/launcher/")  # matching the plugin's schema is wanted: see cli/common.py
+@pytest.mark.filterwarnings("error:.*ConfigStore schema")  # the presets extend the plugin schemas explicitly
 @pytest.mark.parametrize(("name", "plugin", "schema"), [
-    ("joblib", "hydra_plugins.hydra_joblib_launcher", "JobLibLauncherConf"),
-    ("submitit_slurm", "hydra_plugins.hydra_submitit_launcher", "SlurmQueueConf"),
+    ("parallel", "hydra_plugins.hydra_joblib_launcher", "JobLibLauncherConf"),
+    ("slurm", "hydra_plugins.hydra_submitit_launcher", "SlurmQueueConf"),
 ])
 def test_launcher_preset_sets_every_field_of_the_plugin(name, plugin, schema):
     config_module = pytest.importorskip(f"{plugin}.config")
     with initialize_config_module(config_module="tsbridge.conf", version_base="1.3"):
         cfg = compose("train", overrides=[f"hydra/launcher={name}"], return_hydra_config=True)
-    preset = set(OmegaConf.load(CONF / "hydra" / "launcher" / f"{name}.yaml"))
+    preset = set(OmegaConf.load(CONF / "hydra" / "launcher" / f"{name}.yaml")) - {"defaults"}
     fields = {f.name for f in dataclasses.fields(getattr(config_module, schema))}
     # Every field explicit: the preset works even where Hydra no longer merges it with the plugin's schema.
     assert preset == fields, f"missing {fields - preset}, unknown {preset - fields}"

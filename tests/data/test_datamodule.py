@@ -29,7 +29,7 @@ def synthetic():
 def test_feature_settings(synthetic, features, feature_cols, inputs, targets):
     dm = WindowDataModule(
         synthetic, time_col="date", target_cols="target", feature_cols=feature_cols, features=features,
-        lookback=8, horizon=4, split=SPLIT,
+        lookback=8, horizon=4, split=SPLIT, scaler=None,
     )
     assert (dm.input_cols, dm.target_cols) == (inputs, targets)
     assert (dm.n_inputs, dm.n_targets, dm.freq, dm.series_ids) == (len(inputs), len(targets), "h", [0])
@@ -100,26 +100,6 @@ def test_time_index_instead_of_column(synthetic):
     assert plain.freq is None and plain.series.future_index(0, 2).tolist() == [300, 301]
 
 
-def test_forecast_from_the_end_of_a_frame(markers):
-    frame = markers.frame([60, 70], n_channels=2)
-    options = dict(time_col="date", id_col="series_id", target_cols="c1", features="MS", lookback=5, horizon=3)
-    dm = WindowDataModule(frame, **options, split=SPLIT, scaler="standard", scale_per_series=True)
-    own = dm.last_window_dataset()
-    assert len(own) == 2 and "y" not in own[0] and own[1]["origin"] == 69
-    new = frame[frame["series_id"] == "s1"].iloc[:40]
-    series = dm.transform_frame(new)
-    assert series.series_ids == ["s1"]
-    dataset = dm.last_window_dataset(new)
-    item = dataset[0]
-    assert item["origin"] == 39 and item["series"] == 0  # positions index the new frame's series
-    original = item["x"][:, :1] * item["scale"] + item["loc"]
-    assert torch.allclose(markers.rows(original[:, 0], 1, channel=1), torch.arange(35, 40).double(), atol=1e-3)
-    assert series.future_index(0, 2).tolist() == [pd.Timestamp("2021-01-02 16:00"), pd.Timestamp("2021-01-02 17:00")]
-    unseen = frame[frame["series_id"] == "s1"].assign(series_id="s9")
-    with pytest.raises(DataValidationError, match="'s9'"):
-        dm.transform_frame(unseen)
-
-
 def test_zero_test_ratio_means_no_test_part():
     """(0.8, 0.2, 0): validation runs to the end of each series and the test part is empty, not an error."""
     from tsbridge.data import WindowDataModule, make_synthetic
@@ -142,4 +122,4 @@ def test_evaluation_loaders_use_eval_batch_size_and_training_keeps_batch_size():
     assert len(next(iter(dm.train_dataloader()))["x"]) == 8
     for loader in (dm.val_dataloader(), dm.test_dataloader(), dm.predict_dataloader()):
         assert len(next(iter(loader))["x"]) == 20
-    assert len(next(iter(datamodule(batch_size=8).test_dataloader()))["x"]) == 8  # None: batch_size
+    assert len(next(iter(datamodule(batch_size=8, eval_batch_size=None).test_dataloader()))["x"]) == 8  # batch_size

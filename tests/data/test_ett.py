@@ -11,7 +11,7 @@ ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 def ett_module(frame, split, features="MS", horizon=96):
     return WindowDataModule(
         frame, time_col="date", target_cols="OT", features=features, lookback=96, horizon=horizon, split=split,
-        scaler="standard", batch_size=64,
+        scaler="standard", batch_size=64, eval_batch_size=None,
     )
 
 

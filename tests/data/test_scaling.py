@@ -49,7 +49,8 @@ def test_statistics_are_those_of_training_rows(leaky_frame, per_series):
 
 
 def test_no_scaler_keeps_values(markers):
-    dm = WindowDataModule(markers.frame([30]), time_col="date", target_cols="c0", lookback=3, horizon=2, split=SPLIT)
+    dm = WindowDataModule(markers.frame([30]), time_col="date", target_cols="c0", lookback=3, horizon=2, split=SPLIT,
+                          scaler=None)
     dm.setup()
     item = dm.train_dataset[0]
     assert dm.scaler is None and item["loc"].item() == 0 and item["scale"].item() == 1

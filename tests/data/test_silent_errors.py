@@ -52,7 +52,8 @@ def test_missing_days_become_rows_filled_as_asked(fill, expected):
 
 
 def test_windows_span_real_days_after_reindexing():
-    dm = WindowDataModule(daily_with_gap(), time_col="date", target_cols="y", fill="interpolate", **WINDOWS)
+    dm = WindowDataModule(daily_with_gap(), time_col="date", target_cols="y", fill="interpolate", scaler=None,
+                          **WINDOWS)
     dm.setup()
     for item in (dm.train_dataset[i] for i in range(len(dm.train_dataset))):
         origin = int(item["origin"])
@@ -124,11 +125,14 @@ def test_a_two_hourly_series_with_gaps_is_not_read_as_hourly():
 
 
 def test_new_frames_are_read_at_the_training_frequency():
+    """New frames are prepared with the training frequency (as the Predictor does): gaps become rows, and a frame
+    on another frequency's grid is refused."""
     dm = WindowDataModule(daily_with_gap(), time_col="date", target_cols="y", fill="ffill", **WINDOWS)
-    assert dm.transform_frame(daily_with_gap(missing=(2,))).lengths == [30]
+    options = dict(target_cols="y", time_col="date", fill="ffill", freq=dm.freq)
+    assert prepare_series(daily_with_gap(missing=(2,)), **options).lengths == [30]
     hourly = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=30, freq="h"), "y": 1.0})
     with pytest.raises(FrequencyError, match="'D'"):
-        dm.transform_frame(hourly)
+        prepare_series(hourly, **options)
 
 
 def test_resolve_freq_names_the_irregular_step_not_the_first_timestamps():
@@ -271,9 +275,8 @@ def test_panel_ids_of_any_hashable_type(ids):
                           scale_per_series=True, **WINDOWS)
     assert dm.series_ids == ids and all(type(a) is type(b) for a, b in zip(dm.series_ids, ids))  # no numpy scalars
     dm.setup()
-    second = panel[panel["id"] == ids[1]]
-    item = dm.last_window_dataset(second)[0]
-    assert item["loc"].item() == pytest.approx(100 + 8.5)  # the second series' own training mean
+    loc, _ = dm.scaler.target_stats([ids[1]], n_targets=1)
+    assert loc.item() == pytest.approx(100 + 8.5)  # the second series' own training mean
 
 
 # ---------------------------------------------------------------- 7. huge values
@@ -290,7 +293,7 @@ def test_values_near_1e30_stay_finite_after_scaling():
 def test_values_beyond_float32_are_refused_not_turned_into_inf():
     frame = pd.DataFrame({"y": 1e39 * (2 + np.sin(np.arange(50) / 5))})
     with pytest.raises(NonFiniteValueError, match=r"column 'y' at 0 is 2e\+39, beyond float32.*scaler='standard'"):
-        WindowDataModule(frame, target_cols="y", **WINDOWS).setup()
+        WindowDataModule(frame, target_cols="y", scaler=None, **WINDOWS).setup()
     WindowDataModule(frame, target_cols="y", scaler="standard", **WINDOWS).setup()  # scaled, they fit
 
 

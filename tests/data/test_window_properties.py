@@ -61,7 +61,7 @@ def test_windows_lie_in_one_series_and_split(markers, lengths, lookback, horizon
         expected["test"] += count(max(0, b2 - lookback), b3, window, 1)
     frame = markers.frame(lengths, n_channels=2)
     options = dict(time_col="date", id_col="series_id", target_cols="c1", features="MS")
-    options.update(lookback=lookback, horizon=horizon, split=ratios, stride=stride)
+    options.update(lookback=lookback, horizon=horizon, split=ratios, stride=stride, scaler=None)  # marker values
     event("empty split" if min(expected.values()) == 0 else "windows in every split")
     if min(expected.values()) == 0:
         with pytest.raises(EmptySplitError):

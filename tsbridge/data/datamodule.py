@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator
 from typing import Literal
 
 import lightning as L
@@ -59,7 +59,10 @@ class WindowDataModule(L.LightningDataModule):
     ``y_original = y * scale + loc``.
 
     Training windows start every ``stride`` rows; validation and test windows always use stride 1, because the
-    standard protocol evaluates every window of those splits. The predict loader yields the test windows.
+    standard protocol evaluates every window of those splits. The predict loader yields the test windows. New
+    frames are forecast by the :class:`~tsbridge.predictor.Predictor` built from a fitted module and this data.
+
+    Built with only its frame and targets, it is what ``conf/data/shared/window.yaml`` describes (a test checks).
 
     Args:
         frame: a DataFrame (wide, or long/panel with ``id_col``), or a name/path for :func:`load_dataset`.
@@ -72,8 +75,8 @@ class WindowDataModule(L.LightningDataModule):
         features: ``"S"``, ``"M"``, ``"MS"`` or None (see :func:`tsbridge.data.frames.resolve_columns`).
         stride: step between training windows.
         batch_size, num_workers: DataLoader settings; workers are persistent and memory is pinned on CUDA.
-        eval_batch_size: windows per batch of the validation, test and predict loaders (and of forecasting);
-            None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
+        eval_batch_size: windows per batch of the validation, test and predict loaders (and of the Predictor's
+            forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
             fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
         scaler: ``"standard"`` or None (no scaling; ``loc`` 0 and ``scale`` 1).
         scale_per_series: one mean/std per series instead of one pooled over all series' training rows.
@@ -91,19 +94,19 @@ class WindowDataModule(L.LightningDataModule):
         frame: pd.DataFrame | str | os.PathLike,
         *,
         target_cols: Columns,
-        lookback: int,
-        horizon: int,
-        split: Split,
+        lookback: int = 96,
+        horizon: int = 24,
+        split: Split = (0.7, 0.1, 0.2),
         time_col: Hashable | None = None,
         feature_cols: Columns | None = None,
         id_col: Hashable | None = None,
         features: Features | None = None,
         stride: int = 1,
-        batch_size: int = 1,
-        eval_batch_size: int | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int | None = 256,
         num_workers: int = 0,
-        scaler: Literal["standard"] | None = None,
-        scale_per_series: bool = False,
+        scaler: Literal["standard"] | None = "standard",
+        scale_per_series: bool = True,
         fill: FillPolicy | None = None,
         drop_short: bool = False,
         seed: int = 0,
@@ -239,36 +242,6 @@ class WindowDataModule(L.LightningDataModule):
         return WindowDataset(
             series.values, StridedWindows.from_ranges(row_ranges, self.lookback, self.horizon, stride),
             lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets, loc=loc, scale=scale,
-        )
-
-    def transform_frame(self, frame: pd.DataFrame) -> SeriesFrame:
-        """Validate a new frame with this module's columns and scale it with the fitted scaler.
-
-        The frame needs the same time/id/value columns; with a per-series scaler every series must have been
-        seen in training. Returns a :class:`SeriesFrame` of scaled tensors (``series`` in batches built from it
-        index its ``series_ids``).
-        """
-        self.setup()
-        series = prepare_series(
-            frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
-            time_col=self.time_col, id_col=self.id_col, fill=self.fill, freq=self.freq,
-        )
-        return model_units(series, self.scaler)
-
-    def last_window_dataset(self, frame: pd.DataFrame | None = None) -> WindowDataset:
-        """One window per series of its last ``lookback`` rows, to forecast the ``horizon`` steps after the data.
-
-        Args:
-            frame: new data (see :meth:`transform_frame`); None uses this module's own frame.
-
-        Items carry no ``"y"``; ``origin`` is the series' last row. Future timestamps: ``SeriesFrame.future_index``.
-        """
-        self.setup()
-        series = self.transform_frame(frame) if frame is not None else self.scaled_series
-        loc, scale = self._loc_scale(series)
-        return WindowDataset.last_windows(
-            series.values, lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets,
-            loc=loc, scale=scale, series_ids=series.series_ids,
         )
 
     def _loader(self, part: str) -> DataLoader:
