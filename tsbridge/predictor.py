@@ -171,8 +171,12 @@ class Predictor:
     def origins(self, series: SeriesFrame, start: Start = None, stride: int = 1) -> Tensor:
         """``(series, origin)`` pairs: every ``stride``-th origin from ``start`` with a full look-back and horizon.
 
-        ``start``: a timestamp (the first row at or after it), a row position (int >= 0), a fraction of each
-        series (float in [0, 1)), or None (the earliest origin).
+        ``start``: a timestamp (the first row at or after it; a tz-naive one on tz-aware data is wall time in the
+        data's zone), a row position (int >= 0), a fraction of each series (float in [0, 1)), or None (the
+        earliest origin).
+
+        Raises:
+            ValueError: a bad ``stride`` or ``start`` (naming the value), or no origin from ``start``.
         """
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
             raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
@@ -257,17 +261,52 @@ class Predictor:
 
 
 def _first_origin(start: Start, stamps: pd.Index) -> int:
+    """Row position from which a series with timestamps ``stamps`` has origins, as ``start`` asks (see
+    :meth:`Predictor.origins`).
+
+    A tz-naive timestamp on tz-aware data is read as wall time in the data's zone, as pandas reads a naive string
+    in ``.loc`` on such an index: the time a user types is the time printed in their frame. A tz-aware timestamp on
+    tz-naive data is refused: the data do not say which zone their times are in.
+
+    Raises:
+        TypeError: a boolean ``start``.
+        ValueError: a negative row position, a fraction outside [0, 1), a value that is not a timestamp, a
+            timestamp on a numeric time axis, a tz-aware timestamp on tz-naive data, or a naive one that does not
+            exist (or exists twice) in the data's zone.
+    """
     if start is None:
         return 0
     if isinstance(start, (bool, np.bool_)):
         raise TypeError(f"start must be a timestamp, a row position or a fraction, got {start!r}")
     if isinstance(start, (int, np.integer)):
+        if start < 0:
+            raise ValueError(f"start={start} is a negative row position; rows count from 0 (the first row of each "
+                             "series): for the last rows pass a fraction (start=0.8) or a timestamp")
         return int(start)
     if isinstance(start, (float, np.floating)):
         if not 0 <= start < 1:
             raise ValueError(f"a fractional start must lie in [0, 1), got {start}")
         return int(start * len(stamps))
-    return int(stamps.searchsorted(pd.Timestamp(start), side="left"))
+    if not isinstance(stamps, pd.DatetimeIndex):
+        raise ValueError(f"start={start!r}: the time axis holds {stamps.dtype} values, not timestamps; pass a row "
+                         "position (int >= 0) or a fraction in [0, 1)")
+    try:
+        when = pd.Timestamp(start)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"start={start!r} is not a timestamp ({error}); pass one such as '2024-01-31 12:00', a row "
+                         "position (int >= 0) or a fraction in [0, 1)") from None
+    if pd.isna(when):
+        raise ValueError(f"start={start!r} is not a timestamp (NaT); pass a timestamp, a row position or a fraction")
+    if when.tz is None and stamps.tz is not None:
+        try:
+            when = when.tz_localize(stamps.tz)
+        except ValueError as error:  # a wall time skipped or repeated by a daylight-saving change
+            raise ValueError(f"start={start!r} is not a single time in the data's time zone {stamps.tz} ({error}); "
+                             "pass a tz-aware timestamp") from None
+    elif when.tz is not None and stamps.tz is None:
+        raise ValueError(f"start={start!r} has a time zone ({when.tz}) but the data's timestamps are tz-naive; pass "
+                         "a naive timestamp, or give the data's time column a time zone")
+    return int(stamps.searchsorted(when, side="left"))
 
 
 def backtest_metrics(forecasts: pd.DataFrame) -> pd.DataFrame:
