@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from forecaster_frames import HORIZON, LOOKBACK, QUIET, daily, hourly, tiny
+from hydra.errors import InstantiationException
 
 from tsbridge import Forecaster
-from tsbridge.data.errors import FrequencyError, MissingColumnError, MissingTimestampError, SeriesTooShortError
+from tsbridge.data.errors import (DataValidationError, EmptySplitError, FrequencyError, MissingColumnError,
+                                  MissingTimestampError, NonFiniteValueError, SeriesTooShortError,
+                                  TimestampOrderError)
 from tsbridge.forecaster import MissingReadoutError, NotFittedError
 
 
@@ -68,3 +71,66 @@ def test_bad_backtest_arguments(fitted_hourly):
         fitted_hourly.backtest(frame, stride=0)
     with pytest.raises(ValueError, match="no backtest origin from start"):
         fitted_hourly.backtest(frame, start=frame["date"].iloc[-2])
+
+
+# ---------------------------------------------------------------- issue 12: errors reach the caller unwrapped
+@pytest.mark.parametrize(("change", "arguments", "error", "words"), [
+    (lambda f: f, {"target": "nope"}, MissingColumnError, "column 'nope' not in frame"),
+    (lambda f: f, {"target": ["load", "load"]}, DataValidationError, "names column 'load' more than once"),
+    (lambda f: f.assign(load=f["load"].where(f.index != 30)), {"target": "load"}, NonFiniteValueError,
+     "column 'load' holds nan at row 30"),
+    (lambda f: f.iloc[::-1], {"target": "load"}, TimestampOrderError, "unsorted timestamp"),
+    (lambda f: f.iloc[:20], {"target": "load"}, EmptySplitError, "no train window for lookback=16"),
+])
+def test_data_errors_in_fit_are_tsbridge_value_errors_not_hydra_wrappers(change, arguments, error, words):
+    fc = tiny()
+    with pytest.raises(error, match=words) as raised:
+        fc.fit(change(hourly()), time_col="date", val_size=0.25, **arguments, **QUIET)
+    # `except ValueError` and `except DataValidationError` catch it; Hydra's InstantiationException is neither.
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, DataValidationError)
+    assert not isinstance(raised.value, InstantiationException) and fc.module is None
+
+
+# ---------------------------------------------------------------- issue 12: backtest starts
+@pytest.fixture(scope="module")
+def paris_frame():
+    frame = hourly()
+    frame["date"] = frame["date"].dt.tz_localize("Europe/Paris")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def fitted_paris(make_fitted, paris_frame):
+    return make_fitted("hourly-paris", "blend", paris_frame, target="load", time_col="date", val_size=0.25)
+
+
+def test_a_negative_backtest_start_is_refused(fitted_hourly):
+    with pytest.raises(ValueError, match=r"start=-5 is a negative row position; rows count from 0"):
+        fitted_hourly.backtest(hourly(), start=-5)
+
+
+@pytest.mark.parametrize("start", ["not a date", "NaT"])
+def test_a_backtest_start_that_is_not_a_timestamp_is_named(fitted_hourly, start):
+    with pytest.raises(ValueError, match=rf"start='{start}' is not a timestamp"):
+        fitted_hourly.backtest(hourly(), start=start)
+
+
+def test_a_naive_start_on_tz_aware_data_is_wall_time_in_the_data_zone(fitted_paris, paris_frame):
+    naive = fitted_paris.backtest(paris_frame, start="2024-01-06 10:00", stride=10).forecasts
+    aware = fitted_paris.backtest(paris_frame, start=pd.Timestamp("2024-01-06 09:00", tz="UTC"), stride=10).forecasts
+    assert naive["origin"].iloc[0] == pd.Timestamp("2024-01-06 10:00", tz="Europe/Paris")
+    pd.testing.assert_frame_equal(naive, aware)
+
+
+def test_a_tz_aware_start_on_naive_data_is_refused(fitted_hourly):
+    with pytest.raises(ValueError, match=r"has a time zone \(UTC\) but the data's timestamps are tz-naive"):
+        fitted_hourly.backtest(hourly(), start=pd.Timestamp("2024-01-06", tz="UTC"))
+
+
+def test_a_naive_start_skipped_by_daylight_saving_is_named(fitted_paris):
+    spring = hourly(start="2024-03-28")
+    spring["date"] = spring["date"].dt.tz_localize("Europe/Paris", nonexistent="shift_forward")
+    spring = spring.drop_duplicates("date")
+    with pytest.raises(ValueError, match=r"start='2024-03-31 02:30' is not a single time in the data's time zone "
+                                         r"Europe/Paris"):
+        fitted_paris.backtest(spring, start="2024-03-31 02:30")
