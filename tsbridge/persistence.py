@@ -173,8 +173,15 @@ def check_overrides(overrides: list[str], source: Path) -> list[str]:
     return overrides
 
 
-def load_tensors(path: Path, what: str = "state_dict") -> Any:
+def load_tensors(path: Path, what: str = "weights file") -> Any:
     """``torch.load(path, weights_only=True)`` with errors that name the file and what is wrong with it.
+
+    Torch's own message advises retrying with ``weights_only=False``, which would run whatever the file holds;
+    these errors keep only the reason and never repeat that advice.
+
+    Args:
+        path: the file.
+        what: what the file should be (``"weights file"``, ``"checkpoint"``), for the messages.
 
     Raises:
         UnsafeCheckpointError: the file holds pickled objects other than tensors and plain containers.
@@ -183,16 +190,16 @@ def load_tensors(path: Path, what: str = "state_dict") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        # torch's message opens with advice to retry with weights_only=False; keep only the actual reason.
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if not line.startswith(("Weights only load failed", "Check the doc",
-                                                                        "In PyTorch 2.6"))), type(error).__name__)
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "weights_only" not in line), type(error).__name__)
         raise UnsafeCheckpointError(
-            f"{path} is not a plain tensor {what}, so it was not loaded (it may contain pickled code; "
-            f"tsbridge reads weights only with torch.load(weights_only=True)): {reason}"
+            f"{path} is not a tsbridge {what}: it holds pickled objects, not only tensors, so it was not loaded "
+            f"(unpickling them could run code; tsbridge reads tensors only): {reason}"
         ) from None
+    except FileNotFoundError:
+        raise
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = str(error).split(". ")[0].splitlines()[0] if str(error) else type(error).__name__
         raise CorruptFileError(f"{path} is truncated or corrupt, not a readable torch file ({reason})") from None
 
 

@@ -9,10 +9,10 @@ import pickle
 import pandas as pd
 import pytest
 import torch
-from forecaster_frames import hourly, panel
+from forecaster_frames import QUIET, hourly, panel, tiny
 
 from tsbridge import Forecaster
-from tsbridge.persistence import CONFIG_FILE, WEIGHTS_FILE, UnsafeCheckpointError
+from tsbridge.persistence import CONFIG_FILE, WEIGHTS_FILE, CorruptFileError, UnsafeCheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,10 @@ def test_weights_with_a_pickled_payload_are_refused_and_not_executed(saved, tmp_
     payload = {"net.head.weight": _RunsCode(str(marker))}
     with open(tampered / WEIGHTS_FILE, "wb") as file:
         torch.save(payload, file) if writer == "torch.save" else pickle.dump(payload, file)
-    with pytest.raises(UnsafeCheckpointError, match=r"not a plain tensor state_dict.*weights_only=True"):
+    with pytest.raises(UnsafeCheckpointError, match=r"weights.pt is not a tsbridge weights file: it holds pickled "
+                                                    r"objects.*not loaded") as raised:
         Forecaster.load(tampered)
+    assert "weights_only=False" not in str(raised.value)  # torch's advice to unpickle is never passed on
     assert not marker.exists()
 
 
@@ -93,3 +95,78 @@ def test_missing_or_foreign_directories(tmp_path, saved):
     (other / CONFIG_FILE).write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ValueError, match="is not a tsbridge.forecaster file"):
         Forecaster.load(other)
+
+
+# ---------------------------------------------------------------- issue 12: labels JSON does not hold natively
+def test_integer_column_names_through_fit_save_and_load(tmp_path):
+    frame = hourly().set_index("date").rename(columns={"load": 0, "temp": 1})
+    fitted = tiny().fit(frame, target=0, features=[1], val_size=0.25, **QUIET)
+    forecast = fitted.predict()
+    assert list(forecast.columns) == [0]
+    loaded = Forecaster.load(fitted.save(tmp_path / "int-columns"))
+    pd.testing.assert_frame_equal(loaded.predict(), forecast)
+    pd.testing.assert_frame_equal(loaded.predict(frame.iloc[:40]), fitted.predict(frame.iloc[:40]))
+
+
+def test_datetime_panel_ids_through_fit_save_and_load(tmp_path):
+    ids = {"a": pd.Timestamp("2020-01-01"), "b": pd.Timestamp("2021-06-01 12:00")}
+    frame = panel().assign(store=lambda f: f["store"].map(ids))
+    fitted = tiny().fit(frame, target="demand", time_col="time", id_col="store", val_size=0.25, **QUIET)
+    path = fitted.save(tmp_path / "timestamp-ids")  # was: "Timestamp is not JSON serializable", an empty folder
+    loaded = Forecaster.load(path)
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+    assert list(loaded.predict().index.unique("store")) == list(ids.values())
+
+
+# ---------------------------------------------------------------- issue 12: damaged and mismatched files
+def test_a_truncated_weights_file_is_named(saved, tmp_path):
+    damaged = _copy(saved, tmp_path)
+    (damaged / WEIGHTS_FILE).write_bytes((saved / WEIGHTS_FILE).read_bytes()[:500])
+    with pytest.raises(CorruptFileError, match=rf"{damaged / WEIGHTS_FILE} is truncated or corrupt"):
+        Forecaster.load(damaged)
+
+
+def test_a_truncated_config_file_is_named(saved, tmp_path):
+    damaged = _copy(saved, tmp_path)
+    (damaged / CONFIG_FILE).write_text((saved / CONFIG_FILE).read_text()[:300])
+    with pytest.raises(CorruptFileError, match=rf"{damaged / CONFIG_FILE} is truncated or corrupt: not valid JSON"):
+        Forecaster.load(damaged)
+
+
+def test_weights_of_another_model_are_named(saved, fitted_daily, tmp_path):
+    mixed = _copy(saved, tmp_path)
+    (mixed / WEIGHTS_FILE).write_bytes((fitted_daily.save(tmp_path / "daily") / WEIGHTS_FILE).read_bytes())
+    with pytest.raises(CorruptFileError, match=rf"{WEIGHTS_FILE} does not fit the model described in {CONFIG_FILE} "
+                                               r"\(weights of another model\?\)"):
+        Forecaster.load(mixed)
+
+
+@pytest.mark.parametrize("section", ["data", "net"])
+def test_an_edited_lookback_is_refused_at_load_naming_both_values(saved, tmp_path, section):
+    edited = _copy(saved, tmp_path)
+    document = json.loads((edited / CONFIG_FILE).read_text())
+    (document["data"] if section == "data" else document["module"]["net"])["lookback"] = 32
+    (edited / CONFIG_FILE).write_text(json.dumps(document))
+    data, net = (32, 16) if section == "data" else (16, 32)
+    with pytest.raises(CorruptFileError, match=rf"the data settings give lookback={data} but the saved net was "
+                                               rf"built with lookback={net}"):
+        Forecaster.load(edited)
+
+
+# ---------------------------------------------------------------- issue 12: an interrupted save
+def _disk_full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_an_interrupted_save_keeps_the_previous_save_and_leaves_no_half_folder(fitted_hourly, tmp_path, monkeypatch):
+    path = fitted_hourly.save(tmp_path / "model")
+    before = Forecaster.load(path).predict()
+    monkeypatch.setattr(torch, "save", _disk_full)  # weights.pt fails after forecaster.json was written
+    with pytest.raises(OSError, match="No space left on device"):
+        fitted_hourly.save(path)
+    with pytest.raises(OSError, match="No space left on device"):
+        fitted_hourly.save(tmp_path / "fresh")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder, no "fresh"
+    assert sorted(p.name for p in path.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
+    pd.testing.assert_frame_equal(Forecaster.load(path).predict(), before)
