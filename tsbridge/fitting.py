@@ -20,7 +20,9 @@ from omegaconf import DictConfig
 
 from tsbridge.callbacks import BlendWeightMonitor
 from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer
+from tsbridge.errors import CorruptFileError
 from tsbridge.metrics import scalar_values
+from tsbridge.persistence import load_tensors
 from tsbridge.predictor import Predictor
 
 if TYPE_CHECKING:
@@ -94,6 +96,24 @@ def _continue_checkpoints_of(trainer: L.Trainer, ckpt_path: str) -> None:
         callback.dirpath = str(Path(ckpt_path).resolve().parent)
 
 
+def _check_resumable(ckpt_path: str) -> None:
+    """Read ``ckpt_path`` with :func:`~tsbridge.persistence.load_tensors` before Lightning does.
+
+    Lightning reads a resumed checkpoint with torch's own errors (an ``OSError`` traceback for a truncated file,
+    advice to unpickle for a foreign one); this names the file and what is wrong with it instead.
+
+    Raises:
+        CorruptFileError: a truncated or damaged file, or one that is not a Lightning checkpoint.
+        UnsafeCheckpointError: a file holding pickled objects besides tensors.
+    """
+    if ckpt_path in ("last", "best", "hpc", "registry") or not Path(ckpt_path).is_file():
+        return  # Lightning's own names for checkpoints it finds, and its own error for a missing file
+    checkpoint = load_tensors(Path(ckpt_path), what="checkpoint")
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CorruptFileError(f"{ckpt_path} is not a tsbridge-train checkpoint (no state_dict); resume from a "
+                               "checkpoints/last.ckpt that tsbridge-train wrote")
+
+
 def _load_best(module: ForecastModule, trainer: L.Trainer) -> str:
     """Load the best checkpoint's weights into ``module``; return its path ("" when there is none)."""
     checkpoint = trainer.checkpoint_callback
@@ -127,6 +147,7 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
                             **(trainer_kwargs or {}))
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path:
+        _check_resumable(ckpt_path)
         _continue_checkpoints_of(trainer, ckpt_path)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -65,8 +65,13 @@ def load_module(ckpt_path: Path) -> ForecastModule:
     if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= checkpoint.keys():
         raise CorruptFileError(f"{ckpt_path} is not a tsbridge-train checkpoint (no state_dict and "
                                "hyper_parameters)")
-    module = ForecastModule(**checkpoint["hyper_parameters"])
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module = ForecastModule(**checkpoint["hyper_parameters"])
+        module.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, RuntimeError) as error:  # unknown hyperparameters; weights of another shape
+        reason = "; ".join(line.strip() for line in str(error).splitlines()[:3] if line.strip())
+        raise CorruptFileError(f"{ckpt_path}: its weights do not fit the model its hyper_parameters describe "
+                               f"(an edited or foreign checkpoint?): {reason}") from None
     return module
 
 
