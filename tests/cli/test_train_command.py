@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from cli_helpers import TINY
+from cli_helpers import TINY, metrics_files, run_cli
 from omegaconf import OmegaConf
 
 pytestmark = pytest.mark.slow
@@ -70,3 +70,48 @@ def test_shell_completion_script_and_completions(cli):
     assert "complete -o nospace -o default -F hydra_bash_completion" in script
     completions = cli("train", "-sc", "query=bash", env_extra={"COMP_LINE": "tsbridge-train model=bl"}).stdout
     assert "model=blend" in completions.split()
+
+
+# ---------------------------------------------------------------- issue 12: runs cut short, a quiet terminal
+@pytest.mark.parametrize(("overrides", "steps", "validated"), [
+    (["trainer.max_steps=2"], 2, True),  # stops inside the first epoch, before any validation
+    (["trainer.max_epochs=3", "trainer.max_steps=5"], 5, True),  # stops inside the second epoch
+    (["trainer.limit_val_batches=0"], 3, False),  # validation switched off: scored on the test windows only
+])
+def test_runs_cut_short_by_step_or_batch_limits_still_score_and_write_metrics(cli, output_root, overrides, steps,
+                                                                             validated):
+    result = cli("train", *TINY, *overrides)
+    (path,) = metrics_files(output_root)
+    summary = json.loads(path.read_text())
+    assert summary["global_step"] == steps
+    assert math.isfinite(summary["test"]["test/mse"]) and math.isfinite(summary["test"]["test_original/mae"])
+    assert ("val/loss" in summary["val"]) == validated
+    assert "Early stopping conditioned on metric" not in result.stderr and "could not find the monitored key" not in (
+        result.stderr)
+
+
+@pytest.fixture(scope="module")
+def terminal_output(tmp_path_factory) -> str:
+    """What a default-sized ``tsbridge-train`` run prints, stdout and stderr together."""
+    root = tmp_path_factory.mktemp("terminal")
+    result = run_cli("train", *TINY, output_root=root)
+    return result.stdout + result.stderr
+
+
+def test_each_log_line_is_printed_once(terminal_output):
+    assert terminal_output.count("GPU available:") == 1  # Lightning's own handler used to print it a second time
+    messages = [line.split("] - ", 1)[1] for line in terminal_output.splitlines() if "] - " in line]
+    assert messages and len(messages) == len(set(messages))
+
+
+def test_lightning_product_tips_are_not_printed(terminal_output):
+    for advert in ("💡 Tip", "litlogger", "litmodels", "lightning.ai"):
+        assert advert not in terminal_output
+
+
+def test_the_summary_names_the_run_folder_and_what_each_metric_means(terminal_output):
+    (line,) = [line for line in terminal_output.splitlines() if line.strip().startswith("written to ")]
+    run_dir = Path(line.split("written to ", 1)[1])
+    assert (run_dir / "metrics.json").is_file()
+    assert "test/mase" in terminal_output and "below 1 beats repeating the previous value" in terminal_output
+    assert "test_original/smape" in terminal_output and "0 (perfect) to 2" in terminal_output

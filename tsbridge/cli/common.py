@@ -36,6 +36,9 @@ def quiet_runtime() -> None:
     for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
         warnings.filterwarnings("default", category=category, module=r"tsbridge(\..*)?$")
+    # Lightning warns (and only warns) when no validation has run yet, e.g. in a run cut short by trainer.max_steps
+    # or limit_val_batches=0; fit() validates once after training, so its hint to log val/loss would mislead.
+    warnings.filterwarnings("ignore", message=r"`ModelCheckpoint\(monitor=.*could not find the monitored key")
 
 
 def route_lightning_logs() -> None:
