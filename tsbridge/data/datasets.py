@@ -84,7 +84,8 @@ def ett_path(name: str, path: str | os.PathLike | None = None, download: bool = 
     url = ETT_URL.format(stem=stem)
     destination = cache_dir() / f"{stem}.csv"
     hint = (
-        f"put {stem}.csv (or {stem}.csv.gz) in ${DATA_DIR_ENV} or {cache_dir()}, or pass path=...; "
+        f"put {stem}.csv (or {stem}.csv.gz) in ${DATA_DIR_ENV} or {cache_dir()}, or name the file: "
+        f"load_dataset({name!r}, path=...) in Python, data.frame.path=... on the tsbridge-train command line; "
         f"it is published at {url}"
     )
     if not download:
