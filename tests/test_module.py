@@ -129,7 +129,7 @@ def test_gated_profile_comes_from_the_clean_validation_passes_with_importance_on
     """With importance on, validation also runs ablated passes; the profile and the spread of the gate describe the
     clean passes only: the mean gate over the validation windows of the model as it is."""
     cfg, datamodule, module = tiny("blend_gated", "module.importance=true")
-    assert module.importance
+    assert module.ablations == ["past", "future"]
     monitor = BlendWeightMonitor(dirpath=str(tmp_path))
     fit = trainer(tmp_path, max_steps=-1, max_epochs=1, limit_train_batches=2, callbacks=[monitor])
     fit.fit(module, datamodule=datamodule)

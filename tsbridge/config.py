@@ -108,6 +108,8 @@ def net_config(cfg: DictConfig, datamodule: WindowDataModule) -> dict[str, Any]:
         lookback=datamodule.lookback,
         horizon=datamodule.horizon,
     )
+    if datamodule.n_future:  # only then: the parameter-free and univariate baselines refuse the option
+        net["n_future"] = datamodule.n_future
     return net
 
 

@@ -37,7 +37,7 @@ from tsbridge.config import compose_config
 from tsbridge.models import MODELS, check_model_name
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
-from tsbridge.plotting import plot_series_forecast
+from tsbridge.plotting import plot_calibration, plot_series_forecast
 from tsbridge.predictor import Backtest, Predictor, Start, backtest_metrics
 
 BLEND_MODELS = tuple(name for name, spec in MODELS.items() if spec.blend)
@@ -112,8 +112,10 @@ class Forecaster:
 
     # ------------------------------------------------------------------ training
     def fit(self, df: pd.DataFrame, target: str | Sequence[str], *, time_col: str | None = None,
-            id_col: str | None = None, features: str | Sequence[str] | None = None, val_size: float | None = None,
-            test_size: float = 0.0, freq: str | None = None, max_epochs: int | None = None,
+            id_col: str | None = None, features: str | Sequence[str] | None = None,
+            future_features: str | Sequence[str] | None = None, calendar: str | Sequence[str] | None = None,
+            val_size: float | None = None, test_size: float = 0.0, freq: str | None = None,
+            max_epochs: int | None = None,
             trainer_kwargs: dict[str, Any] | None = None, callbacks: Sequence[L.Callback] = (),
             logger: Any = None) -> Forecaster:
         """Train from scratch on ``df``, keep the best validation epoch's weights, and return ``self``.
@@ -123,8 +125,14 @@ class Forecaster:
             target: the column(s) to forecast.
             time_col: the time column; None uses the index.
             id_col: the series id column of a long frame.
-            features: covariate columns (a list), or ``"S"`` (targets only), ``"MS"`` (every other numeric column
-                is an input) or ``"M"`` (forecast every column); None keeps the configured ``data.features``.
+            features: covariates known up to the forecast origin only (a list: past covariates), or ``"S"``
+                (targets only), ``"MS"`` (every other numeric column but the future features is an input) or ``"M"``
+                (forecast every such column); None keeps the configured ``data.features``.
+            future_features: covariates whose values for the forecast steps are known when forecasting (a load or
+                generation forecast, a holiday flag): the model reads them over the horizon too, and ``predict``
+                then needs ``future=`` (their next ``horizon`` rows). A column belongs in one list only.
+            calendar: calendar features derived from the timestamps, e.g. ``["hour", "dayofweek"]`` (known for
+                any step; see :data:`tsbridge.data.CALENDAR_FEATURES`).
             val_size: share of each series' end for validation (early stopping, best checkpoint); None keeps
                 the configured ``data.split``'s.
             test_size: share after validation that is held out and evaluated into :attr:`metrics`; with 0
@@ -137,9 +145,11 @@ class Forecaster:
             logger: Lightning logger(s), or False for none; None uses the configured one (CSV under ``work_dir``).
         """
         self._fit_args = {"target": target, "time_col": time_col, "id_col": id_col, "features": features,
-                          "val_size": val_size, "test_size": test_size, "freq": freq, "max_epochs": max_epochs}
+                          "future_features": future_features, "calendar": calendar, "val_size": val_size,
+                          "test_size": test_size, "freq": freq, "max_epochs": max_epochs}
         fit_overrides = frame_overrides(self.config, target=target, time_col=time_col, id_col=id_col,
-                                        features=features, val_size=val_size, test_size=test_size, freq=freq)
+                                        features=features, val_size=val_size, test_size=test_size, freq=freq,
+                                        future_features=future_features, calendar=calendar)
         if max_epochs is not None:
             fit_overrides.append(override("trainer.max_epochs", max_epochs))
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -180,18 +190,22 @@ class Forecaster:
         """``val/*`` and the readouts of the best weights, plus ``test/*`` when ``test_size > 0``."""
         return self.result.metrics if self.result is not None else dict(self._saved.get("metrics", {}))
 
-    def predict(self, df: pd.DataFrame | None = None, horizon: int | None = None) -> pd.DataFrame:
+    def predict(self, df: pd.DataFrame | None = None, horizon: int | None = None, *,
+                future: pd.DataFrame | None = None) -> pd.DataFrame:
         """Forecast the steps after the end of ``df`` (or of the training frame), in original units.
 
         Args:
             df: a frame with the training columns and at least ``lookback`` rows per series.
             horizon: steps to return, at most the trained horizon; None returns all of them.
+            future: with future features, their values for the forecast steps: the time column (or index), the id
+                column of a panel and each future feature, for the next ``horizon`` timestamps of every series.
 
         Returns:
-            One column per target, indexed by the future timestamps (the training frequency); for a panel, by
-            an ``(id_col, time)`` MultiIndex (``.reset_index()`` gives NeuralForecast's long layout).
+            One column per target (the median with ``levels``) plus ``<target>-lo-<level>`` and
+            ``<target>-hi-<level>`` per level, indexed by the future timestamps (the training frequency); for a
+            panel, by an ``(id_col, time)`` MultiIndex (``.reset_index()`` gives NeuralForecast's long layout).
         """
-        return self._fitted().predict(df, horizon)
+        return self._fitted().predict(df, horizon, future)
 
     def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False) -> Backtest:
         """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df``.
@@ -273,7 +287,7 @@ class Forecaster:
 
     # ------------------------------------------------------------------ figures
     def plot(self, df: pd.DataFrame | None = None, *, origin: Any = None, series_id: Hashable | None = None,
-             history: int | None = None) -> Figure:
+             history: int | None = None, future: pd.DataFrame | None = None) -> Figure:
         """History, forecast and actuals of one series as a matplotlib Figure (one panel per target).
 
         Args:
@@ -282,9 +296,21 @@ class Forecaster:
                 None forecasts past the end of the data.
             series_id: the series of a panel (None: the first).
             history: rows of history drawn (None: the ``lookback`` rows the forecast reads).
+            future: the future features' values after the end of the data (see :meth:`predict`), when
+                forecasting from there.
+
+        Intervals, when the model forecasts them, are drawn as bands.
         """
         predictor = self._fitted()
-        return plot_series_forecast(predictor, predictor.prepare(df), series_id, origin, history)
+        return plot_series_forecast(predictor, predictor.prepare(df), series_id, origin, history, future)
+
+    def plot_calibration(self, backtest: Backtest) -> Figure:
+        """Nominal against empirical coverage of each interval level in a :meth:`backtest` (the diagonal is
+        perfect calibration)."""
+        predictor = self._fitted()
+        if not predictor.levels:
+            raise MissingReadoutError("this model forecasts points; fit it with levels=[...] to forecast intervals")
+        return plot_calibration(backtest.metrics, predictor.levels)
 
     def plot_blend(self) -> Figure:
         """The past (forward) and future (backward) blend weights over the training steps."""

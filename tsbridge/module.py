@@ -14,16 +14,14 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from tsbridge.metrics import MeanAbsoluteScaledError, original_unit_metrics, scaled_metrics
+from tsbridge.metrics import MeanAbsoluteScaledError, interval_metrics, original_unit_metrics, scaled_metrics
 from tsbridge.models import Readouts, build_net, model_name
-
-LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, LOSSES, ForecastOutput, build_output
 #: The optimizer of ``ForecastModule(net)`` (``conf/module/default.yaml`` mirrors it).
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 0.001, "weight_decay": 0.0}
 # Only these namespaces may be named by optimizer/scheduler configs, so a checkpoint's hyperparameters
@@ -63,13 +61,20 @@ class ForecastModule(L.LightningModule):
     """Train, validate, test and predict any tsbridge net on windowed batches.
 
     Batches are the dicts of :class:`tsbridge.data.WindowDataModule`: ``x`` (B, L, n_inputs) and ``y``
-    (B, H, n_targets) in scaled units, plus ``loc``/``scale`` (B, 1, n_targets) to return to original units.
+    (B, H, n_targets) in scaled units, plus ``loc``/``scale`` (B, 1, n_targets) to return to original units and,
+    with known-future inputs, ``x_future`` (B, H, n_future).
+
+    With ``levels`` the model forecasts intervals: the net outputs quantiles (trained with the pinball loss) or a
+    distribution (trained by its negative log-likelihood); ``val/*`` and ``test/*`` then add ``crps``,
+    ``coverage-<level>`` and ``width-<level>`` (scaled units; ``*_original/crps`` and ``width`` in the data's
+    units), and the point metrics score the median (or the distribution's location).
 
     Args:
         net: the network: a built net (e.g. ``BridgedLSTM(n_inputs, n_targets, lookback, horizon)``) or its
             plain config (``_target_`` naming a class exported by :mod:`tsbridge.models`, plus its keyword
             arguments). A tsbridge net is saved in checkpoints as its ``config``.
-        loss: ``"mse"``, ``"mae"`` or ``"huber"``.
+        loss: ``"mse"``, ``"mae"`` or ``"huber"`` for point forecasts; ``"quantile"``, ``"normal"`` or
+            ``"student_t"`` with ``levels``. None: ``"quantile"`` with levels, else ``"mse"``.
         optimizer: ``_target_`` under ``torch.optim`` plus keyword arguments; None: :data:`DEFAULT_OPTIMIZER`.
         scheduler: optional ``_target_`` under ``torch.optim.lr_scheduler`` plus keyword arguments; the
             Lightning keys ``monitor``, ``interval`` and ``frequency`` are taken out and passed to Lightning.
@@ -78,7 +83,11 @@ class ForecastModule(L.LightningModule):
             the much larger rest of the network.
         importance: at each validation epoch end, log ``importance/past`` and ``importance/future``: the
             relative increase of validation loss when the forward (past-facing) or backward (future-facing)
-            encoder states are replaced by their mean. Costs two extra forward passes per validation batch.
+            encoder states are replaced by their mean (two extra forward passes per validation batch); and with
+            known-future inputs ``importance/future_features``: the increase when their values over the horizon
+            are replaced by their mean (what the forecast owes to knowing them).
+        levels: central interval levels in percent (e.g. ``[80, 90]``): the net is built (or must be built) with
+            them; None forecasts points.
 
     Attributes:
         model_name: the registry name of the net (``blend_gated``, ``feedback`` ...; the class name for
@@ -91,27 +100,32 @@ class ForecastModule(L.LightningModule):
     def __init__(
         self,
         net: nn.Module | Mapping[str, Any],
-        loss: str = "mse",
+        loss: str | None = None,
         optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         blend_lr: float | None = 0.05,
         importance: bool = True,
+        levels: list[float] | None = None,
     ) -> None:
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        if loss is not None and loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+        levels = list(levels) if levels else None
+        #: The loss and how forecasts are read from the net's outputs (a point, quantiles or a distribution).
+        self.output: ForecastOutput = build_output(loss, levels)
         optimizer = DEFAULT_OPTIMIZER if optimizer is None else _plain(optimizer)
         scheduler = _plain(scheduler)
         _resolve_class(optimizer, _OPTIMIZER_PREFIX, "optimizer")  # fail at construction, not at fit
         if scheduler is not None:
             _resolve_class(scheduler, _SCHEDULER_PREFIX, "scheduler")
-        self.net = net if isinstance(net, nn.Module) else build_net(_plain(net))
+        self.net = net if isinstance(net, nn.Module) else build_net(self._with_output(_plain(net), loss, levels))
+        self._check_net_output(levels)
         self.save_hyperparameters(
             {"net": getattr(self.net, "config", None), "loss": loss, "optimizer": optimizer,
-             "scheduler": scheduler, "blend_lr": blend_lr, "importance": importance}
+             "scheduler": scheduler, "blend_lr": blend_lr, "importance": importance, "levels": levels}
         )
         self.model_name = model_name(self.net)
-        self.loss_fn = LOSSES[loss]
+        self.probabilistic = bool(levels)
         self.metrics = nn.ModuleDict(
             {stage: scaled_metrics().clone(prefix=f"{stage}/") for stage in ("val", "test")}
         )
@@ -119,8 +133,14 @@ class ForecastModule(L.LightningModule):
             {stage: original_unit_metrics().clone(prefix=f"{stage}_original/") for stage in ("val", "test")}
         )
         self.mase = nn.ModuleDict({stage: MeanAbsoluteScaledError() for stage in ("val", "test")})
-        self.importance = importance and getattr(self.net, "bidirectional", False)
-        self.val_losses = nn.ModuleDict({k: MeanMetric() for k in ("base", "past", "future")})
+        self.intervals = nn.ModuleDict({
+            f"{stage}{units}": interval_metrics(levels).clone(prefix=f"{stage}{units}/")
+            for stage in ("val", "test") for units in ("", "_original")} if levels else {})
+        self.n_future = getattr(self.net, "n_future", 0)
+        # Ablations of the importance readout: the two encoder directions, and the known future.
+        self.ablations = [*(("past", "future") if getattr(self.net, "bidirectional", False) else ()),
+                          *(("future_features",) if self.n_future else ())] if importance else []
+        self.val_losses = nn.ModuleDict({k: MeanMetric() for k in ("base", *self.ablations)})
         self.validation_readouts: dict[str, Tensor] = {}
         # Batch-size-weighted sums of this validation epoch's summary readouts, on the device.
         self._readout_sums: dict[str, Tensor] = {}
@@ -131,10 +151,48 @@ class ForecastModule(L.LightningModule):
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_windows = 0
 
+    @staticmethod
+    def _with_output(net: dict[str, Any], loss: str | None, levels: list[float] | None) -> dict[str, Any]:
+        """The net config, made to output what ``loss`` and ``levels`` ask for (points need no key)."""
+        if not levels:
+            return net
+        return {**net, "levels": levels, "distribution": loss if loss in DISTRIBUTION_LOSSES else "quantile"}
+
+    def _check_net_output(self, levels: list[float] | None) -> None:
+        net_output = getattr(self.net, "output", None)
+        if net_output is None:  # a foreign net: points only
+            if levels:
+                raise ValueError("levels need a tsbridge net (it outputs the quantiles or distribution parameters)")
+            return
+        if type(net_output) is not type(self.output) and (levels or net_output.levels):
+            raise ValueError(
+                f"the net outputs {type(net_output).__name__} (levels={list(net_output.levels)}) but the module "
+                f"trains {type(self.output).__name__} (levels={levels}); build the net with the same levels and "
+                "distribution, or pass its config instead of the built net")
+        if levels and list(net_output.levels) != sorted(float(level) for level in levels):
+            raise ValueError(f"the net forecasts levels {list(net_output.levels)}, the module was given {levels}")
+
     # ----------------------------------------------------------------- forward and steps
-    def forward(self, x: Tensor) -> Tensor:
-        """Scaled forecast (B, H, n_targets) for scaled windows ``x`` (B, L, n_inputs)."""
-        return self.net(x)
+    def forward(self, x: Tensor, x_future: Tensor | None = None) -> Tensor:
+        """Scaled forecast for scaled windows ``x`` (B, L, n_inputs): (B, H, n_targets), or the output's
+        parameters (B, H, n_targets, n_params) with ``levels``."""
+        return self.net(x, x_future)
+
+    def _params(self, forecast: Tensor) -> Tensor:
+        """The net's forecast as output parameters (..., n_params): a point forecast gains a last axis of 1."""
+        return forecast if self.probabilistic else forecast.unsqueeze(-1)
+
+    def point(self, forecast: Tensor) -> Tensor:
+        """The point forecast (B, H, n_targets) of a net's forecast: itself, the median or the location."""
+        return self.output.point(self._params(forecast))
+
+    def quantiles(self, forecast: Tensor) -> Tensor:
+        """Quantiles (B, H, n_targets, Q) at ``output.quantile_levels`` of a probabilistic forecast."""
+        return self.output.quantiles(self._params(forecast), self.output.quantile_levels)
+
+    def loss_fn(self, forecast: Tensor, target: Tensor) -> Tensor:
+        """The training loss of a net's forecast (MSE/MAE/Huber, pinball or negative log-likelihood)."""
+        return self.output.loss(self._params(forecast), target)
 
     @property
     def trainable(self) -> bool:
@@ -142,7 +200,7 @@ class ForecastModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any] | None:
         """The loss and this step's readouts (``outputs["readouts"]`` of ``on_train_batch_end``)."""
-        y_hat, readouts = self.net(batch["x"], return_readouts=True)
+        y_hat, readouts = self.net(batch["x"], batch.get("x_future"), return_readouts=True)
         loss = self.loss_fn(y_hat, batch["y"])
         self._track_nonfinite(loss, batch_idx)
         logged, epoch_only = {}, {}
@@ -203,8 +261,9 @@ class ForecastModule(L.LightningModule):
 
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Readouts]:
         x, y = batch["x"], batch["y"]
-        y_hat, readouts = self.net(x, return_readouts=True)
-        loss = self.loss_fn(y_hat, y)
+        forecast, readouts = self.net(x, batch.get("x_future"), return_readouts=True)
+        loss = self.loss_fn(forecast, y)
+        y_hat = self.point(forecast)
         batch_size = x.shape[0]
         # Synced across DDP ranks: checkpointing and early stopping must decide the same on every rank.
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=batch_size, sync_dist=True)
@@ -218,6 +277,14 @@ class ForecastModule(L.LightningModule):
         history = x[..., : y.shape[-1]]  # target channels come first in the inputs (batch contract)
         self.mase[stage].update(y_hat, y, history)
         self.log(f"{stage}/mase", self.mase[stage], on_epoch=True, batch_size=batch_size)
+        if self.probabilistic:
+            quantiles = self.quantiles(forecast)  # (B, H, T, Q)
+            self.intervals[stage].update(quantiles, y)
+            # scale > 0: the affine map keeps the quantiles in order.
+            self.intervals[f"{stage}_original"].update(quantiles * scale.unsqueeze(-1) + loc.unsqueeze(-1),
+                                                       y * scale + loc)
+            for units in ("", "_original"):
+                self.log_dict(self.intervals[f"{stage}{units}"], on_epoch=True, batch_size=batch_size)
         return loss, readouts
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any]:
@@ -229,23 +296,32 @@ class ForecastModule(L.LightningModule):
             if name not in _PER_WINDOW_READOUTS:
                 self._readout_sums[name] = self._readout_sums.get(name, 0) + value.double() * batch_size
         self._readout_windows += batch_size
-        if self.importance:
+        if self.ablations:
             self.val_losses["base"].update(loss, weight=batch_size)
-            for side in ("past", "future"):
-                ablated = self.loss_fn(self.net(batch["x"], ablate=side), batch["y"])
-                self.val_losses[side].update(ablated, weight=batch_size)
+            for ablation in self.ablations:
+                self.val_losses[ablation].update(self.loss_fn(self._ablated(batch, ablation), batch["y"]),
+                                                 weight=batch_size)
         return {"loss": loss, "readouts": readouts}
+
+    def _ablated(self, batch: dict[str, Tensor], ablation: str) -> Tensor:
+        """The forecast with one source of information blanked: an encoder direction, or the known future (its
+        values over the horizon replaced by their mean over the batch and the steps, per feature)."""
+        x, x_future = batch["x"], batch.get("x_future")
+        if ablation == "future_features":
+            return self.net(x, x_future.mean(dim=(0, 1), keepdim=True).expand_as(x_future))
+        return self.net(x, x_future, ablate=ablation)
 
     def on_validation_epoch_start(self) -> None:
         self._readout_sums, self._readout_windows = {}, 0
 
     def on_validation_epoch_end(self) -> None:
         self._log_validation_readouts()
-        if self.importance and self.val_losses["base"].update_count:
+        if self.ablations and self.val_losses["base"].update_count:
             base = self.val_losses["base"].compute()
-            for side in ("past", "future"):
-                increase = (self.val_losses[side].compute() - base) / base.clamp(min=1e-12)
-                self.log(f"importance/{side}", increase, sync_dist=True)
+            for ablation in self.ablations:
+                # A negative log-likelihood can be negative: the increase is relative to its size.
+                increase = (self.val_losses[ablation].compute() - base) / base.abs().clamp(min=1e-12)
+                self.log(f"importance/{ablation}", increase, sync_dist=True)
             for metric in self.val_losses.values():
                 metric.reset()
 
@@ -273,14 +349,16 @@ class ForecastModule(L.LightningModule):
         return self._evaluate(batch, "test")[0]
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        """Forecasts in original units (``forecast``) and scaled (``forecast_scaled``), with window positions."""
-        y_hat = self(batch["x"])
-        return {
-            "forecast": y_hat * batch["scale"] + batch["loc"],
-            "forecast_scaled": y_hat,
-            "series": batch["series"],
-            "origin": batch["origin"],
-        }
+        """Point forecasts in original units (``forecast``, float64) and scaled (``forecast_scaled``), with window
+        positions; with ``levels`` also ``quantiles`` (B, H, T, Q) in original units."""
+        forecast = self(batch["x"], batch.get("x_future"))
+        loc, scale = batch["loc"].double(), batch["scale"].double()
+        y_hat = self.point(forecast)
+        outputs = {"forecast": y_hat.double() * scale + loc, "forecast_scaled": y_hat, "series": batch["series"],
+                   "origin": batch["origin"]}
+        if self.probabilistic:
+            outputs["quantiles"] = self.quantiles(forecast).double() * scale.unsqueeze(-1) + loc.unsqueeze(-1)
+        return outputs
 
     # ----------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> Any:

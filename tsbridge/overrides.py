@@ -26,6 +26,8 @@ FIT_ARGUMENTS = {
     "time_col": "fit(time_col=...)",
     "id_col": "fit(id_col=...)",
     "feature_cols": "fit(features=[...])",
+    "future_features": "fit(future_features=[...])",
+    "calendar": "fit(calendar=[...])",
     "split": "fit(val_size=..., test_size=...)",
     "freq": "fit(freq=...)",
     "lookback": "Forecaster(lookback=...)",
@@ -120,7 +122,8 @@ def split_ratios(configured: Any, val_size: float | None, test_size: float) -> s
 
 def frame_overrides(cfg: DictConfig, *, target: str | Sequence[str], time_col: str | None,
                     id_col: str | None, features: str | Sequence[str] | None, val_size: float | None,
-                    test_size: float, freq: str | None = None) -> list[str]:
+                    test_size: float, freq: str | None = None, future_features: str | Sequence[str] | None = None,
+                    calendar: str | Sequence[str] | None = None) -> list[str]:
     """The ``data.*`` overrides that describe one training frame (see ``Forecaster.fit`` for the arguments)."""
     split = split_ratios(cfg.data.split, val_size, test_size)
     targets = list(target) if isinstance(target, (list, tuple)) else [target]
@@ -129,4 +132,7 @@ def frame_overrides(cfg: DictConfig, *, target: str | Sequence[str], time_col: s
     if features is not None:
         overrides.append(override("data.features", features) if isinstance(features, str)
                          else override("data.feature_cols", list(features)))
+    for key, columns in (("future_features", future_features), ("calendar", calendar)):
+        if columns is not None:
+            overrides.append(override(f"data.{key}", [columns] if isinstance(columns, str) else list(columns)))
     return overrides

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from tsbridge import __version__
-from tsbridge.data import SeriesFrame, StandardScaler
+from tsbridge.data import SeriesFrame, StandardScaler, calendar_width
 from tsbridge.errors import CorruptFileError, UnsafeCheckpointError
 from tsbridge.module import ForecastModule
 
@@ -106,6 +106,8 @@ def _data_to_json(predictor: Predictor) -> dict[str, Any]:
         **{key: getattr(predictor, key) for key in _SETTINGS},
         "target_cols": [_label_to_json(c) for c in predictor.target_cols],
         "input_cols": [_label_to_json(c) for c in predictor.input_cols],
+        "future_features": [_label_to_json(c) for c in predictor.future_features],
+        "calendar": list(predictor.calendar),
         "scaler": None if scaler is None else {
             "per_series": scaler.per_series, "mean": _tensor_to_json(scaler.mean), "std": _tensor_to_json(scaler.std),
             "series_ids": [_label_to_json(s) for s in scaler.series_ids]},
@@ -123,14 +125,18 @@ def _predictor_fields(saved: dict[str, Any], module: ForecastModule) -> dict[str
             "std": _tensor_from_json(scaler["std"]), "series_ids": [_label_from_json(s) for s in scaler["series_ids"]]})
     input_cols = [_label_from_json(c) for c in saved["input_cols"]]
     target_cols = [_label_from_json(c) for c in saved["target_cols"]]
+    calendar = tuple(saved["calendar"])
+    n_future = len(saved["future_features"]) + (calendar_width(calendar) if calendar else 0)
     history = SeriesFrame(
         values=[_tensor_from_json(v).reshape(-1, len(input_cols)) for v in saved["values"]],
         timestamps=[_stamps_from_json(s) for s in saved["timestamps"]],
         series_ids=[_label_from_json(s) for s in saved["series_ids"]], input_cols=input_cols,
-        target_cols=target_cols, freq=saved["freq"],
+        target_cols=target_cols, freq=saved["freq"], future_cols=input_cols[len(input_cols) - n_future :],
+        calendar=calendar,
     )
     return {"module": module, "target_cols": target_cols, "input_cols": input_cols, "scaler": scaler,
-            "history": history, **{key: saved[key] for key in _SETTINGS}}
+            "history": history, "future_features": [_label_from_json(c) for c in saved["future_features"]],
+            "calendar": calendar, **{key: saved[key] for key in _SETTINGS}}
 
 
 def save(path: str | Path, predictor: Predictor, extras: dict[str, Any]) -> Path:

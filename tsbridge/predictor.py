@@ -10,7 +10,7 @@ works the same right after fitting and after :meth:`Predictor.load`. Window posi
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,9 +21,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from tsbridge import persistence
-from tsbridge.data import (SeriesFrame, StandardScaler, WindowDataset, collate_windows, model_units, prepare_series,
-                           resolve_freq)
-from tsbridge.metrics import original_unit_metrics
+from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, WindowDataset, collate_windows,
+                           extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
+from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
 from tsbridge.module import ForecastModule
 
 if TYPE_CHECKING:
@@ -31,6 +31,17 @@ if TYPE_CHECKING:
 
 #: Where a backtest starts: a timestamp, a row position, a fraction of each series, or None (earliest).
 Start = pd.Timestamp | str | int | float | None
+
+
+class Forecast(NamedTuple):
+    """Forecasts in original units: the point (N, H, T) and, for interval models, quantiles (N, H, T, Q)."""
+
+    point: Tensor
+    quantiles: Tensor | None
+
+    def values(self) -> Tensor:
+        """The quantiles, or the point as one quantile: (N, H, T, Q or 1)."""
+        return self.point.unsqueeze(-1) if self.quantiles is None else self.quantiles
 
 
 class Backtest(NamedTuple):
@@ -54,6 +65,8 @@ class Predictor:
         history: the training series in original units (after loading: their last ``lookback`` rows), which
             :meth:`predict` forecasts from when given no frame.
         batch_size: windows per forward pass.
+        future_features: columns whose values for the forecast steps are known (passed as ``future=``).
+        calendar: calendar features derived from the timestamps (known for any step).
     """
 
     module: ForecastModule
@@ -68,6 +81,8 @@ class Predictor:
     scaler: StandardScaler | None
     history: SeriesFrame
     batch_size: int
+    future_features: list[Hashable] = field(default_factory=list)
+    calendar: tuple[str, ...] = ()
 
     @classmethod
     def from_datamodule(cls, module: ForecastModule, datamodule: WindowDataModule) -> Predictor:
@@ -83,6 +98,7 @@ class Predictor:
             time_col=datamodule.time_col, id_col=datamodule.id_col, fill=datamodule.fill,
             lookback=datamodule.lookback, horizon=datamodule.horizon, freq=freq, scaler=datamodule.scaler,
             history=replace(datamodule.series, freq=freq), batch_size=datamodule.eval_batch_size,
+            future_features=future_feature_columns(datamodule.series), calendar=datamodule.series.calendar,
         )
 
     @property
@@ -93,6 +109,21 @@ class Predictor:
     @property
     def n_targets(self) -> int:
         return len(self.target_cols)
+
+    @property
+    def n_future(self) -> int:
+        """Known-future channels (future features and calendar columns), the last inputs."""
+        return self.history.n_future
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """Interval levels (percent) the model forecasts; empty for points."""
+        return self.module.output.levels
+
+    def interval_columns(self, target: Hashable) -> list[str]:
+        """Names of a target's forecast columns: ``<target>`` (the median), ``<target>-lo-80``, ``<target>-hi-80``,
+        ... in quantile order (NeuralForecast's names); ``[target]`` for points."""
+        return quantile_columns(target, self.levels) if self.levels else [target]
 
     @property
     def time_name(self) -> Hashable:
@@ -109,9 +140,10 @@ class Predictor:
         """
         if frame is None:
             return self.history
+        past = self.input_cols[self.n_targets : len(self.input_cols) - self.n_future]
         return prepare_series(
-            frame, target_cols=self.target_cols, feature_cols=self.input_cols[self.n_targets :],
-            time_col=self.time_col, id_col=self.id_col, fill=self.fill, freq=self.freq,
+            frame, target_cols=self.target_cols, feature_cols=past, time_col=self.time_col, id_col=self.id_col,
+            fill=self.fill, freq=self.freq, future_cols=self.future_features or None, calendar=self.calendar,
         )
 
     def _scaled(self, series: SeriesFrame) -> dict[str, Any]:
@@ -122,46 +154,73 @@ class Predictor:
         loc, scale = self.scaler.target_stats(series.series_ids, self.n_targets)
         return {"values": values, "loc": loc, "scale": scale}
 
-    def last_windows(self, series: SeriesFrame) -> WindowDataset:
-        """One window per series: its last ``lookback`` rows (SeriesTooShortError if it has fewer)."""
-        return WindowDataset.last_windows(
-            **self._scaled(series), lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets,
-            series_ids=series.series_ids,
-        )
-
     def windows(self, series: SeriesFrame, origins: Tensor) -> WindowDataset:
-        """Windows ending at ``(series, origin)`` pairs ``origins`` (int64 ``(N, 2)``), without targets."""
+        """Windows ending at ``(series, origin)`` pairs ``origins`` (int64 ``(N, 2)``), without targets; with
+        known-future inputs they read those of the ``horizon`` rows after each origin (which must exist)."""
         starts = origins.clone()
         starts[:, 1] += 1 - self.lookback
         return WindowDataset(**self._scaled(series), index=starts, lookback=self.lookback, horizon=self.horizon,
-                             n_targets=self.n_targets, with_target=False)
+                             n_targets=self.n_targets, with_target=False, n_future=self.n_future)
 
-    def forecast(self, dataset: WindowDataset) -> Tensor:
-        """Forecasts ``(N, H, n_targets)`` in original units (float64) for every window of ``dataset``, in order."""
+    def forecast(self, dataset: WindowDataset) -> Forecast:
+        """Forecasts of every window of ``dataset``, in order, in original units (float64): the point (N, H, T)
+        and, for interval models, the quantiles (N, H, T, Q) at ``module.output.quantile_levels``."""
         self.module.eval()
-        outputs = []
+        points, quantiles = [], []
         with torch.inference_mode():
             for batch in DataLoader(dataset, batch_size=self.batch_size, collate_fn=collate_windows):
-                x = batch["x"].to(self.module.device)
-                scaled = self.module(x).double().cpu()  # (B, H, T)
-                outputs.append(scaled * batch["scale"].double() + batch["loc"].double())
-        return torch.cat(outputs)
+                batch = {key: value.to(self.module.device) for key, value in batch.items()}
+                outputs = self.module.predict_step(batch, 0)
+                points.append(outputs["forecast"].cpu())
+                if "quantiles" in outputs:
+                    quantiles.append(outputs["quantiles"].cpu())
+        return Forecast(torch.cat(points), torch.cat(quantiles) if quantiles else None)
+
+    def _ends(self, series: SeriesFrame, future: pd.DataFrame | None) -> tuple[SeriesFrame, Tensor]:
+        """The series extended by their known future (when the model reads it) and the origin at each one's end."""
+        for series_id, length in zip(series.series_ids, series.lengths):
+            if length < self.lookback:
+                raise SeriesTooShortError(f"series {series_id!r} has {length} rows, fewer than "
+                                          f"lookback={self.lookback}")
+        origins = torch.tensor([[s, n - 1] for s, n in enumerate(series.lengths)], dtype=torch.int64).reshape(-1, 2)
+        if not self.n_future:
+            if future is not None:
+                raise ValueError("future= holds known-future values, but this model reads none (it was fitted "
+                                 "without future_features or calendar)")
+            return series, origins
+        return extend_with_future(series, self.horizon, future, time_col=self.time_col, id_col=self.id_col), origins
 
     # ------------------------------------------------------------------ forecasts
-    def predict(self, frame: pd.DataFrame | None = None, horizon: int | None = None) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame | None = None, horizon: int | None = None,
+                future: pd.DataFrame | None = None) -> pd.DataFrame:
         """The ``horizon`` steps (default: all trained ones) after the end of each series of ``frame`` (None: the
-        training data), in original units: one column per target, indexed by the future timestamps (panels: by
-        an ``(id_col, time)`` MultiIndex; ``.reset_index()`` gives NeuralForecast's long layout)."""
+        training data), in original units.
+
+        Args:
+            frame: the recent data (at least ``lookback`` rows per series, the training columns).
+            horizon: steps returned, at most the trained horizon.
+            future: for a model with future features, their values over the forecast steps: the time column (or
+                index), the id column of a panel and each future feature, for the next ``horizon`` timestamps of
+                every series (calendar features need nothing).
+
+        Returns:
+            One column per target (the median for interval models) plus ``<target>-lo-80``, ``<target>-hi-80`` ...
+            per level, indexed by the future timestamps (panels: an ``(id_col, time)`` MultiIndex;
+            ``.reset_index()`` gives NeuralForecast's long layout).
+        """
         horizon = self.horizon if horizon is None else horizon
         if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= self.horizon:
             raise ValueError(f"horizon must be an integer from 1 to the trained horizon {self.horizon}, got "
                              f"{horizon!r}; a longer forecast needs a model trained with a longer horizon")
-        return self.forecast_frame(self.prepare(frame), horizon)
+        return self.forecast_frame(self.prepare(frame), horizon, future)
 
-    def forecast_frame(self, series: SeriesFrame, horizon: int) -> pd.DataFrame:
+    def forecast_frame(self, series: SeriesFrame, horizon: int, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """:meth:`predict` of prepared ``series``: the ``horizon`` steps after each series' end."""
-        values = self.forecast(self.last_windows(series))[:, :horizon].numpy()
-        parts = [pd.DataFrame(values[i], index=series.future_index(i, horizon), columns=self.target_cols)
+        extended, origins = self._ends(series, future)
+        forecast = self.forecast(self.windows(extended, origins))
+        values = forecast.values()[:, :horizon].numpy()  # (S, horizon, T, Q or 1)
+        columns = [column for target in self.target_cols for column in self.interval_columns(target)]
+        parts = [pd.DataFrame(values[i].reshape(horizon, -1), index=series.future_index(i, horizon), columns=columns)
                  for i in range(len(series.values))]
         if self.id_col is None:
             parts[0].index.name = self.time_name
@@ -196,9 +255,13 @@ class Predictor:
     def forecast_table(self, series: SeriesFrame, origins: Tensor) -> pd.DataFrame:
         """Long frame of forecasts and actuals at ``origins`` (``(series, origin)`` pairs), one batched pass.
 
-        Columns: [id_col], ``origin``, ``timestamp``, ``step`` (1..H), ``target``, ``actual``, ``forecast``.
+        Columns: [id_col], ``origin``, ``timestamp``, ``step`` (1..H), ``target``, ``actual``, ``forecast`` (the
+        median for interval models), and per level ``lo-<level>``, ``hi-<level>``. Known-future inputs are read
+        from ``series`` itself, on each origin's forecast rows only.
         """
-        forecasts = self.forecast(self.windows(series, origins)).numpy()  # (N, H, T)
+        forecast = self.forecast(self.windows(series, origins))
+        values = forecast.values().numpy()  # (N, H, T, Q or 1)
+        bounds = interval_bounds(self.levels)  # column name -> position among the quantiles
         steps = np.arange(1, self.horizon + 1)
         parts = []
         for s in origins[:, 0].unique().tolist():
@@ -210,8 +273,11 @@ class Predictor:
             columns = {"origin": stamps[origin].repeat(self.horizon), "timestamp": stamps[future.ravel()],
                        "step": np.tile(steps, len(origin))}
             for t, name in enumerate(self.target_cols):
+                mine = values[rows][:, :, t]  # (k, H, Q or 1)
                 part = pd.DataFrame({**columns, "target": name, "actual": actual[..., t].ravel(),
-                                     "forecast": forecasts[rows][..., t].ravel()})
+                                     "forecast": mine[..., bounds.get("forecast", 0)].ravel(),
+                                     **{column: mine[..., q].ravel() for column, q in bounds.items()
+                                        if column != "forecast"}})
                 if self.id_col is not None:
                     part.insert(0, self.id_col, series.series_ids[s])
                 parts.append(part)
@@ -219,29 +285,40 @@ class Predictor:
 
     def backtest(self, frame: pd.DataFrame, start: Start = None, stride: int = 1) -> Backtest:
         """Rolling-origin evaluation of ``frame``: every ``stride``-th origin from ``start`` (see :meth:`origins`),
-        each forecast reading only the ``lookback`` rows up to its origin, in one batched pass."""
+        each forecast reading only the ``lookback`` rows up to its origin (and the known-future values of its
+        ``horizon`` forecast rows), in one batched pass. Metrics per target: mse, mae, rmse, mape, smape and, for
+        interval models, crps, coverage-<level> and width-<level> (original units)."""
         series = self.prepare(frame)
         forecasts = self.forecast_table(series, self.origins(series, start, stride))
-        return Backtest(forecasts, backtest_metrics(forecasts))
+        return Backtest(forecasts, backtest_metrics(forecasts, self.levels))
 
     # ------------------------------------------------------------------ readouts
-    def readouts(self, frame: pd.DataFrame | None = None) -> dict[str, Tensor]:
+    def readouts(self, frame: pd.DataFrame | None = None, future: pd.DataFrame | None = None) -> dict[str, Tensor]:
         """The net's readouts (``blend/past_weight``, ``blend/profile``, ``attention/weights`` ...) of the forecast
-        from the end of each series of ``frame`` (None: the training data), from one explicit forward pass."""
-        windows = self.last_windows(self.prepare(frame))
-        batch = collate_windows(windows.__getitems__(list(range(len(windows)))))
+        from the end of each series of ``frame`` (None: the training data), from one explicit forward pass. A model
+        with future features reads them from ``future``; without it, from the last origin whose forecast steps are
+        in the data."""
+        series = self.prepare(frame)
+        if self.future_features and future is None:  # the last window whose known future lies in the data
+            origins = torch.tensor([[s, n - 1 - self.horizon] for s, n in enumerate(series.lengths)])
+            windows = self.windows(series, origins)
+        else:
+            windows = self.windows(*self._ends(series, future))
+        batch = windows.__getitems__(list(range(len(windows))))
+        device = self.module.device
+        x_future = batch["x_future"].to(device) if self.n_future else None
         with torch.inference_mode():
-            _, readouts = self.module.net(batch["x"].to(self.module.device), return_readouts=True)
+            _, readouts = self.module.net(batch["x"].to(device), x_future, return_readouts=True)
         return {name: value.cpu() for name, value in readouts.items()}
 
-    def attention_weights(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    def attention_weights(self, frame: pd.DataFrame | None = None, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """Attention over the look-back of the forecast from the end of each series of ``frame``.
 
-        Returns columns ``lag`` -L .. -1 (-1: the last observed step), rows the decoder positions that query
-        (``query``), under the series id for panels; each row sums to 1.
+        Returns columns ``lag`` -S .. -1 (-1: the last observed step, or segment with ``segment_length`` > 1),
+        rows the decoder positions that query (``query``), under the series id for panels; each row sums to 1.
         """
         series = self.prepare(frame)
-        weights = self.readouts(frame)["attention/weights"]
+        weights = self.readouts(frame, future)["attention/weights"]
         weights = weights.reshape(len(series.values), -1, weights.shape[-1]).numpy()  # (S, P, L)
         index = pd.MultiIndex.from_product([series.series_ids, range(weights.shape[1])],
                                            names=[self.id_col or "series", "query"])
@@ -309,13 +386,28 @@ def _first_origin(start: Start, stamps: pd.Index) -> int:
     return int(stamps.searchsorted(when, side="left"))
 
 
-def backtest_metrics(forecasts: pd.DataFrame) -> pd.DataFrame:
-    """Per target: mse, mae, rmse, mape, smape of a :meth:`Predictor.forecast_table` (original units)."""
+def interval_bounds(levels: tuple[float, ...]) -> dict[str, int]:
+    """Long-table column -> position among the quantiles at ``levels_to_quantiles(levels)``: ``forecast`` (the
+    median), ``lo-80``, ``hi-80`` ...; empty for points."""
+    if not levels:
+        return {}
+    columns = quantile_columns("forecast", levels)  # forecast-lo-90, ..., forecast, ..., forecast-hi-90
+    return {column.removeprefix("forecast-"): position for position, column in enumerate(columns)}
+
+
+def backtest_metrics(forecasts: pd.DataFrame, levels: tuple[float, ...] = ()) -> pd.DataFrame:
+    """Per target: mse, mae, rmse, mape, smape of a :meth:`Predictor.forecast_table` (original units) and, with
+    ``levels``, crps, coverage-<level> and width-<level> of its ``lo-``/``hi-`` columns."""
+    bounds = interval_bounds(levels)
+    ordered = sorted(bounds, key=bounds.get)
     rows = {}
     for name, group in forecasts.groupby("target", sort=False):
         metrics = original_unit_metrics()
         values = metrics(torch.tensor(group["forecast"].to_numpy()), torch.tensor(group["actual"].to_numpy()))
         rows[name] = {key: float(value) for key, value in values.items()}
+        if levels:
+            quantiles = group[ordered].to_numpy()  # (n, Q) in quantile order
+            rows[name].update(interval_scores(group["actual"].to_numpy(), quantiles, levels))
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "target"
     return table

@@ -1,10 +1,9 @@
-"""WindowDataModule: feature settings, loaders, panels and forecasting from the end of a frame."""
+"""WindowDataModule: feature settings, loaders, panels, known-future inputs."""
 
-import pandas as pd
 import pytest
 import torch
 
-from tsbridge.data import DataValidationError, WindowDataModule, load_dataset
+from tsbridge.data import WindowDataModule, load_dataset
 
 SPLIT = (0.6, 0.2, 0.2)
 DRIVERS = ["temperature", "load", "wind", "solar"]
@@ -123,3 +122,18 @@ def test_evaluation_loaders_use_eval_batch_size_and_training_keeps_batch_size():
     for loader in (dm.val_dataloader(), dm.test_dataloader(), dm.predict_dataloader()):
         assert len(next(iter(loader))["x"]) == 20
     assert len(next(iter(datamodule(batch_size=8, eval_batch_size=None).test_dataloader()))["x"]) == 8  # batch_size
+
+
+def test_known_future_channels_come_last_and_batches_carry_their_future_rows(synthetic):
+    dm = WindowDataModule(synthetic, time_col="date", target_cols="target", feature_cols=["wind"],
+                          future_features=["load"], calendar=["hour"], lookback=8, horizon=4, split=SPLIT,
+                          scaler=None)
+    assert dm.input_cols == ["target", "wind", "load", "hour_sin", "hour_cos"] and dm.n_future == 3
+    batch = next(iter(dm.val_dataloader()))
+    assert batch["x_future"].shape == (len(batch["x"]), 4, 3)
+    rows = batch["origin"][:, None] + 1 + torch.arange(4)  # (B, H): the forecast rows of each window
+    expected = torch.tensor(synthetic["load"].to_numpy(), dtype=torch.float32)[rows]
+    torch.testing.assert_close(batch["x_future"][..., 0], expected)
+    hours = torch.tensor(synthetic["date"].dt.hour.to_numpy())[rows]
+    torch.testing.assert_close(batch["x_future"][..., 1], torch.sin(2 * torch.pi * hours / 24).float(), atol=1e-6,
+                               rtol=0)

@@ -124,7 +124,7 @@ def test_batched_fetch_equals_default_collated_items(lengths, lookback, horizon,
     datasets = [
         WindowDataset(values, strided, lookback=lookback, horizon=horizon, n_targets=2, loc=loc, scale=scale),
         WindowDataset(values, strided.pairs(), lookback=lookback, horizon=horizon, n_targets=2),
-        WindowDataset.last_windows(values, lookback=lookback, horizon=horizon, n_targets=2, loc=loc, scale=scale),
+        WindowDataset(values, strided, lookback=lookback, horizon=horizon, n_targets=2, n_future=1, with_target=False),
     ]
     for dataset in datasets:
         items = torch.randint(-len(dataset), len(dataset), (n_items,), generator=generator).tolist()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from forecaster_frames import HORIZON, LOOKBACK, QUIET, hourly, panel, tiny
 
-from tsbridge import Forecaster, fitting
+from tsbridge import fitting
 from tsbridge.predictor import Predictor
 
 

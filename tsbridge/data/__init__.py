@@ -26,6 +26,7 @@ from tsbridge.data.errors import (
     UnknownDatasetError,
 )
 from tsbridge.data.frames import SeriesFrame, prepare_series, resolve_columns, resolve_freq
+from tsbridge.data.future import MissingFutureError, extend_with_future, future_feature_columns
 from tsbridge.data.scaling import StandardScaler, model_units
 from tsbridge.data.splits import split_ranges
 from tsbridge.data.synthetic import make_synthetic
@@ -46,6 +47,7 @@ __all__ = [
     "DatasetNotFoundError",
     "EmptySplitError",
     "FrequencyError",
+    "MissingFutureError",
     "MissingColumnError",
     "MissingTimestampError",
     "NonFiniteValueError",
@@ -62,6 +64,8 @@ __all__ = [
     "calendar_features",
     "calendar_width",
     "collate_windows",
+    "extend_with_future",
+    "future_feature_columns",
     "cache_dir",
     "load_dataset",
     "make_synthetic",

@@ -20,7 +20,7 @@ Features = Literal["S", "M", "MS"]
 Columns = Union[Hashable, Sequence[Hashable]]
 
 
-def _column_list(role: str, columns: Columns | None) -> list[Hashable]:
+def column_list(role: str, columns: Columns | None) -> list[Hashable]:
     """A string or other hashable label is one column; a list, tuple, Index or array holds several."""
     if columns is None:
         return []
@@ -60,8 +60,13 @@ def resolve_columns(
     time_col: Hashable | None = None,
     id_col: Hashable | None = None,
     features: Features | None = None,
+    future_cols: Columns | None = None,
 ) -> tuple[list[Hashable], list[Hashable]]:
     """Pick the input and target channels of a frame.
+
+    Covariates come in two kinds, by when they are known: ``feature_cols`` are known up to the forecast origin only
+    (past covariates, e.g. a measured wind speed); ``future_cols`` are known for the forecast steps too (future
+    covariates: a load forecast, a holiday flag), so the model reads their values over the horizon as well.
 
     Args:
         frame: the data; its column labels may be strings or any other hashable labels (e.g. ints).
@@ -71,16 +76,19 @@ def resolve_columns(
         time_col, id_col: reserved columns, never values.
         features: ``"S"`` target -> target; ``"MS"`` all channels -> target; ``"M"`` all channels -> all
             channels; ``None`` the targets plus the given ``feature_cols`` as covariates.
+        future_cols: known-future covariates; never chosen by ``"MS"``/``"M"`` as past features.
 
     Returns:
-        ``(input_cols, target_cols)`` with the targets first in ``input_cols``.
+        ``(input_cols, target_cols)``: the targets first in ``input_cols``, then the past covariates, then
+        ``future_cols`` (the batch contract reads the known-future channels from the end).
 
     Raises:
         DataValidationError: a column named twice (within or across targets and features), a label the frame
             holds more than once, or bad options; :class:`MissingColumnError`, :class:`NonNumericColumnError`.
     """
-    targets = _column_list("target_cols", target_cols)
-    named = _column_list("feature_cols", feature_cols)
+    targets = column_list("target_cols", target_cols)
+    named = column_list("feature_cols", feature_cols)
+    future = column_list("future_features", future_cols)
     time_col, id_col = _single_column("time_col", time_col), _single_column("id_col", id_col)
     if not targets:
         raise DataValidationError("target_cols must name at least one column")
@@ -92,27 +100,38 @@ def resolve_columns(
     if both:
         raise DataValidationError(f"column {both[0]!r} is both a target and a feature; targets are inputs already, "
                                   "so drop it from feature_cols")
+    forecast_future = [column for column in targets if column in future]
+    if forecast_future:
+        raise DataValidationError(f"column {forecast_future[0]!r} is a target, so its future values are what is "
+                                  "forecast: it cannot be a future feature; drop it from future_features")
+    twice = [column for column in named if column in future]
+    if twice:
+        raise DataValidationError(
+            f"column {twice[0]!r} is in both features and future_features; put it in one list: future_features if "
+            "its values for the forecast steps are known when forecasting (a forecast, a calendar, a plan), else "
+            "features (known up to the forecast origin only)")
     if time_col is not None and time_col == id_col:
         raise DataValidationError(f"column {time_col!r} cannot be both the time and the id column")
     duplicated = set(frame.columns[frame.columns.duplicated()])
     reserved = {time_col, id_col} - {None}
-    for column in [*reserved, *targets, *named]:
+    for column in [*reserved, *targets, *named, *future]:
         if column not in frame.columns:
             raise MissingColumnError(f"column {column!r} not in frame; columns are {list(frame.columns)}")
         if column in duplicated:
             raise DataValidationError(f"the frame has several columns named {column!r}; rename or drop the copies")
-    for column in targets + named:
+    for column in targets + named + future:
         if column in reserved:
             raise DataValidationError(f"column {column!r} is the time or id column and cannot be a value column")
     if features in ("M", "MS") and not named:
-        candidates = [c for c in dict.fromkeys(frame.columns) if c not in reserved and c not in targets]
+        candidates = [c for c in dict.fromkeys(frame.columns)
+                      if c not in reserved and c not in targets and c not in future]
         copies = [c for c in candidates if c in duplicated]
         if copies:
             raise DataValidationError(f"the frame has several columns named {copies[0]!r}; features={features!r} "
                                       "would use them all: rename or drop the copies")
         named = [c for c in candidates if _is_numeric(frame[c])]
-    inputs = targets + named
+    inputs = targets + named + future
     for column in inputs:
         if not _is_numeric(frame[column]):
             raise NonNumericColumnError(f"column {column!r} is not numeric (dtype {frame[column].dtype})")
-    return inputs, (inputs if features == "M" else targets)
+    return inputs, (targets + named if features == "M" else targets)

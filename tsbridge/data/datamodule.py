@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Literal
 
 import lightning as L
@@ -70,7 +70,11 @@ class WindowDataModule(L.LightningDataModule):
         lookback, horizon: window lengths L (inputs) and H (forecast).
         split: ``"ett-hourly"``, ``"ett-15min"`` or three ratios such as ``(0.7, 0.1, 0.2)`` (per series).
         time_col: time column; None uses the frame index.
-        feature_cols: extra input columns (covariates).
+        feature_cols: extra input columns known up to the forecast origin (past covariates).
+        future_features: input columns whose values for the forecast steps are known when forecasting (a load or
+            generation forecast, a holiday flag): batches carry their values on the forecast rows as ``x_future``.
+        calendar: calendar features derived from the timestamps (e.g. ``["hour", "dayofweek"]``, see
+            :mod:`tsbridge.data.calendar`): known for any step, read like future features.
         id_col: series id column of a long/panel frame.
         features: ``"S"``, ``"M"``, ``"MS"`` or None (see :func:`tsbridge.data.frames.resolve_columns`).
         stride: step between training windows.
@@ -99,6 +103,8 @@ class WindowDataModule(L.LightningDataModule):
         split: Split = (0.7, 0.1, 0.2),
         time_col: Hashable | None = None,
         feature_cols: Columns | None = None,
+        future_features: Columns | None = None,
+        calendar: Sequence[str] | None = None,
         id_col: Hashable | None = None,
         features: Features | None = None,
         stride: int = 1,
@@ -130,7 +136,7 @@ class WindowDataModule(L.LightningDataModule):
         self.time_col, self.id_col, self.fill = time_col, id_col, fill
         series = prepare_series(
             load_dataset(frame), target_cols=target_cols, feature_cols=feature_cols, time_col=time_col,
-            id_col=id_col, features=features, fill=fill, freq=freq,
+            id_col=id_col, features=features, fill=fill, freq=freq, future_cols=future_features, calendar=calendar,
         )
         # Float64 original units until setup() replaces them by float32 scaled ones: the module holds the data once.
         self._series = self._drop_short(series, drop_short)
@@ -207,6 +213,11 @@ class WindowDataModule(L.LightningDataModule):
         return self._series.n_targets
 
     @property
+    def n_future(self) -> int:
+        """Known-future channels: the last ``n_future`` inputs (future features, then calendar columns)."""
+        return self._series.n_future
+
+    @property
     def freq(self) -> str | None:
         return self._series.freq
 
@@ -242,6 +253,7 @@ class WindowDataModule(L.LightningDataModule):
         return WindowDataset(
             series.values, StridedWindows.from_ranges(row_ranges, self.lookback, self.horizon, stride),
             lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets, loc=loc, scale=scale,
+            n_future=self.n_future,
         )
 
     def _loader(self, part: str) -> DataLoader:

@@ -13,7 +13,7 @@ Column names may be any hashable label (strings, integers, ...); series ids too.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -22,7 +22,8 @@ import torch
 from pandas.tseries.frequencies import to_offset
 from torch import Tensor
 
-from tsbridge.data.columns import Columns, Features, resolve_columns
+from tsbridge.data.calendar import calendar_columns, calendar_features
+from tsbridge.data.columns import Columns, Features, column_list, resolve_columns
 from tsbridge.data.errors import (
     DataValidationError,
     FrequencyError,
@@ -52,6 +53,10 @@ class SeriesFrame:
         target_cols: names of the target channels.
         freq: pandas offset alias shared by the series (e.g. ``"h"``); always set for datetime axes by
             :func:`prepare_series`, None for numeric ones.
+        future_cols: the last channels, whose values are known for the forecast steps too: the future
+            features, then the calendar features' columns.
+        calendar: the calendar features (names of :data:`~tsbridge.data.calendar.CALENDAR_FEATURES`) derived from
+            the timestamps, the last ``calendar_width(calendar)`` channels.
     """
 
     values: list[Tensor]
@@ -60,6 +65,8 @@ class SeriesFrame:
     input_cols: list[Hashable]
     target_cols: list[Hashable]
     freq: str | None
+    future_cols: list[Hashable] = field(default_factory=list)
+    calendar: tuple[str, ...] = ()
 
     @property
     def n_inputs(self) -> int:
@@ -68,6 +75,10 @@ class SeriesFrame:
     @property
     def n_targets(self) -> int:
         return len(self.target_cols)
+
+    @property
+    def n_future(self) -> int:
+        return len(self.future_cols)
 
     @property
     def lengths(self) -> list[int]:
@@ -205,6 +216,8 @@ def prepare_series(
     features: Features | None = None,
     fill: FillPolicy | None = None,
     freq: str | None = None,
+    future_cols: Columns | None = None,
+    calendar: Sequence[str] | None = None,
 ) -> SeriesFrame:
     """Validate ``frame`` and convert it to per-series contiguous float64 tensors (unscaled) on a regular grid.
 
@@ -221,6 +234,9 @@ def prepare_series(
             (:class:`NonFiniteValueError`, :class:`MissingTimestampError`); ``"ffill"`` carries the last value
             forward (leading gaps take the first value); ``"interpolate"`` is linear; ``"zero"`` writes 0.
         freq: pandas frequency of a datetime axis (``"h"``, ``"D"``, ``"W-SUN"``...); None infers it.
+        future_cols: covariates known for the forecast steps too (see :func:`resolve_columns`).
+        calendar: calendar features derived from the timestamps (``["hour", "dayofweek"]``; see
+            :mod:`tsbridge.data.calendar`), appended as the last channels; they need a datetime time axis.
 
     Returns:
         A :class:`SeriesFrame` whose tensors own their memory (never views of ``frame``); series keep their
@@ -236,8 +252,16 @@ def prepare_series(
         raise DataValidationError(f"the frame has no rows (shape {frame.shape})")
     _check_fill(fill)
     input_cols, targets = resolve_columns(
-        frame, target_cols=target_cols, feature_cols=feature_cols, time_col=time_col, id_col=id_col, features=features
+        frame, target_cols=target_cols, feature_cols=feature_cols, time_col=time_col, id_col=id_col, features=features,
+        future_cols=future_cols,
     )
+    calendar = tuple(calendar or ())
+    derived = calendar_columns(calendar) if calendar else []
+    clash = [column for column in derived if column in input_cols]
+    if clash:
+        raise DataValidationError(f"calendar column {clash[0]!r} would clash with the frame's column of that name; "
+                                  "rename the frame's column")
+    future = column_list("future_features", future_cols)  # resolve_columns put them last, in this order
     groups = _series_rows(frame, id_col)
     raw_time = frame.index if time_col is None else pd.Index(frame[time_col])
     time_name = "index" if time_col is None else time_col
@@ -256,11 +280,13 @@ def prepare_series(
             _check_finite(series_values, input_cols, series_id, frame.index, rows)
         else:
             series_values = _fill(_on_grid(series_values, axis), fill, input_cols, series_id)
-        values.append(torch.from_numpy(np.ascontiguousarray(series_values)))
+        if calendar:
+            series_values = np.concatenate([series_values, calendar_features(axis.stamps, calendar)], axis=1)
+        values.append(torch.from_numpy(np.ascontiguousarray(series_values, dtype=np.float64)))
         timestamps.append(axis.stamps)
     return SeriesFrame(
-        values=values, timestamps=timestamps, series_ids=list(groups), input_cols=input_cols, target_cols=targets,
-        freq=shared_freq,
+        values=values, timestamps=timestamps, series_ids=list(groups), input_cols=input_cols + derived,
+        target_cols=targets, freq=shared_freq, future_cols=future + derived, calendar=calendar,
     )
 
 

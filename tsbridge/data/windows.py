@@ -25,7 +25,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 from torch.utils.data import Dataset, default_collate
 
-from tsbridge.data.errors import SeriesTooShortError
 
 
 class StridedWindows:
@@ -106,7 +105,9 @@ class WindowDataset(Dataset):
 
     Each item is ``{"x": (L, n_inputs), "y": (H, n_targets), "series": (), "origin": (), "loc": (1, n_targets),
     "scale": (1, n_targets)}``; ``origin`` is the row (within the series) of the window's last input step and
-    ``y * scale + loc`` is in original units. Without targets (:meth:`last_windows`) ``"y"`` is absent.
+    ``y * scale + loc`` is in original units. Without targets (``with_target=False``) ``"y"`` is absent. With
+    known-future channels (the last ``n_future``), ``"x_future"`` (H, n_future) holds their values on the forecast
+    rows: the only values after the origin a window carries besides ``y``.
 
     Args:
         values: one contiguous float32 tensor ``(n_rows_s, n_inputs)`` per series, targets first (usually scaled).
@@ -116,6 +117,7 @@ class WindowDataset(Dataset):
         n_targets: number of leading target channels.
         loc, scale: ``(n_series, 1, n_targets)`` statistics to undo scaling; default 0 and 1.
         with_target: whether items carry ``"y"`` (False for forecasting beyond the end of the data).
+        n_future: known-future channels, the last ones of ``values``; items then carry ``"x_future"``.
     """
 
     def __init__(
@@ -129,42 +131,19 @@ class WindowDataset(Dataset):
         loc: Tensor | None = None,
         scale: Tensor | None = None,
         with_target: bool = True,
+        n_future: int = 0,
     ) -> None:
         self.values = list(values)
+        self.n_future = n_future
         self.index = index
         self.lookback = lookback
         self.horizon = horizon
         self.n_targets = n_targets
         shape = (len(self.values), 1, n_targets)
-        self.loc = torch.zeros(shape) if loc is None else loc
-        self.scale = torch.ones(shape) if scale is None else scale
+        # float64, as a scaler's statistics are: batches have one dtype whether or not the data were scaled.
+        self.loc = torch.zeros(shape, dtype=torch.float64) if loc is None else loc
+        self.scale = torch.ones(shape, dtype=torch.float64) if scale is None else scale
         self.with_target = with_target
-
-    @classmethod
-    def last_windows(
-        cls,
-        values: Sequence[Tensor],
-        *,
-        lookback: int,
-        horizon: int,
-        n_targets: int,
-        loc: Tensor | None = None,
-        scale: Tensor | None = None,
-        series_ids: Sequence[object] | None = None,
-    ) -> WindowDataset:
-        """One window per series made of its last ``lookback`` rows, for forecasting past the end of the data.
-
-        Items have no ``"y"``; ``origin`` is the series' last row.
-        """
-        for position, series in enumerate(values):
-            if len(series) < lookback:
-                name = series_ids[position] if series_ids is not None else position
-                raise SeriesTooShortError(f"series {name!r} has {len(series)} rows, fewer than lookback={lookback}")
-        index = torch.tensor([[s, len(v) - lookback] for s, v in enumerate(values)], dtype=torch.int64)
-        return cls(
-            values, index.reshape(-1, 2), lookback=lookback, horizon=horizon, n_targets=n_targets,
-            loc=loc, scale=scale, with_target=False,
-        )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -182,6 +161,8 @@ class WindowDataset(Dataset):
         }
         if self.with_target:
             window["y"] = series_values[end : end + self.horizon, : self.n_targets]  # (H, n_targets) view
+        if self.n_future:
+            window["x_future"] = series_values[end : end + self.horizon, -self.n_future :]  # (H, n_future) view
         return window
 
     def __getitems__(self, items: Sequence[int]) -> WindowBatch:
@@ -200,24 +181,26 @@ class WindowDataset(Dataset):
             series, starts = self.index.numpy()[items].T
         origins = starts + self.lookback - 1
         batch = WindowBatch(
-            x=self._gather(series, starts, self.lookback, channels=None),
+            x=self._gather(series, starts, self.lookback),
             series=torch.from_numpy(np.ascontiguousarray(series)),
             origin=torch.from_numpy(np.ascontiguousarray(origins)),
             loc=torch.from_numpy(self.loc.numpy()[series]), scale=torch.from_numpy(self.scale.numpy()[series]),
         )
         if self.with_target:
-            batch["y"] = self._gather(series, origins + 1, self.horizon, channels=self.n_targets)
+            batch["y"] = self._gather(series, origins + 1, self.horizon, slice(None, self.n_targets))
+        if self.n_future:
+            batch["x_future"] = self._gather(series, origins + 1, self.horizon, slice(-self.n_future, None))
         return batch
 
-    def _gather(self, series: np.ndarray, starts: np.ndarray, length: int, channels: int | None) -> Tensor:
-        """Rows ``[start, start + length)`` (first ``channels`` columns) of each window's series: ``(B, length, C)``."""
+    def _gather(self, series: np.ndarray, starts: np.ndarray, length: int, channels: slice = slice(None)) -> Tensor:
+        """Rows ``[start, start + length)`` (``channels`` columns) of each window's series: ``(B, length, C)``."""
         if (series == series[0]).all():
             # One series, the usual case: every window is a view of it, one index copies the batch.
-            values = self.values[series[0]].numpy()[:, :channels]
+            values = self.values[series[0]].numpy()[:, channels]
             windows = sliding_window_view(values, length, axis=0)[starts]  # (B, C, length)
             return torch.from_numpy(np.ascontiguousarray(windows.transpose(0, 2, 1)))
         arrays = [values.numpy() for values in self.values]
-        return torch.from_numpy(np.stack([arrays[s][start : start + length, :channels]
+        return torch.from_numpy(np.stack([arrays[s][start : start + length, channels]
                                           for s, start in zip(series.tolist(), starts.tolist())]))
 
 

@@ -20,7 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import ABLATIONS, check_bool, check_choice, check_positive_int
+from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, ForecastOutput, PointOutput, build_output
 from tsbridge.models.revin import RevIN
+
+#: ``distribution`` values: the output family of a net forecasting intervals (see ``levels``).
+DISTRIBUTIONS = ("quantile", *DISTRIBUTION_LOSSES)
 
 #: Readouts of one forward pass, keyed by their logged names (``blend/past_weight`` ...).
 Readouts = dict[str, Tensor]
@@ -37,7 +41,8 @@ def call_arguments(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         if "__init__" not in vars(klass):
             continue
         signature = inspect.signature(klass.__init__)
-        bound = signature.bind(None, *args, **kwargs)
+        # A subclass passes its own named arguments to super() explicitly: what arrives here may be partial.
+        bound = signature.bind_partial(None, *args, **kwargs)
         bound.apply_defaults()
         args, kwargs, passes_on = (), {}, False
         for name, value in list(bound.arguments.items())[1:]:  # [0] is self
@@ -66,13 +71,21 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
     """Base class of the tsbridge nets: ``forward(x (B, L, n_inputs)) -> (B, H, n_targets)``.
 
     The first ``n_targets`` input channels are the target channels (the data layer's batch
-    contract), so the wrapper can read the targets' own history for the skip path and RevIN.
+    contract), so the wrapper can read the targets' own history for the skip path and RevIN; the last
+    ``n_future`` channels are known in the future too, and ``forward`` then also takes their values over
+    the horizon. With ``levels`` the net forecasts intervals: ``forward`` returns the parameters of
+    :attr:`output` (quantiles or a distribution) per step and target, (B, H, n_targets, n_params).
 
     Args:
         n_inputs: Input channels per step (targets first, then covariates).
         n_targets: Target channels forecast (``1 <= n_targets <= n_inputs``).
         lookback: Look-back window length L.
         horizon: Forecast horizon H.
+        n_future: Known-future channels: the last ``n_future`` input channels (future features and calendar
+            features), whose values over the horizon ``forward`` reads as ``x_future``.
+        levels: Central interval levels in percent (e.g. ``[80, 90]``); None forecasts points.
+        distribution: With ``levels``: ``"quantile"`` (the quantiles the levels imply plus the median),
+            ``"normal"`` or ``"student_t"`` (see :mod:`tsbridge.models.probabilistic`).
         revin: Standardise each window per channel and undo it on the forecast (RevIN).
         revin_affine: With ``revin``, also learn a per-channel scale and shift.
         channel_independent: Apply one shared univariate model to each channel separately (the batch
@@ -88,6 +101,10 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
     """
 
     bidirectional: bool = False
+    #: Whether the net reads ``x_future`` (the parameter-free and univariate baselines do not).
+    reads_future: bool = True
+    #: Whether the net can learn interval forecasts (``levels``); parameter-free baselines cannot.
+    learns_intervals: bool = True
     config: dict[str, Any]
 
     def __init__(
@@ -97,6 +114,9 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         lookback: int,
         horizon: int,
         *,
+        n_future: int = 0,
+        levels: list[float] | None = None,
+        distribution: str = "quantile",
         revin: bool = False,
         revin_affine: bool = False,
         channel_independent: bool = False,
@@ -119,14 +139,30 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
                 f"covariates (n_inputs={n_inputs}, n_targets={n_targets}) a univariate model "
                 "per channel would have nothing to forecast for them"
             )
+        if isinstance(n_future, bool) or not isinstance(n_future, int) or not 0 <= n_future <= n_inputs - n_targets:
+            raise ValueError(f"n_future must be an integer from 0 to n_inputs - n_targets = {n_inputs - n_targets} "
+                             f"(the known-future channels are covariates, after the targets), got {n_future!r}")
+        if n_future and not self.reads_future:
+            raise ValueError(f"{type(self).__name__} does not read known-future inputs (n_future={n_future}); use a "
+                             "recurrent model (a bridge, feedback, lstm or bilstm)")
+        self.n_future = n_future
+        check_choice("distribution", distribution, DISTRIBUTIONS)
+        if levels and not self.learns_intervals:
+            raise ValueError(f"{type(self).__name__} has no parameters to learn intervals (levels={levels}); use a "
+                             "learned model, or intervals from its residuals (benchmarks/intervals.py does)")
+        #: Turns the core's raw values into forecasts: a point, quantiles or a distribution's parameters.
+        self.output: ForecastOutput = build_output(distribution if levels else None, levels or None)
+        self.probabilistic = not isinstance(self.output, PointOutput)
         check_bool("revin", revin)
         check_bool("revin_affine", revin_affine)
         check_bool("linear_skip", linear_skip)
         if revin_affine and not revin:
             raise ValueError("revin_affine=True needs revin=True")
-        # What the core sees: one channel per sample with channel independence.
+        # What the core sees: one channel per sample with channel independence; it returns n_params values per
+        # forecast element (one for a point).
         self.core_inputs = 1 if channel_independent else n_inputs
         self.core_targets = 1 if channel_independent else n_targets
+        self.core_outputs = self.core_targets * self.output.n_params
         self.revin = RevIN(n_inputs, affine=revin_affine) if revin else None
         self.skip = nn.Linear(lookback, horizon) if linear_skip else None
 
@@ -144,21 +180,25 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         """The blend logit(s), for their own optimizer param group (empty without a blend)."""
         return [] if self.blend is None else self.blend.blend_parameters()
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
-        """Forecast from a prepared window: (B', L, core_inputs) -> (B', H, core_targets), readouts.
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
+        """Forecast from a prepared window: (B', L, core_inputs) -> raw values (B', H, core_outputs), readouts.
 
         ``channel_ids`` (B',) gives, with channel independence, the channel of each univariate
-        window (sample ``b * C + c`` is channel ``c``); None without.
+        window (sample ``b * C + c`` is channel ``c``); None without. ``x_future`` (B', H, n_future)
+        holds the (normalised) known-future inputs over the horizon, or None.
         """
         raise NotImplementedError
 
     def forward(
-        self, x: Tensor, ablate: str | None = None, *, return_readouts: bool = False
+        self, x: Tensor, x_future: Tensor | None = None, *, ablate: str | None = None, return_readouts: bool = False
     ) -> Tensor | tuple[Tensor, Readouts]:
         """Forecast the next ``horizon`` steps of the target channels.
 
         Args:
-            x: Look-back window (B, L, n_inputs), targets first.
+            x: Look-back window (B, L, n_inputs), targets first, known-future channels last.
+            x_future: The known-future channels' values over the horizon (B, H, n_future); required when
+                ``n_future`` > 0, else None. Rows of the window's future that are not known are never read.
             ablate: None, or for bidirectional nets ``"past"``/``"future"`` to replace the
                 forward or backward encoder states by their batch-and-time mean (importance).
             return_readouts: Also return this pass's readouts (detached): ``blend/past_weight``
@@ -173,33 +213,37 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
                 or one query per output segment (``pmf``).
 
         Returns:
-            Forecast (B, H, n_targets) in the units of ``x``, and the readouts when asked.
+            Forecast (B, H, n_targets) in the units of ``x`` or, with ``levels``, the output's parameters
+            (B, H, n_targets, n_params) in those units; and the readouts when asked.
         """
-        # B: batch, L: look-back, H: horizon, C: input channels, T: target channels
-        self._check_input(x)
+        # B: batch, L: look-back, H: horizon, C: input channels, T: target channels, P: parameters per value
+        self._check_input(x, x_future)
         check_choice("ablate", ablate, ABLATIONS if self.bidirectional else (None,))
         batch = x.shape[0]
         stats = channel_ids = None
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
+            if x_future is not None:
+                x_future = self.revin.normalize_channels(x_future, stats, self.n_inputs - self.n_future)
         if self.channel_independent:
             x = x.transpose(1, 2).reshape(batch * self.n_inputs, self.lookback, 1)  # (B*C, L, 1)
             channel_ids = torch.arange(self.n_inputs, device=x.device).repeat(batch)  # (B*C,): c of sample b*C + c
-        y, readouts = self.core(x, ablate, channel_ids)  # (B', H, T')
+        raw, readouts = self.core(x, ablate, channel_ids, x_future)  # (B', H, T'*P)
+        params = self.output.project(raw.view(raw.shape[0], self.horizon, self.core_targets, -1))  # (B', H, T', P)
         if self.skip is not None:
             history = x[..., : self.core_targets].transpose(1, 2)  # (B', T', L)
-            y = y + self.skip(history).transpose(1, 2)  # (B', H, T')
+            params = self.output.shift(params, self.skip(history).transpose(1, 2))  # skip: (B', H, T')
         if self.channel_independent:
-            y = y.reshape(batch, self.n_targets, self.horizon).transpose(1, 2)  # (B, H, T)
+            params = params.reshape(batch, self.n_targets, self.horizon, -1).transpose(1, 2)  # (B, H, T, P)
         if stats is not None:
-            y = self.revin.denormalize(y, stats)
-        # Transposes above leave y strided; metrics and callers may .view() it.
-        y = y.contiguous()
+            params = self.output.denormalize(params, *self.revin.target_map(stats, self.n_targets))
+        # Transposes above leave the result strided; metrics and callers may .view() it.
+        y = (params if self.probabilistic else params[..., 0]).contiguous()
         if not return_readouts:
             return y
         return y, {name: value.detach() for name, value in readouts.items()}
 
-    def _check_input(self, x: Tensor) -> None:
+    def _check_input(self, x: Tensor, x_future: Tensor | None) -> None:
         expected = ("B", self.lookback, self.n_inputs)
         if x.dim() != 3 or x.shape[1] != self.lookback or x.shape[2] != self.n_inputs:
             raise ValueError(
@@ -208,3 +252,13 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
             )
         if not x.is_floating_point():
             raise ValueError(f"x must be a floating point tensor, got {x.dtype}")
+        if not self.n_future:
+            if x_future is not None:
+                raise ValueError(f"{type(self).__name__} was built without known-future inputs (n_future=0) but got "
+                                 "x_future; build it with n_future=... to read them")
+            return
+        expected_future = (x.shape[0], self.horizon, self.n_future)
+        if x_future is None or tuple(x_future.shape) != expected_future:
+            got = None if x_future is None else tuple(x_future.shape)
+            raise ValueError(f"{type(self).__name__} reads the known future: x_future of shape (B, H, n_future) = "
+                             f"{expected_future}, got {got}")

@@ -1,5 +1,7 @@
 """BridgedLSTM: (segment embedding ->) BiLSTM encoder -> bridge -> LSTM -> direct multi-step head."""
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_dropout, check_positive_int
@@ -41,6 +43,8 @@ class BridgedLSTM(ForecastNet):
         score: Attention score (``bridge="attention"`` only).
         revin, revin_affine, channel_independent, linear_skip: See
             :class:`~tsbridge.models.base.ForecastNet`.
+        **options: The other options of :class:`~tsbridge.models.base.ForecastNet`: ``n_future`` (known-future
+            inputs, read by the head at every forecast step), ``levels`` and ``distribution`` (intervals).
     """
 
     bidirectional = True
@@ -68,6 +72,7 @@ class BridgedLSTM(ForecastNet):
         revin_affine: bool = False,
         channel_independent: bool = False,
         linear_skip: bool = True,
+        **options: Any,
     ) -> None:
         super().__init__(
             n_inputs,
@@ -78,6 +83,7 @@ class BridgedLSTM(ForecastNet):
             revin_affine=revin_affine,
             channel_independent=channel_independent,
             linear_skip=linear_skip,
+            **options,
         )
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         check_positive_int("num_layers", num_layers)
@@ -112,9 +118,10 @@ class BridgedLSTM(ForecastNet):
             self.segments.steps,
             self.bridge.readout_size,
             horizon,
-            self.core_targets,
+            self.core_outputs,
             head_dropout,
             output_segment_length,
+            self.n_future,
         )
 
     def _encoder_input_size(self) -> int:
@@ -130,10 +137,11 @@ class BridgedLSTM(ForecastNet):
         """The AttentionBridge, or None for other bridges."""
         return self.bridge if isinstance(self.bridge, AttentionBridge) else None
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
-        """(B, L, core_inputs) -> (B, H, core_targets), with the bridge's readouts of this pass."""
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
+        """(B, L, core_inputs) -> (B, H, core_outputs), with the bridge's readouts of this pass."""
         h_fwd, h_bwd, bridged, readouts = self.encode(self.segments(x), ablate)  # over S = L / w steps
-        y, head_readouts = self.decode(bridged, h_fwd, h_bwd, channel_ids)
+        y, head_readouts = self.decode(bridged, h_fwd, h_bwd, channel_ids, x_future)
         return y, {**readouts, **head_readouts}
 
     def encode(self, x: Tensor, ablate: str | None) -> tuple[Tensor, Tensor, Tensor, Readouts]:
@@ -145,10 +153,11 @@ class BridgedLSTM(ForecastNet):
         return h_fwd, h_bwd, bridged, readouts
 
     def decode(
-        self, bridged: Tensor, h_fwd: Tensor, h_bwd: Tensor, channel_ids: Tensor | None = None
+        self, bridged: Tensor, h_fwd: Tensor, h_bwd: Tensor, channel_ids: Tensor | None = None,
+        x_future: Tensor | None = None,
     ) -> tuple[Tensor, Readouts]:
         """Run the second LSTM over the bridged sequence and the head over its last states (or, with
-        ``head="pmf"``, over one more step of it per output segment)."""
+        ``head="pmf"``, over one more step of it per output segment) and the known future ``x_future``."""
         # B: batch, S: recurrent steps, P: positions the head reads, N: hidden units, H: horizon
         states, final = self.decoder(self.bridge_dropout(bridged))  # (B, S, N), final (h, c)
         if self.pmf is None:
@@ -156,4 +165,4 @@ class BridgedLSTM(ForecastNet):
         else:
             queries = self.pmf(self.decoder, final, channel_ids)  # (B, P, N), P output segments
         features, readouts = self.bridge.readout(queries, h_fwd, h_bwd)  # (B, P, readout_size)
-        return self.head(features), readouts  # (B, H, T')
+        return self.head(features, x_future), readouts  # (B, H, T'*P)

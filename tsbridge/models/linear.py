@@ -1,6 +1,7 @@
 """DLinear (Zeng et al., AAAI 2023): trend/seasonal decomposition, one linear map each."""
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,8 @@ class DLinear(ForecastNet):
     linearly from L to H steps, and add the two.
 
     Covariate channels (beyond the first ``n_targets``) are not read: DLinear is univariate per
-    channel, as in the paper.
+    channel, as in the paper, so it takes no known-future inputs either. With ``levels`` each map
+    forecasts the output's ``n_params`` values per step (e.g. every quantile).
 
     Args:
         n_inputs, n_targets, lookback, horizon: See :class:`~tsbridge.models.base.ForecastNet`.
@@ -23,7 +25,10 @@ class DLinear(ForecastNet):
             padded by repeating its first and last values so the trend has length L.
         individual: One pair of linear maps per target channel instead of one shared pair.
         revin, revin_affine: See ``ForecastNet`` (RevIN on DLinear is close to RLinear).
+        **options: ``levels`` and ``distribution`` of ``ForecastNet`` (intervals).
     """
+
+    reads_future = False
 
     def __init__(
         self,
@@ -36,9 +41,10 @@ class DLinear(ForecastNet):
         *,
         revin: bool = False,
         revin_affine: bool = False,
+        **options: Any,
     ) -> None:
         super().__init__(
-            n_inputs, n_targets, lookback, horizon, revin=revin, revin_affine=revin_affine
+            n_inputs, n_targets, lookback, horizon, revin=revin, revin_affine=revin_affine, **options
         )
         check_positive_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:
@@ -47,18 +53,21 @@ class DLinear(ForecastNet):
         self.individual = check_bool("individual", individual)
         maps = n_targets if individual else 1
         bound = 1.0 / math.sqrt(lookback)  # nn.Linear's default initialisation range
-        # (maps, H, L) weights and (maps, H) biases; component 0: seasonal, 1: trend.
-        self.weight = nn.Parameter(torch.empty(2, maps, horizon, lookback).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(2, maps, horizon).uniform_(-bound, bound))
+        # (maps, H*P, L) weights and (maps, H*P) biases; component 0: seasonal, 1: trend. P = 1 for points.
+        outputs = horizon * self.output.n_params
+        self.weight = nn.Parameter(torch.empty(2, maps, outputs, lookback).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(2, maps, outputs).uniform_(-bound, bound))
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
-        """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
-        # B: batch, L: look-back, H: horizon, T: target channels, M: linear maps (T or 1)
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
+        """(B, L, n_inputs) -> (B, H, n_targets * n_params); no readouts."""
+        # B: batch, L: look-back, H: horizon, T: target channels, M: linear maps (T or 1), P: parameters per value
         series = x[..., : self.n_targets].transpose(1, 2)  # (B, T, L)
         pad = (self.kernel_size - 1) // 2
         padded = F.pad(series, (pad, pad), mode="replicate")  # (B, T, L + 2*pad)
         trend = F.avg_pool1d(padded, self.kernel_size, stride=1)  # (B, T, L)
         components = torch.stack([series - trend, trend])  # (2, B, T, L)
         weight = self.weight.expand(-1, self.n_targets, -1, -1)  # (2, T, H, L)
-        out = torch.einsum("kbtl,kthl->bht", components, weight)  # sum of both maps, (B, H, T)
-        return out + self.bias.sum(dim=0).T, {}  # (B, H, T) + (H, M)
+        out = torch.einsum("kbtl,kthl->bht", components, weight) + self.bias.sum(dim=0).T  # (B, H*P, T) + (H*P, M)
+        out = out.view(-1, self.horizon, self.output.n_params, self.n_targets).transpose(2, 3)  # (B, H, T, P)
+        return out.reshape(-1, self.horizon, self.core_outputs), {}  # (B, H, T*P)

@@ -1,4 +1,6 @@
-"""Parameter-free baselines: last value and seasonal naive."""
+"""Parameter-free baselines: last value and seasonal naive (points only, no known-future inputs)."""
+
+from typing import Any
 
 from torch import Tensor
 
@@ -11,12 +13,17 @@ class Naive(ForecastNet):
 
     Args:
         n_inputs, n_targets, lookback, horizon: See :class:`~tsbridge.models.base.ForecastNet`.
+        **options: ``ForecastNet``'s; ``n_future`` and ``levels`` are refused (nothing is learned).
     """
 
-    def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int) -> None:
-        super().__init__(n_inputs, n_targets, lookback, horizon)  # none of the learned options
+    reads_future = False
+    learns_intervals = False
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
+    def __init__(self, n_inputs: int, n_targets: int, lookback: int, horizon: int, **options: Any) -> None:
+        super().__init__(n_inputs, n_targets, lookback, horizon, **options)  # none of the learned options
+
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         last = x[:, -1:, : self.n_targets]  # (B, 1, T)
         return last.expand(-1, self.horizon, -1).clone(), {}  # (B, H, T), its own memory
@@ -31,10 +38,13 @@ class SeasonalNaive(ForecastNet):
             ``lookback``, so the last season is inside the window.
     """
 
+    reads_future = False
+    learns_intervals = False
+
     def __init__(
-        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int = 24
+        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int = 24, **options: Any
     ) -> None:
-        super().__init__(n_inputs, n_targets, lookback, horizon)
+        super().__init__(n_inputs, n_targets, lookback, horizon, **options)
         check_positive_int("season_length", season_length)
         if season_length > lookback:
             raise ValueError(
@@ -42,7 +52,8 @@ class SeasonalNaive(ForecastNet):
             )
         self.season_length = season_length
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
         """(B, L, n_inputs) -> (B, H, n_targets); no readouts."""
         season = x[:, -self.season_length :, : self.n_targets]  # (B, S, T): the last season
         repeats = -(-self.horizon // self.season_length)  # ceil(H / S)

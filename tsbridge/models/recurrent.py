@@ -1,5 +1,7 @@
 """Recurrent baselines without a bridge: a unidirectional LSTM stack and a BiLSTM with a head."""
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -28,6 +30,7 @@ class _RecurrentBaseline(ForecastNet):
             ``segment_length``.
         head_dropout: Dropout on the head's input; None means ``dropout``.
         revin, revin_affine, channel_independent, linear_skip: See ``ForecastNet``.
+        **options: The other options of ``ForecastNet``: ``n_future``, ``levels``, ``distribution``.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class _RecurrentBaseline(ForecastNet):
         revin_affine: bool = False,
         channel_independent: bool = False,
         linear_skip: bool = True,
+        **options: Any,
     ) -> None:
         super().__init__(
             n_inputs,
@@ -58,6 +62,7 @@ class _RecurrentBaseline(ForecastNet):
             revin_affine=revin_affine,
             channel_independent=channel_independent,
             linear_skip=linear_skip,
+            **options,
         )
         check_positive_int("hidden_size", hidden_size)
         check_positive_int("num_layers", num_layers)
@@ -77,7 +82,8 @@ class _RecurrentBaseline(ForecastNet):
             channels = n_inputs if channel_independent else None
             self.pmf = ParallelDecoder(self.segments.output_size, horizon, output_segment_length, channels)
         self.head = ForecastHead(
-            head, self.segments.steps, features, horizon, self.core_targets, head_dropout, output_segment_length
+            head, self.segments.steps, features, horizon, self.core_outputs, head_dropout, output_segment_length,
+            self.n_future,
         )
 
     def _build(self, hidden_size: int, num_layers: int, dropout: float) -> int:
@@ -102,13 +108,14 @@ class LSTMForecaster(_RecurrentBaseline):
         )
         return hidden_size
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
-        """(B, L, core_inputs) -> (B, H, core_targets); no readouts."""
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
+        """(B, L, core_inputs) -> (B, H, core_outputs); no readouts."""
         # B: batch, S: recurrent steps (L / w), P: positions the head reads, N: hidden units
         states, final = self.lstm(self.segments(x))  # (B, S, N), final (h, c)
         if self.pmf is None:
-            return self.head(states[:, -self.head.positions :]), {}  # reads (B, P, N)
-        return self.head(self.pmf(self.lstm, final, channel_ids)), {}  # reads (B, P, N), P output segments
+            return self.head(states[:, -self.head.positions :], x_future), {}  # reads (B, P, N)
+        return self.head(self.pmf(self.lstm, final, channel_ids), x_future), {}  # (B, P, N), P output segments
 
 
 class BiLSTMForecaster(_RecurrentBaseline):
@@ -129,16 +136,17 @@ class BiLSTMForecaster(_RecurrentBaseline):
         self.encoder = BiLSTMEncoder(self.segments.output_size, hidden_size, num_layers, dropout)
         return 2 * hidden_size
 
-    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None) -> tuple[Tensor, Readouts]:
-        """(B, L, core_inputs) -> (B, H, core_targets); no readouts."""
+    def core(self, x: Tensor, ablate: str | None, channel_ids: Tensor | None = None,
+             x_future: Tensor | None = None) -> tuple[Tensor, Readouts]:
+        """(B, L, core_inputs) -> (B, H, core_outputs); no readouts."""
         # B: batch, S: recurrent steps (L / w), N: hidden units per direction, P: output segments
         inputs = self.segments(x)  # (B, S, E)
         if self.pmf is not None:
             _, _, final = self.encoder(inputs, ablate, return_state=True)  # (h, c): (2 * layers, B, N) each
-            return self.head(self.pmf(self.encoder.lstm, final, channel_ids)), {}  # reads (B, P, 2N)
+            return self.head(self.pmf(self.encoder.lstm, final, channel_ids), x_future), {}  # reads (B, P, 2N)
         h_fwd, h_bwd = self.encoder(inputs, ablate)  # (B, S, N) each
         if self.head.kind == "last":
             summary = torch.cat([h_fwd[:, -1:], h_bwd[:, :1]], dim=-1)  # (B, 1, 2N)
         else:
             summary = torch.cat([h_fwd, h_bwd], dim=-1)  # (B, S, 2N)
-        return self.head(summary), {}
+        return self.head(summary, x_future), {}

@@ -52,10 +52,26 @@ class RevIN(nn.Module):
             x = x * self.weight + self.bias
         return x, (loc, scale)
 
+    def normalize_channels(self, x: Tensor, stats: tuple[Tensor, Tensor], first: int) -> Tensor:
+        """Standardise ``x`` (B, H, F), values of channels ``first .. first + F - 1`` (e.g. their known future), with
+        the statistics of a window normalised by :meth:`normalize`."""
+        loc, scale = stats
+        channels = slice(first, first + x.shape[-1])
+        x = (x - loc[..., channels]) / scale[..., channels]
+        if self.weight is not None:
+            x = x * self.weight[channels] + self.bias[channels]
+        return x
+
+    def target_map(self, stats: tuple[Tensor, Tensor], n_targets: int) -> tuple[Tensor, Tensor]:
+        """``(loc, scale)`` (B, 1, T) of the map ``y * scale + loc`` that undoes :meth:`normalize` for the first T
+        channels (the targets), learned affine part included."""
+        loc, scale = stats[0][..., :n_targets], stats[1][..., :n_targets]
+        if self.weight is None:
+            return loc, scale
+        weight = self.weight[:n_targets] + _AFFINE_EPS  # ((y - b) / w) * scale + loc
+        return loc - self.bias[:n_targets] * scale / weight, scale / weight
+
     def denormalize(self, y: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
         """Map a forecast ``y`` (B, H, T) back with the statistics of the first T channels."""
-        loc, scale = stats
-        n_targets = y.shape[-1]  # the target channels are the first input channels
-        if self.weight is not None:
-            y = (y - self.bias[:n_targets]) / (self.weight[:n_targets] + _AFFINE_EPS)
-        return y * scale[..., :n_targets] + loc[..., :n_targets]
+        loc, scale = self.target_map(stats, y.shape[-1])
+        return y * scale + loc

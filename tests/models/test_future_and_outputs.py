@@ -1,0 +1,70 @@
+"""Known-future inputs and interval outputs of every net: shapes, ordering, what a forecast may depend on, errors."""
+
+import pytest
+import torch
+from model_configs import HIDDEN, HORIZON, LOOKBACK
+
+from tsbridge.models import MODELS, build_model
+
+RECURRENT = [name for name, spec in MODELS.items() if spec.recurrent]
+LEVELS = [80, 90]
+
+
+def net(name, seed=0, **options):
+    torch.manual_seed(seed)
+    return build_model(name, 4, 2, LOOKBACK, HORIZON, hidden_size=HIDDEN, n_future=2, **options).eval()
+
+
+@pytest.mark.parametrize("name", RECURRENT)
+@pytest.mark.parametrize("head", ["last", "flatten", "pmf"])
+def test_every_recurrent_net_reads_the_known_future_and_forecasts_ordered_quantiles(name, head):
+    segments = {"segment_length": 4} if head == "pmf" else {}
+    model = net(name, head=head, levels=LEVELS, revin_affine=True, **segments)
+    x, x_future = torch.randn(3, LOOKBACK, 4), torch.randn(3, HORIZON, 2)
+    quantiles = model(x, x_future)
+    assert quantiles.shape == (3, HORIZON, 2, 5)  # (B, H, T, quantiles of 80/90 and the median)
+    assert (quantiles.diff(dim=-1) >= 0).all()
+    changed = x_future.clone()
+    changed[1:] += 3.0  # another sample's future, and this one's
+    with torch.no_grad():
+        moved = model(x, changed)
+    torch.testing.assert_close(moved[0], quantiles[0].detach())  # sample 0 reads only its own future
+    assert not torch.allclose(moved[1:], quantiles[1:].detach())
+    quantiles.sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters() if "future" in n)
+
+
+@pytest.mark.parametrize("distribution", ["normal", "student_t"])
+def test_distribution_outputs_are_parameters_with_a_positive_scale(distribution):
+    params = net("blend", levels=[80], distribution=distribution)(torch.randn(2, LOOKBACK, 4),
+                                                                  torch.randn(2, HORIZON, 2))
+    assert params.shape == (2, HORIZON, 2, 2 if distribution == "normal" else 3)
+    assert (params[..., 1] > 0).all()
+
+
+def test_dlinear_forecasts_intervals_but_reads_no_future():
+    model = build_model("dlinear", 3, 3, LOOKBACK, HORIZON, levels=LEVELS)
+    assert model(torch.randn(2, LOOKBACK, 3)).shape == (2, HORIZON, 3, 5)
+    with pytest.raises(ValueError, match="DLinear does not read known-future inputs"):
+        build_model("dlinear", 3, 1, LOOKBACK, HORIZON, n_future=1)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"n_future": 3}, r"n_future must be an integer from 0 to n_inputs - n_targets = 2"),
+    ({"n_future": 2, "channel_independent": True}, "channel_independent=True needs n_inputs == n_targets"),
+    ({"levels": [80], "distribution": "gamma"}, "distribution must be one of"),
+    ({"levels": [0]}, "strictly between 0 and 100"),
+])
+def test_bad_options_are_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        build_model("lstm", 4, 2, LOOKBACK, HORIZON, **options)
+
+
+def test_the_known_future_is_required_exactly_when_the_net_reads_it():
+    x = torch.randn(2, LOOKBACK, 4)
+    with pytest.raises(ValueError, match=r"x_future of shape \(B, H, n_future\) = \(2, 4, 2\), got None"):
+        net("blend")(x)
+    with pytest.raises(ValueError, match=r"got \(2, 4, 1\)"):
+        net("blend")(x, torch.randn(2, HORIZON, 1))
+    with pytest.raises(ValueError, match="built without known-future inputs"):
+        build_model("blend", 4, 2, LOOKBACK, HORIZON, hidden_size=HIDDEN)(x, torch.randn(2, HORIZON, 2))
