@@ -67,6 +67,7 @@ class Options:
     threads: int
     jobs: int
     latest_start: float  # time.time() after which no new run starts
+    at_once: int = 1  # runs sharing the machine at once (this invocation's jobs, or several invocations)
     overrides: tuple[str, ...] = ()  # extra Hydra overrides of a variant (--override)
 
 
@@ -90,8 +91,8 @@ def is_recurrent(model: str) -> bool:
     return REGISTRY[model].recurrent
 
 
-def machine_name(accelerator: str, jobs: int) -> str:
-    """``<GPU or CPU model>, <jobs> parallel runs``: what a row's ``train_seconds`` was measured on."""
+def machine_name(accelerator: str, at_once: int, threads: int) -> str:
+    """``<GPU or CPU model>, <n> runs at once, <t> threads each``: what a row's times were measured on."""
     import torch
 
     if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
@@ -101,7 +102,8 @@ def machine_name(accelerator: str, jobs: int) -> str:
         lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
         model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "CPU")
         device = f"{model} ({os.cpu_count()} cores)"
-    return f"{device}, {jobs} parallel run{'s' if jobs > 1 else ''}"
+    runs = "1 run at a time" if at_once == 1 else f"{at_once} runs at once"
+    return f"{device}, {runs}, {threads} thread{'s' if threads > 1 else ''} each"
 
 
 def run_overrides(run: Run, options: Options) -> list[str]:
@@ -162,7 +164,8 @@ def run_row(run: Run, options: Options) -> dict[str, Any]:
     return {
         "dataset": dataset_name(options.data), "setting": run.setting, "lookback": options.lookback,
         "horizon": run.horizon, "model": run.model, "seed": run.seed, **scores,
-        "machine": machine_name(options.accelerator, options.jobs), "overrides": " ".join(options.overrides),
+        "machine": machine_name(options.accelerator, options.at_once, options.threads),
+        "overrides": " ".join(options.overrides),
     }
 
 
@@ -244,10 +247,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "etth1.csv",
-                        help="CSV to append rows to")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="CSV to append rows to (default: benchmarks/results/<dataset>.csv)")
     parser.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu or auto")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (e.g. 12 on a GPU box)")
+    parser.add_argument("--side-by-side", type=int, default=1, metavar="N",
+                        help="other invocations running at the same time on this machine, counted in the rows' "
+                             "`machine` label (times depend on it)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores / jobs)")
     parser.add_argument("--time-budget", type=float, default=None,
                         help="seconds after which runs in flight are stopped; rows already written stay")
@@ -264,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not Path(args.data).is_file():
         sys.exit(f"accuracy.py: no data file at {args.data!r}; pass --data PATH or set TSBRIDGE_DATA_DIR")
+    if args.out is None:
+        args.out = REPO / "benchmarks" / "results" / f"{dataset_name(args.data).lower()}.csv"
     columns = existing_columns(args.out)
     if columns not in (None, COLUMNS):
         sys.exit(f"accuracy.py: {args.out} has the columns {columns}, not {COLUMNS}; pass a new --out file")
@@ -271,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.time() + budget
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     options = Options(data=str(Path(args.data).resolve()), lookback=args.lookback, accelerator=args.accelerator,
-                      quick=args.quick, threads=threads, jobs=args.jobs,
+                      quick=args.quick, threads=threads, jobs=args.jobs, at_once=max(args.jobs, args.side_by_side),
                       latest_start=deadline - min(args.min_run_seconds, budget), overrides=tuple(args.override))
     runs = plan(args.setting, args.horizons, args.models, args.seeds)
     print(f"{len(runs)} runs, {args.jobs} at a time, {threads} threads each; rows -> {args.out}", flush=True)

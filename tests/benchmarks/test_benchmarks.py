@@ -133,3 +133,22 @@ def test_throughput_quick_table(tmp_path):
     for row in table[2:]:
         assert float(row[1]) > 0 and float(row[2]) > 0 and float(row[3].strip("*")) > 0
     assert "Machine:" in text and "Peak RSS" in text and "Data memory" in text
+
+
+def test_intervals_quick_rows_and_rendered_checks(tmp_path):
+    pytest.importorskip("tsdata")
+    rows_path = tmp_path / "intervals.csv"
+    run_script("intervals", "--quick", "--datasets", "epf_fr_be", "--configs", "seasonal_naive", "blend",
+               "blend+cov quantile", "--seeds", "0", "--out", str(rows_path), tmp_path=tmp_path)
+    rows = pd.read_csv(rows_path)
+    assert tuple(rows.columns) == load_script("intervals").COLUMNS
+    assert sorted(zip(rows["config"], rows["series"])) == sorted(
+        (config, series) for config in ("seasonal_naive", "blend", "blend+cov quantile") for series in ("BE", "FR"))
+    interval_rows = rows[rows["config"] != "blend"]
+    assert interval_rows[["crps", "coverage-80", "width-90"]].notna().all().all()
+    assert rows.loc[rows["config"] == "blend", "crps"].isna().all()  # a point model has no CRPS
+    assert ((interval_rows["coverage-80"] <= interval_rows["coverage-90"]) & (interval_rows["width-80"] > 0)).all()
+    text = rows_path.with_suffix(".md").read_text()
+    tables = markdown_tables(text)
+    assert len(tables) == 2 and tables[0][0][:3] == ["config", "seeds", "mae"]  # one per series
+    assert "CRPS" in text and "below the seasonal naive's" in text
