@@ -33,14 +33,14 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer, compose_config, net_config
 from tsbridge.fitting import fit
-from tsbridge.models import build_net
+from tsbridge.models import build_model, build_net
 
 # benchmarks/ is these scripts' import root
 from throughput_report import measure_data_memory, report
 
 REPO = Path(__file__).resolve().parents[1]
 ETT_COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
-MEASURES = ("train", "infer", "forecaster", "memory")
+MEASURES = ("train", "infer", "forecaster", "memory", "segments")
 ETT_HOURLY_ROWS = 17_420  # the shape of ETTh1; the values do not change the speed
 QUICK_ROWS = 2_000  # --quick: a short frame split by ratios, so every measure takes a fraction of a second
 
@@ -211,6 +211,34 @@ class Bench:
         return 1 / (time.perf_counter() - started)
 
 
+def segment_epochs(args: argparse.Namespace, repeats: int) -> dict[str, object]:
+    """Issue 13's cost check: training epochs/s on ETTh1 of the blend bridge read as 30 segments of 24 steps at
+    L=720 against the per-step bridge at L=96, same hidden size, setting M channel-independent, one plain training
+    loop over random windows (only the shapes matter). The ratio is per-step epoch time over segment epoch time."""
+    hidden = 8 if args.quick else 64
+    windows = {720: 8640 - 720 - args.horizon + 1, 96: 8640 - 96 - args.horizon + 1}  # ett-hourly training windows
+
+    def epochs_per_second(lookback: int, segment_length: int) -> callable:
+        torch.manual_seed(0)
+        net = build_model("blend", 7, 7, lookback, args.horizon, hidden_size=hidden, channel_independent=True,
+                          segment_length=segment_length, head="pmf" if segment_length > 1 else "last")
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        x, y = torch.randn(args.batch_size, lookback, 7), torch.randn(args.batch_size, args.horizon, 7)
+
+        def run() -> float:
+            for step in range(args.warmup + args.steps):
+                if step == args.warmup:
+                    started = time.perf_counter()
+                optimizer.zero_grad(set_to_none=True)
+                torch.nn.functional.mse_loss(net(x), y).backward()
+                optimizer.step()
+            return args.steps * args.batch_size / (time.perf_counter() - started) / windows[lookback]
+        return run
+
+    result = interleaved(epochs_per_second(720, 24), epochs_per_second(96, 1), repeats)
+    return {**result, "hidden_size": hidden}
+
+
 def interleaved(first: callable, second: callable, repeats: int) -> dict[str, float]:
     """Run A B A B ...; the median of A/B over the pairs, and each side's median windows/s."""
     pairs = [(first(), second()) for _ in range(repeats)]
@@ -277,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                                          lambda: bench.predict_plain(net), args.repeats))
             keep("predict", interleaved(lambda: bench.predict_forecaster(forecaster),
                                         lambda: bench.predict_one_plain(net), args.repeats))
+    if "segments" in args.measures:
+        keep("segments", segment_epochs(args, args.repeats))
     if "memory" in args.measures and args.memory_rows:
         keep("memory", measure_data_memory(args.memory_rows, 8, 48 if args.quick else 512))
     print(report(args, **described, **measured))
