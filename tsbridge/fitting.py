@@ -8,13 +8,14 @@ the estimator's ``train``; the :class:`~tsbridge.predictor.Predictor` it returns
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
+import pandas as pd
 import torch
 from omegaconf import DictConfig
 
@@ -23,11 +24,9 @@ from tsbridge.config import build_callbacks, build_datamodule, build_module, bui
 from tsbridge.errors import CorruptFileError
 from tsbridge.metrics import scalar_values
 from tsbridge.persistence import load_tensors
-from tsbridge.predictor import Predictor
+from tsbridge.predictor import Backtest, Predictor, Start, backtest_metrics
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from tsbridge.data import WindowDataModule
     from tsbridge.module import ForecastModule
 
@@ -175,3 +174,22 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
         run_dir=Path(cfg.paths.output_dir), epochs=trainer.current_epoch, global_step=trainer.global_step,
         fit_seconds=fit_seconds,
     )
+
+
+def refit_backtest(fit_frame: Callable[[pd.DataFrame], FitResult], predictor: Predictor, frame: pd.DataFrame,
+                   start: Start = None, stride: int = 1) -> Backtest:
+    """:meth:`Predictor.backtest` with a model fitted again, by ``fit_frame(rows)``, on the rows up to each distinct
+    origin time (origins sharing a time, as in panels, share one fit). ``predictor`` reads and windows ``frame``."""
+    series = predictor.prepare(frame)
+    origins = predictor.origins(series, start, stride)
+    times = [series.timestamps[s][origin] for s, origin in origins.tolist()]
+    raw_times = pd.Index(frame.index if predictor.time_col is None else frame[predictor.time_col])
+    if isinstance(series.timestamps[0], pd.DatetimeIndex):
+        raw_times = pd.to_datetime(raw_times)
+    parts = []
+    for cutoff in sorted(set(times)):
+        refit = fit_frame(frame[raw_times <= cutoff]).predictor
+        chosen = origins[torch.tensor([t == cutoff for t in times])]
+        parts.append(refit.forecast_table(refit.prepare(frame), chosen))
+    forecasts = pd.concat(parts, ignore_index=True)
+    return Backtest(forecasts, backtest_metrics(forecasts, predictor.levels))

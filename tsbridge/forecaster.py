@@ -27,28 +27,22 @@ from typing import Any
 
 import lightning as L
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from tsbridge import fitting, persistence
 from tsbridge.callbacks import plot_blend_history
 from tsbridge.config import compose_config
-from tsbridge.models import MODELS, check_model_name
+from tsbridge.models import check_model_name
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
 from tsbridge.plotting import plot_calibration, plot_series_forecast
-from tsbridge.predictor import Backtest, Predictor, Start, backtest_metrics
+from tsbridge.predictor import Backtest, MissingReadoutError, Predictor, Start
 
-BLEND_MODELS = tuple(name for name, spec in MODELS.items() if spec.blend)
 
 
 class NotFittedError(ValueError, AttributeError):
     """The Forecaster has no trained model yet (call ``fit`` or ``Forecaster.load``)."""
-
-
-class MissingReadoutError(AttributeError):
-    """The model has no blend (or attention) bridge to read weights from."""
 
 
 class Forecaster:
@@ -192,38 +186,23 @@ class Forecaster:
 
     def predict(self, df: pd.DataFrame | None = None, horizon: int | None = None, *,
                 future: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Forecast the steps after the end of ``df`` (or of the training frame), in original units.
-
-        Args:
-            df: a frame with the training columns and at least ``lookback`` rows per series.
-            horizon: steps to return, at most the trained horizon; None returns all of them.
-            future: with future features, their values for the forecast steps: the time column (or index), the id
-                column of a panel and each future feature, for the next ``horizon`` timestamps of every series.
-
-        Returns:
-            One column per target (the median with ``levels``) plus ``<target>-lo-<level>`` and
-            ``<target>-hi-<level>`` per level, indexed by the future timestamps (the training frequency); for a
-            panel, by an ``(id_col, time)`` MultiIndex (``.reset_index()`` gives NeuralForecast's long layout).
-        """
+        """Forecast the ``horizon`` steps after the end of ``df`` (None: the training frame) in original units:
+        one column per target (the median with ``levels``) plus ``<target>-lo-<level>``/``-hi-<level>``, indexed
+        by the future timestamps (panels: ``(id_col, time)``). With future features, ``future`` holds their values
+        for those steps. See :meth:`tsbridge.predictor.Predictor.predict`."""
         return self._fitted().predict(df, horizon, future)
 
     def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False) -> Backtest:
-        """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df``.
-
-        Each forecast reads only the ``lookback`` rows up to and including its origin. Without ``retrain`` all
-        origins go through the fitted model in one batched pass over lazily indexed windows; with ``retrain`` the
-        model is fitted again (same settings as the last ``fit``) on the rows up to each distinct origin time.
-
-        Args:
-            df: frame with the training columns.
-            start: first origin: a timestamp (the first row at or after it), a row position (int), a fraction of
-                each series (float in [0, 1)), or None; origins without a full look-back are skipped.
-            stride: rows between origins.
-            retrain: refit before every origin (slow: one training per origin).
+        """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df`` from
+        ``start`` (a timestamp, a row position >= 0, a fraction of each series, or None: the earliest), each
+        reading only the ``lookback`` rows up to its origin; all origins in one batched pass
+        (:meth:`tsbridge.predictor.Predictor.backtest`). With ``retrain`` the model is fitted again, with the last
+        ``fit``'s settings, on the rows up to each distinct origin time (slow: one training per origin).
 
         Returns:
-            ``Backtest(forecasts, metrics)``: ``forecasts`` has columns [id_col], origin, timestamp, step, target,
-            actual, forecast; ``metrics`` has one row per target (mse, mae, rmse, mape, smape).
+            ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and
+            ``lo-``/``hi-`` interval columns), and per-target metrics (mse, mae, rmse, mape, smape; crps,
+            coverage-<level>, width-<level> for interval models).
         """
         predictor = self._fitted()
         if not retrain:
@@ -231,44 +210,14 @@ class Forecaster:
         if self.result is None:
             raise NotFittedError("a retraining backtest needs the fit settings: call fit() (a loaded forecaster "
                                  "only predicts)")
-        series = predictor.prepare(df)
-        origins = predictor.origins(series, start, stride)
-        times = [series.timestamps[s][origin] for s, origin in origins.tolist()]
-        raw_times = pd.Index(df.index if predictor.time_col is None else df[predictor.time_col])
-        if isinstance(series.timestamps[0], pd.DatetimeIndex):
-            raw_times = pd.to_datetime(raw_times)
-        parts = []
-        for cutoff in sorted(set(times)):  # origins sharing a time (panels) share one refit
-            refit = self._fit(df[raw_times <= cutoff]).predictor
-            chosen = origins[torch.tensor([t == cutoff for t in times])]
-            parts.append(refit.forecast_table(refit.prepare(df), chosen))
-        forecasts = pd.concat(parts, ignore_index=True)
-        return Backtest(forecasts, backtest_metrics(forecasts))
+        return fitting.refit_backtest(self._fit, predictor, df, start, stride)
 
     # ------------------------------------------------------------------ readouts
-    def _require(self, kind: str) -> Predictor:
-        predictor = self._fitted()
-        if getattr(predictor.module.net, kind, None) is None:
-            hint = (f"models with one: {', '.join(BLEND_MODELS)}; for any bidirectional model, fit logs "
-                    "importance/past and importance/future") if kind == "blend" else "use model='attention'"
-            raise MissingReadoutError(f"model {predictor.model!r} has no {kind} bridge, so it has no {kind} "
-                                      f"weights ({hint})")
-        return predictor
-
     @property
     def blend_weights(self) -> dict[str, Any]:
         """``{"past": a, "future": 1 - a}``: the learned weight of the forward (past-facing) BiLSTM states, read
-        out of the forecast from the end of the training data.
-
-        For ``blend_unit`` the mean over units. A ``blend_gated`` weight depends on the input: it is the mean gate
-        of that forecast, with ``"profile"``: the mean a per look-back position (segment, with segments).
-        """
-        readouts = self._require("blend").readouts()
-        past = float(readouts["blend/past_weight"])
-        weights: dict[str, Any] = {"past": past, "future": 1.0 - past}
-        if "blend/profile" in readouts:
-            weights["profile"] = readouts["blend/profile"].numpy()
-        return weights
+        out of the forecast from the end of the training data (see :meth:`Predictor.blend_weights`)."""
+        return self._fitted().blend_weights()
 
     @property
     def blend_history(self) -> pd.DataFrame:
@@ -283,7 +232,7 @@ class Forecaster:
             Columns ``lag`` -L .. -1 (-1: the last observed step), rows the decoder positions that query
             (``query``; one with ``head="last"``), under the series id for panels. Each row sums to 1.
         """
-        return self._require("attention").attention_weights(df)
+        return self._fitted().attention_weights(df)
 
     # ------------------------------------------------------------------ figures
     def plot(self, df: pd.DataFrame | None = None, *, origin: Any = None, series_id: Hashable | None = None,
@@ -314,7 +263,7 @@ class Forecaster:
 
     def plot_blend(self) -> Figure:
         """The past (forward) and future (backward) blend weights over the training steps."""
-        self._require("blend")
+        self._fitted().require_readout("blend")
         if self.blend_history.empty:
             raise RuntimeError("no blend trajectory was recorded: the configured callbacks had no "
                                "BlendWeightMonitor (callbacks=default has one)")

@@ -24,6 +24,7 @@ from tsbridge import persistence
 from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, WindowDataset, collate_windows,
                            extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
 from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
+from tsbridge.models import MODELS
 from tsbridge.module import ForecastModule
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 
 #: Where a backtest starts: a timestamp, a row position, a fraction of each series, or None (earliest).
 Start = pd.Timestamp | str | int | float | None
+
+
+class MissingReadoutError(AttributeError):
+    """The model has no blend (or attention) bridge to read weights from."""
 
 
 class Forecast(NamedTuple):
@@ -293,6 +298,27 @@ class Predictor:
         return Backtest(forecasts, backtest_metrics(forecasts, self.levels))
 
     # ------------------------------------------------------------------ readouts
+    def require_readout(self, kind: str) -> None:
+        """Raise :class:`MissingReadoutError` unless the net has a ``kind`` (``"blend"``/``"attention"``) bridge."""
+        if getattr(self.module.net, kind, None) is None:
+            blends = ", ".join(name for name, spec in MODELS.items() if spec.blend)
+            hint = (f"models with one: {blends}; for any bidirectional model, fit logs importance/past and "
+                    "importance/future") if kind == "blend" else "use model='attention'"
+            raise MissingReadoutError(f"model {self.model!r} has no {kind} bridge, so it has no {kind} weights "
+                                      f"({hint})")
+
+    def blend_weights(self, frame: pd.DataFrame | None = None, future: pd.DataFrame | None = None) -> dict[str, Any]:
+        """``{"past": a, "future": 1 - a}`` of the forecast from the end of ``frame`` (see :meth:`readouts`); for
+        ``blend_unit`` the mean over units; a ``blend_gated`` weight depends on the input: the mean gate of that
+        forecast, with ``"profile"``, the mean a per look-back position (per segment with segments)."""
+        self.require_readout("blend")
+        readouts = self.readouts(frame, future)
+        past = float(readouts["blend/past_weight"])
+        weights: dict[str, Any] = {"past": past, "future": 1.0 - past}
+        if "blend/profile" in readouts:
+            weights["profile"] = readouts["blend/profile"].numpy()
+        return weights
+
     def readouts(self, frame: pd.DataFrame | None = None, future: pd.DataFrame | None = None) -> dict[str, Tensor]:
         """The net's readouts (``blend/past_weight``, ``blend/profile``, ``attention/weights`` ...) of the forecast
         from the end of each series of ``frame`` (None: the training data), from one explicit forward pass. A model
@@ -317,6 +343,7 @@ class Predictor:
         Returns columns ``lag`` -S .. -1 (-1: the last observed step, or segment with ``segment_length`` > 1),
         rows the decoder positions that query (``query``), under the series id for panels; each row sums to 1.
         """
+        self.require_readout("attention")
         series = self.prepare(frame)
         weights = self.readouts(frame, future)["attention/weights"]
         weights = weights.reshape(len(series.values), -1, weights.shape[-1]).numpy()  # (S, P, L)
