@@ -180,15 +180,15 @@ def attempt(job: tuple[Run, Options]) -> tuple[Run, dict[str, Any] | None, str]:
         return run, None, "failed:\n" + traceback.format_exc(limit=3)
 
 
-def append_row(path: Path, row: dict[str, Any]) -> None:
-    """Append one row (writing the header to a new file), flushed at once so partial results survive a kill."""
+def append_rows(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> None:
+    """Append rows (writing the header to a new file), flushed at once so partial results survive a kill."""
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         if new:
             writer.writeheader()
-        writer.writerow(row)
+        writer.writerows(rows)
 
 
 def existing_columns(path: Path) -> tuple[str, ...] | None:
@@ -212,7 +212,7 @@ def execute(runs: list[Run], options: Options, out: Path, jobs: int, deadline: f
     def record(run: Run, row: dict[str, Any] | None, message: str) -> None:
         nonlocal failed
         if row is not None:
-            append_row(out, row)
+            append_rows(out, [row])
         failed += message.startswith("failed")
         print(f"[{time.strftime('%H:%M:%S')}] {run.setting} H={run.horizon} {run.model} seed={run.seed}: "
               f"{'mse=' + row['mse'] + ' mae=' + row['mae'] + ' epochs=' + str(row['epochs']) if row else message}",

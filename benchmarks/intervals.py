@@ -24,7 +24,6 @@ with MAE, sMAPE, MSE (original units), CRPS, coverage and width of the 80% and 9
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from accuracy import append_rows  # benchmarks/ is this script's import root
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -188,16 +189,6 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int) -> li
     return rows
 
 
-def append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-
-
 # ---------------------------------------------------------------------------------------------- rendering
 def cell(values: pd.Series, digits: int = 3) -> str:
     values = values.dropna()
@@ -275,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                     if config == "seasonal_naive" and seed != 0:
                         continue  # parameter-free: its seed-0 row is every seed's
                     rows = run(name, config, seed, args.quick, args.threads)
-                    append_rows(args.out, rows)
+                    append_rows(args.out, rows, COLUMNS)
                     summary = " ".join(f"{r['series']}: mae={r['mae']} crps={r.get('crps', '–')}" for r in rows)
                     print(f"[{time.strftime('%H:%M:%S')}] {name} {config} seed={seed}: {summary}", flush=True)
     rows = pd.read_csv(args.out)

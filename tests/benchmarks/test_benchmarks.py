@@ -24,6 +24,8 @@ ETT_HOURLY_ROWS = 14_400  # the ett-hourly split ends there
 def load_script(name: str):
     """A benchmark script as a module (benchmarks/ is no package), registered so its dataclasses resolve."""
     qualified = f"benchmark_{name}"
+    if str(BENCHMARKS) not in sys.path:  # the scripts import each other, as when run from their folder
+        sys.path.insert(0, str(BENCHMARKS))
     if qualified not in sys.modules:
         spec = importlib.util.spec_from_file_location(qualified, BENCHMARKS / f"{name}.py")
         sys.modules[qualified] = module = importlib.util.module_from_spec(spec)
