@@ -169,11 +169,12 @@ def selection_tables(rows: pd.DataFrame, dataset: str) -> list[str]:
     lines = ["Each configuration is a look-back L and the Hydra overrides on top of `experiment=etth1_bridges`. "
              "The reported configuration per model and horizon is the one with the lowest mean **validation** MSE "
              "(`val_mse`, the tested checkpoint's); test MSE is reported, never used to choose.", "",
-             "| H | model | L | overrides | seeds | val MSE | test MSE | test MAE | s/epoch |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for row in chosen.sort_values(["horizon", "model"]).itertuples():
+             "| setting | H | model | L | overrides | seeds | val MSE | test MSE | test MAE | s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in chosen.sort_values(["setting", "horizon", "model"]).itertuples():
         std = f" ± {row.mse_std:.3f}" if row.seeds > 1 else ""
-        lines.append(f"| {row.horizon} | {row.model} | {row.lookback} | `{short(row.overrides)}` | {row.seeds} | "
+        lines.append(f"| {row.setting} | {row.horizon} | {row.model} | {row.lookback} | `{short(row.overrides)}` | "
+                     f"{row.seeds} | "
                      f"{row.val_mse:.3f} | {row.mse:.3f}{std} | {row.mae:.3f} | {row.epoch_seconds:.0f} |")
     lines += ["", "Published (setting M, MSE / MAE):", "",
               "| model | L | " + " | ".join(f"H={h}" for h in REFERENCE_HORIZONS) + " | source |",
@@ -183,10 +184,11 @@ def selection_tables(rows: pd.DataFrame, dataset: str) -> list[str]:
                      + f" | [{source}] |")
     lines += ["", *target_checks(chosen, dataset, horizons), "",
               "All configurations searched (seed 0 unless stated; one row per configuration):", "",
-              "| H | model | L | overrides | seeds | val MSE | test MSE |", "|---|---|---|---|---|---|---|"]
-    for row in configs.sort_values(["horizon", "model", "val_mse"]).itertuples():
-        lines.append(f"| {row.horizon} | {row.model} | {row.lookback} | `{short(row.overrides)}` | {row.seeds} | "
-                     f"{row.val_mse:.3f} | {row.mse:.3f} |")
+              "| setting | H | model | L | overrides | seeds | val MSE | test MSE |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in configs.sort_values(["setting", "horizon", "model", "val_mse"]).itertuples():
+        lines.append(f"| {row.setting} | {row.horizon} | {row.model} | {row.lookback} | `{short(row.overrides)}` | "
+                     f"{row.seeds} | {row.val_mse:.3f} | {row.mse:.3f} |")
     return lines
 
 
@@ -230,12 +232,12 @@ def render(rows: pd.DataFrame, source: str) -> str:
     # CSVs written before the `overrides` column hold only default runs.
     overrides = (rows["overrides"].astype("string").fillna("") if "overrides" in rows
                  else pd.Series("", index=rows.index))
-    selection = "val_mse" in rows and rows["val_mse"].notna().any()
-    searched = rows[rows["val_mse"].notna()] if selection else rows.iloc[:0]
-    legacy = rows[rows["val_mse"].isna()] if selection else rows
-    overrides = overrides[legacy.index]
-    variants = legacy.assign(overrides=overrides)[overrides != ""]
-    rows = legacy[overrides == ""]
+    # Rows with val_mse are configurations to select among (issue 13); older variant rows (no val_mse) keep their
+    # own table; the experiment's defaults fill the main tables either way.
+    recorded = rows["val_mse"].notna() if "val_mse" in rows else pd.Series(False, index=rows.index)
+    searched = rows[recorded]
+    variants = rows.assign(overrides=overrides)[(overrides != "") & ~recorded]
+    rows = rows[overrides == ""]
     every = pd.concat([rows, searched])
     datasets = ", ".join(sorted(every["dataset"].unique()))
     lookbacks = ", ".join(str(v) for v in sorted(every["lookback"].unique()))
