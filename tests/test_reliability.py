@@ -1,11 +1,17 @@
-"""Issue 12 outside the data layer's own checks: where the ETT files go, said in the words a user types."""
+"""Issue 12, first run: where the ETT files go (in the words a user types), a README snippet that backtests out of
+sample, and a ``make train`` that installs only what a run needs."""
 
 from __future__ import annotations
+
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from tsbridge.data.datasets import DATA_DIR_ENV, ett_path
 from tsbridge.data.errors import DatasetNotFoundError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_missing_ett_file_message_names_the_python_and_command_line_keys(tmp_path, monkeypatch):
@@ -16,3 +22,35 @@ def test_the_missing_ett_file_message_names_the_python_and_command_line_keys(tmp
     message = str(raised.value)
     assert "data.frame.path=" in message and "load_dataset('etth1', path=...)" in message
     assert f"${DATA_DIR_ENV}" in message and str(tmp_path / "cache" / "tsbridge") in message
+
+
+def readme_notebook_snippet() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## In a notebook"):]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_notebook_snippet_runs_and_backtests_only_unseen_rows(tmp_path, monkeypatch):
+    code = readme_notebook_snippet()
+    # The README's sizes, shrunk to seconds; everything else runs as printed.
+    shrunk = code.replace("hidden_size=16, max_epochs=3", "hidden_size=8, max_epochs=1, limit_train_batches=2, "
+                          "limit_val_batches=1, progress=False")
+    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    monkeypatch.chdir(tmp_path)  # it saves "blend_model" into the working folder
+    namespace: dict = {}
+    exec(compile(shrunk, "README.md", "exec"), namespace)
+    fc, df, cutoff = namespace["fc"], namespace["df"], namespace["cutoff"]
+    assert fc.predictor.history.timestamps[0][-1] == cutoff  # fit saw nothing after the cutoff
+    origins = fc.backtest(df, start=cutoff, stride=12).forecasts["origin"]
+    assert origins.min() == cutoff  # every forecast is of rows the model never trained or validated on
+
+
+def test_make_train_installs_no_dev_extras_and_make_test_adds_them():
+    def dry_run(target: str) -> str:
+        return subprocess.run(["make", "-n", "-B", "-C", str(ROOT), target, "PYTHON=python"], capture_output=True,
+                              text=True, check=True).stdout
+
+    train = dry_run("train")
+    assert "pip install -e .\n" in train and "[dev]" not in train and "-m tsbridge.cli.train" in train
+    test = dry_run("test")
+    assert 'pip install -e ".[dev]"' in test and "-m pytest" in test

@@ -109,6 +109,11 @@ def test_lightning_product_tips_are_not_printed(terminal_output):
         assert advert not in terminal_output
 
 
+def test_third_party_deprecation_warnings_are_not_printed(terminal_output):
+    # e.g. torch's FutureWarning about LeafSpec, raised inside Lightning: nothing a user can change.
+    assert "is deprecated" not in terminal_output and "FutureWarning" not in terminal_output
+
+
 def test_the_summary_names_the_run_folder_and_what_each_metric_means(terminal_output):
     (line,) = [line for line in terminal_output.splitlines() if line.strip().startswith("written to ")]
     run_dir = Path(line.split("written to ", 1)[1])
