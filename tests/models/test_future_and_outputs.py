@@ -68,3 +68,15 @@ def test_the_known_future_is_required_exactly_when_the_net_reads_it():
         net("blend")(x, torch.randn(2, HORIZON, 1))
     with pytest.raises(ValueError, match="built without known-future inputs"):
         build_model("blend", 4, 2, LOOKBACK, HORIZON, hidden_size=HIDDEN)(x, torch.randn(2, HORIZON, 2))
+
+
+def test_a_flag_constant_over_the_lookback_and_set_ahead_keeps_the_forecast_finite():
+    """A holiday flag that is 0 over the whole look-back and 1 in the horizon: the known future enters in the data's
+    units, not divided by the window's (near-zero) scale of that channel."""
+    model = net("blend")
+    x = torch.randn(2, LOOKBACK, 4)
+    x[..., 2:] = 0.0  # the two known-future channels are constant over the look-back
+    x_future = torch.ones(2, HORIZON, 2)
+    with torch.no_grad():
+        forecast = model(x, x_future)
+    assert torch.isfinite(forecast).all() and forecast.abs().max() < 100

@@ -52,16 +52,6 @@ class RevIN(nn.Module):
             x = x * self.weight + self.bias
         return x, (loc, scale)
 
-    def normalize_channels(self, x: Tensor, stats: tuple[Tensor, Tensor], first: int) -> Tensor:
-        """Standardise ``x`` (B, H, F), values of channels ``first .. first + F - 1`` (e.g. their known future), with
-        the statistics of a window normalised by :meth:`normalize`."""
-        loc, scale = stats
-        channels = slice(first, first + x.shape[-1])
-        x = (x - loc[..., channels]) / scale[..., channels]
-        if self.weight is not None:
-            x = x * self.weight[channels] + self.bias[channels]
-        return x
-
     def target_map(self, stats: tuple[Tensor, Tensor], n_targets: int) -> tuple[Tensor, Tensor]:
         """``(loc, scale)`` (B, 1, T) of the map ``y * scale + loc`` that undoes :meth:`normalize` for the first T
         channels (the targets), learned affine part included."""
