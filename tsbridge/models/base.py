@@ -222,9 +222,10 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         batch = x.shape[0]
         stats = channel_ids = None
         if self.revin is not None:
-            # The known future stays in the data's (scaled) units: normalised by its window, a flag that is constant
-            # over the look-back (no holiday in it, one ahead) would be divided by a near-zero scale.
-            x, stats = self.revin.normalize(x)
+            # Known-future channels are standardised over look-back and future together (see RevIN.normalize).
+            x, stats = self.revin.normalize(x, x_future)
+            if x_future is not None:
+                x_future = self.revin.normalize_future(x_future, stats)
         if self.channel_independent:
             x = x.transpose(1, 2).reshape(batch * self.n_inputs, self.lookback, 1)  # (B*C, L, 1)
             channel_ids = torch.arange(self.n_inputs, device=x.device).repeat(batch)  # (B*C,): c of sample b*C + c

@@ -37,12 +37,23 @@ class RevIN(nn.Module):
         self.weight = nn.Parameter(torch.ones(n_channels)) if affine else None
         self.bias = nn.Parameter(torch.zeros(n_channels)) if affine else None
 
-    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Standardise each window of ``x`` (B, L, C); return it and the (loc, scale) (B, 1, C)."""
+    def normalize(self, x: Tensor, future: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Standardise each window of ``x`` (B, L, C); return it and the (loc, scale) (B, 1, C).
+
+        With ``future`` (B, H, F), the known future of the last F channels, those channels' statistics cover the
+        look-back and the future together (both are inputs): a flag constant over the look-back but set ahead (a
+        holiday) then has a proper scale instead of a near-zero one. Use :meth:`normalize_future` for ``future``.
+        """
         # Statistics are treated as constants (as in RevIN): gradients flow through the values only.
-        # B: batch, L: look-back, C: channels
-        loc = x.mean(dim=1, keepdim=True).detach()  # (B, 1, C)
+        # B: batch, L: look-back, C: channels, F: known-future channels (the last ones)
+        loc = x.mean(dim=1, keepdim=True)  # (B, 1, C)
         variance = x.var(dim=1, keepdim=True, unbiased=False)  # (B, 1, C)
+        if future is not None:
+            joint = torch.cat([x[..., -future.shape[-1] :], future], dim=1)  # (B, L+H, F)
+            loc = torch.cat([loc[..., : -future.shape[-1]], joint.mean(dim=1, keepdim=True)], dim=-1)
+            variance = torch.cat([variance[..., : -future.shape[-1]],
+                                  joint.var(dim=1, keepdim=True, unbiased=False)], dim=-1)
+        loc = loc.detach()
         dtype = torch.finfo(x.dtype)
         relative = max(self.eps, (10 * dtype.eps) ** 2)  # float32: eps; bfloat16's coarse rounding needs more
         floor = relative * (variance + loc**2) + dtype.tiny  # (B, 1, C) relative to mean(x**2)
@@ -51,6 +62,15 @@ class RevIN(nn.Module):
         if self.weight is not None:
             x = x * self.weight + self.bias
         return x, (loc, scale)
+
+    def normalize_future(self, future: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
+        """Standardise the known future (B, H, F) of the last F channels with the statistics :meth:`normalize`
+        returned for them."""
+        channels = slice(stats[0].shape[-1] - future.shape[-1], None)
+        future = (future - stats[0][..., channels]) / stats[1][..., channels]
+        if self.weight is not None:
+            future = future * self.weight[channels] + self.bias[channels]
+        return future
 
     def target_map(self, stats: tuple[Tensor, Tensor], n_targets: int) -> tuple[Tensor, Tensor]:
         """``(loc, scale)`` (B, 1, T) of the map ``y * scale + loc`` that undoes :meth:`normalize` for the first T
