@@ -54,3 +54,20 @@ def test_make_train_installs_no_dev_extras_and_make_test_adds_them():
     assert "pip install -e .\n" in train and "[dev]" not in train and "-m tsbridge.cli.train" in train
     test = dry_run("test")
     assert 'pip install -e ".[dev]"' in test and "-m pytest" in test
+
+
+def test_the_readme_intervals_snippet_runs(tmp_path, monkeypatch):
+    """The README's intervals and known-future covariates example, shrunk to seconds, runs as printed."""
+    pytest.importorskip("tsdata")
+    text = (ROOT / "README.md").read_text()
+    code = text[text.index("## Intervals and known-future covariates"):].split("```python\n", 1)[1].split("```", 1)[0]
+    shrunk = code.replace("segment_length=24, levels=[80, 90])", "segment_length=24, levels=[80, 90], hidden_size=8, "
+                          "max_epochs=1, limit_train_batches=2, limit_val_batches=1, progress=False)")
+    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(shrunk, "README.md", "exec"), namespace)
+    fc, result = namespace["fc"], namespace["result"]
+    forecast = fc.predict(namespace["history"], future=namespace["tomorrow"])
+    assert list(forecast.columns) == ["price-lo-90", "price-lo-80", "price", "price-hi-80", "price-hi-90"]
+    assert len(forecast) == 2 * 24 and {"crps", "coverage-80", "width-90"} <= set(result.metrics.columns)
