@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "tsbridge"
 # Lowest first; a module may import its own layer and those below it.
 LAYERS = [
-    ("tsbridge", "tsbridge.errors"),
+    ("tsbridge", "tsbridge.errors", "tsbridge.quiet"),
     ("tsbridge.data",),
     ("tsbridge.models",),
     ("tsbridge.metrics", "tsbridge.schedulers"),

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Hashable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
 from tsbridge.plotting import plot_calibration, plot_series_forecast
 from tsbridge.predictor import Backtest, MissingReadoutError, Predictor, Start
+from tsbridge.quiet import drop_product_tips, lightning_warnings_only
 
 
 
@@ -53,7 +55,8 @@ class Forecaster:
         lookback: look-back window L (rows the model reads).
         horizon: forecast length H (rows it forecasts).
         work_dir: where checkpoints and logs go; None uses a temporary directory removed with the object.
-        progress: show Lightning's progress bars and model summary while fitting.
+        progress: show Lightning's progress bars, model summary and information lines while fitting (False: only its
+            warnings).
         **options: any key of the composed ``model``, ``module``, ``trainer`` or ``data`` config, routed to the
             node that has it (``hidden_size`` -> ``model.hidden_size``, ``max_epochs`` -> ``trainer.max_epochs``,
             ``batch_size`` -> ``data.batch_size``), plus ``lr``/``weight_decay`` (``module.optimizer.*``) and
@@ -161,7 +164,9 @@ class Forecaster:
         """One :func:`tsbridge.fitting.fit` of ``frame`` with this forecaster's config, in a new run folder."""
         cfg = self.config.copy()
         cfg.paths.output_dir = tempfile.mkdtemp(prefix="fit-", dir=self.work_dir)
-        return fitting.fit(cfg, frame, **self._fit_options)
+        drop_product_tips()
+        with nullcontext() if self.progress else lightning_warnings_only():
+            return fitting.fit(cfg, frame, **self._fit_options)
 
     # ------------------------------------------------------------------ forecasting
     def _fitted(self) -> Predictor:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import warnings
 
 from forecaster_frames import QUIET, hourly, tiny
@@ -41,3 +42,32 @@ def test_a_collected_forecaster_removes_its_temporary_folder_without_a_resource_
         gc.collect()
     assert not work_dir.exists()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+def test_progress_false_hides_lightnings_information_lines_and_no_fit_prints_product_tips():
+    """What reaches Lightning's console handler: its information lines with progress=True, warnings only with
+    progress=False, and never a product tip."""
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    logger = logging.getLogger("lightning.pytorch")
+    collect = Collect()
+    logger.addHandler(collect)
+    try:
+        # With the configured CSV logger, where Lightning advertises its cloud loggers.
+        tiny(progress=True).fit(hourly(), target="load", time_col="date", val_size=0.25,
+                                trainer_kwargs=QUIET["trainer_kwargs"])
+        shown, collect.messages = collect.messages, []
+        tiny(progress=False).fit(hourly(), target="load", time_col="date", val_size=0.25, **QUIET)
+        hidden = collect.messages
+    finally:
+        logger.removeHandler(collect)
+    assert any("GPU available" in message for message in shown)  # what progress=False has to hide
+    assert not any("GPU available" in message or "Trainer.fit` stopped" in message for message in hidden)
+    assert not any("💡" in message for message in shown + hidden)

@@ -15,19 +15,11 @@ from typing import Any
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from tsbridge.quiet import drop_product_tips
+
 # Errors a user can fix by changing the command line, the config or the data: shown as one line, not a
 # traceback. FloatingPointError covers a diverging loss (tsbridge.module.NonFiniteLossError says what to change).
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, FloatingPointError, HydraException, OmegaConfBaseException)
-# Lightning's log lines that advertise products rather than describe the run.
-_ADVERTISING = ("💡 Tip", "litlogger", "litmodels", "lightning.ai")
-
-
-class _DropAdvertising(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(marker in message for marker in _ADVERTISING)
-
-
 def quiet_runtime() -> None:
     """Show only warnings a user can act on; called first by the command-line entry points.
 
@@ -51,8 +43,7 @@ def route_lightning_logs() -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-        logger.addFilter(_DropAdvertising())
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvertising())
+    drop_product_tips()
 
 
 def _root_cause(error: BaseException) -> BaseException:
