@@ -161,3 +161,25 @@ def test_intervals_quick_rows_and_rendered_checks(tmp_path):
     tables = markdown_tables(text)
     assert len(tables) == 2 and tables[0][0][:3] == ["config", "seeds", "mae"]  # one per series
     assert "CRPS" in text and "below the seasonal naive's" in text
+
+
+def test_the_segments_experiment_is_the_recipe_the_etth1_rows_measured():
+    """conf/experiment/etth1_segments.yaml composes to the same data, model and module as the benchmark rows of the
+    validation-selected recipe (accuracy.py with its --override options), so `tsbridge-train` reproduces a row."""
+    from omegaconf import OmegaConf
+
+    accuracy = load_script("accuracy")
+    recipe = ("data.batch_size=64 model.head=pmf model.dropout=0.1 model.head_dropout=0.5 "
+              "module.scheduler={_target_:tsbridge.schedulers.HoldThenExponentialLR,hold_epochs:4,gamma:0.8,"
+              "interval:epoch} model.segment_length=24 model.hidden_size=128 module.optimizer.lr=0.0003").split()
+    options = accuracy.Options(data="ETTh1.csv", lookback=336, accelerator="cpu", quick=False, threads=1, jobs=1,
+                               latest_start=math.inf, overrides=tuple(recipe))
+    rows = compose_config(accuracy.run_overrides(accuracy.Run("M", 96, "blend", 0), options))
+    experiment = compose_config(["experiment=etth1_segments", "data.frame.path=ETTh1.csv"])
+    assert OmegaConf.to_container(rows.model) == OmegaConf.to_container(experiment.model)
+    # The rows skip the importance readout (two extra validation passes that change no score).
+    assert {**OmegaConf.to_container(rows.module), "importance": True} == OmegaConf.to_container(experiment.module)
+    for key in ("features", "lookback", "horizon", "batch_size", "split"):
+        assert rows.data[key] == experiment.data[key], key
+    assert rows.trainer.max_epochs == experiment.trainer.max_epochs
+    assert rows.callbacks.early_stopping == experiment.callbacks.early_stopping
