@@ -229,6 +229,14 @@ def provenance(rows: pd.DataFrame) -> list[str]:
     return lines
 
 
+def protocol_split(dataset: str) -> str:
+    """The standard ETT split of ``dataset`` in rows: hourly files use 12/4/4 months of 720 rows, 15-minute ones x4."""
+    rows_a_month = 30 * 24 * (4 if dataset.startswith("ETTm") else 1)
+    train, val, test = (rows_a_month * months for months in (12, 16, 20))
+    name = "ett-15min" if dataset.startswith("ETTm") else "ett-hourly"
+    return (f"`{name}` (train rows [0, {train}), validation [{train}-L, {val}), test [{val}-L, {test}))")
+
+
 def render(rows: pd.DataFrame, source: str) -> str:
     # CSVs written before the `overrides` column hold only default runs.
     overrides = (rows["overrides"].astype("string").fillna("") if "overrides" in rows
@@ -238,7 +246,8 @@ def render(rows: pd.DataFrame, source: str) -> str:
     recorded = rows["val_mse"].notna() if "val_mse" in rows else pd.Series(False, index=rows.index)
     searched = rows[recorded]
     variants = rows.assign(overrides=overrides)[(overrides != "") & ~recorded]
-    rows = rows[overrides == ""]
+    # A seed measured again (e.g. a default run repeated next to the search) counts once: its first row.
+    rows = rows[overrides == ""].drop_duplicates(["dataset", "setting", "lookback", "horizon", "model", "seed"])
     every = pd.concat([rows, searched])
     datasets = ", ".join(sorted(every["dataset"].unique()))
     lookbacks = ", ".join(str(v) for v in sorted(every["lookback"].unique()))
@@ -248,7 +257,7 @@ def render(rows: pd.DataFrame, source: str) -> str:
         " (see `benchmarks/README.md` for the commands). Test MSE/MAE on scaled values, mean ± sample std over "
         "seeds; bold: the lowest mean MSE among the tsbridge rows at that horizon. Italic rows are published "
         "numbers, quoted with their look-back L.", "",
-        "Protocol: split `ett-hourly` (train rows [0, 8640), validation [8640-L, 11520), test [11520-L, 14400)), "
+        f"Protocol: split {protocol_split(every['dataset'].iloc[0])}, "
         "standard scaler fitted on the training rows, model selection on validation loss only (early stopping, "
         "best checkpoint tested). tsbridge evaluates **every** stride-1 test window (no `drop_last`); older papers "
         "dropped the last partial test batch, which moves H=336/720 MSE by about 0.005.", "",
