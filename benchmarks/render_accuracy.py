@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from accuracy import MODELS  # benchmarks/ is this script's import root
+from tsbridge.data.splits import ETT_BORDERS
+
+from accuracy import DATASETS, MODELS  # benchmarks/ is this script's import root
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -230,11 +232,10 @@ def provenance(rows: pd.DataFrame) -> list[str]:
 
 
 def protocol_split(dataset: str) -> str:
-    """The standard ETT split of ``dataset`` in rows: hourly files use 12/4/4 months of 720 rows, 15-minute ones x4."""
-    rows_a_month = 30 * 24 * (4 if dataset.startswith("ETTm") else 1)
-    train, val, test = (rows_a_month * months for months in (12, 16, 20))
-    name = "ett-15min" if dataset.startswith("ETTm") else "ett-hourly"
-    return (f"`{name}` (train rows [0, {train}), validation [{train}-L, {val}), test [{val}-L, {test}))")
+    """The standard split ``accuracy.py`` uses for ``dataset``, with its row borders."""
+    name = DATASETS[dataset][1]
+    train, val, test = ETT_BORDERS[name]
+    return f"`{name}` (train rows [0, {train}), validation [{train}-L, {val}), test [{val}-L, {test}))"
 
 
 def render(rows: pd.DataFrame, source: str) -> str:
