@@ -30,18 +30,26 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         "num_layers": 2,
         "dropout": 0.1,
     },
+    # SegRNN's defaults otherwise (GRU, last-value norm, PMF); channel independence is a variant, as for the others.
+    "segrnn": {"_target_": "tsbridge.models.SegRNN", "hidden_size": HIDDEN, "segment_length": 4,
+               "channel_independent": False},
+    "segrnn_blend": {"_target_": "tsbridge.models.BridgedSegRNN", "hidden_size": HIDDEN, "segment_length": 4,
+                     "channel_independent": False, "granularity": "unit"},
     "dlinear": {"_target_": "tsbridge.models.DLinear", "kernel_size": 5},
     "naive": {"_target_": "tsbridge.models.Naive"},
     "seasonal_naive": {"_target_": "tsbridge.models.SeasonalNaive", "season_length": 6},
 }
 
 #: Options every recurrent net must also pass the contract with: LOOKBACK read as 4 segments of 4,
-#: and parallel decoding of HORIZON in output segments of 3 (the last one trimmed), with and without
-#: channel embeddings.
+#: parallel decoding of HORIZON in output segments of 3 (the last one trimmed), with and without
+#: channel embeddings, and each recurrent cell and window norm (SegRNN's GRU and last-value norm, and
+#: an LSTM without any norm, which SegRNN does not have by default).
 SEGMENT_VARIANTS: dict[str, dict[str, Any]] = {
     "segments": {"segment_length": 4},
     "pmf": {"segment_length": 4, "head": "pmf", "output_segment_length": 3},
     "pmf_channels": {"segment_length": 2, "head": "pmf", "channel_independent": True},
+    "gru_last": {"cell": "gru", "norm": "last"},
+    "lstm_none_pmf": {"cell": "lstm", "norm": "none", "segment_length": 4, "head": "pmf"},
 }
 
 #: (model name, variant or None): every name as configured, plus every recurrent one in each variant.

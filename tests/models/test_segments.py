@@ -38,22 +38,22 @@ def test_per_step_net_at_segment_length_one_is_the_old_net():
     net = recurrent("blend", segment_length=1, channel_independent=True).eval()
     assert list(net.state_dict()) == [
         "skip.weight", "skip.bias", "bridge.logit",
-        *[f"encoder.lstm.{kind}_l0{side}" for side in ("", "_reverse")
+        *[f"encoder.rnn.{kind}_l0{side}" for side in ("", "_reverse")
           for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")],
         *[f"decoder.{kind}_l0" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")],
         "head.linear.weight", "head.linear.bias",
     ]  # fmt: skip
-    assert net.encoder.lstm.input_size == 1
+    assert net.encoder.rnn.input_size == 1
     x = torch.randn(4, LOOKBACK, 3)
     with torch.no_grad():
-        normalized, stats = net.revin.normalize(x)
+        normalized, stats = net.window_norm.normalize(x)
         steps = normalized.transpose(1, 2).reshape(12, LOOKBACK, 1)  # (B*C, L, 1): one row per channel window
-        states, _ = net.encoder.lstm(steps)
+        states, _ = net.encoder.rnn(steps)
         h_fwd, h_bwd = (F.layer_norm(h, (HIDDEN,)) for h in states.split(HIDDEN, dim=-1))
         a = torch.sigmoid(net.bridge.logit)
         decoded, _ = net.decoder(a * h_fwd + (1 - a) * h_bwd)
         y = net.head.linear(decoded[:, -1]) + net.skip(steps.squeeze(-1))  # (B*C, H)
-        expected = net.revin.denormalize(y.view(4, 3, HORIZON).transpose(1, 2), stats)
+        expected = net.window_norm.denormalize(y.view(4, 3, HORIZON).transpose(1, 2), stats)
         assert torch.equal(net(x), expected)
 
 

@@ -1,17 +1,18 @@
-"""Pure ``torch.nn`` forecasting nets: bridged BiLSTMs and the baselines they are compared with.
+"""Pure ``torch.nn`` forecasting nets: bridged BiLSTMs, SegRNN, and the baselines they are compared with.
 
 Every net maps a look-back window ``x`` (B, L, n_inputs), target channels first, to a forecast
 (B, H, n_targets) in the same units, and is built as ``Cls(n_inputs, n_targets, lookback, horizon,
 **options)`` (the defaults are the ones ``conf/model/`` mirrors), by name with :func:`build_model`, or
 from a Hydra ``model/`` config with :func:`build_net`. Every recurrent net also reads its window in
-segments (``segment_length``, :mod:`tsbridge.models.segments`) and can decode the horizon in parallel
-output segments (``head="pmf"``, :mod:`tsbridge.models.pmf`), as SegRNN does.
+segments (``segment_length``, :mod:`tsbridge.models.segments`), can decode the horizon in parallel
+output segments (``head="pmf"``, :mod:`tsbridge.models.pmf`), as SegRNN does, and takes its recurrent
+``cell`` (LSTM or GRU) and window ``norm`` (RevIN, last value or none) as options.
 """
 
 from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.bridged import BridgedLSTM
 from tsbridge.models.bridges import AttentionBridge, BlendBridge, ConcatBridge
-from tsbridge.models.encoder import BiLSTMEncoder
+from tsbridge.models.encoder import BidirectionalEncoder
 from tsbridge.models.feedback import FeedbackLSTM
 from tsbridge.models.head import ForecastHead
 from tsbridge.models.linear import DLinear
@@ -30,6 +31,8 @@ from tsbridge.models.registry import (
 )
 from tsbridge.models.revin import RevIN
 from tsbridge.models.segments import SegmentEmbedding
+from tsbridge.models.segrnn import BridgedSegRNN, SegRNN
+from tsbridge.models.window_norm import LastValueNorm
 
 __all__ = [
     "MODELS",
@@ -38,20 +41,23 @@ __all__ = [
     "ModelSpec",
     "Readouts",
     "AttentionBridge",
-    "BiLSTMEncoder",
     "BiLSTMForecaster",
+    "BidirectionalEncoder",
     "BlendBridge",
     "BridgedLSTM",
+    "BridgedSegRNN",
     "ConcatBridge",
     "DLinear",
     "FeedbackLSTM",
     "ForecastHead",
     "ForecastNet",
     "LSTMForecaster",
+    "LastValueNorm",
     "Naive",
     "ParallelDecoder",
     "RevIN",
     "SeasonalNaive",
+    "SegRNN",
     "SegmentEmbedding",
     "build_model",
     "build_net",

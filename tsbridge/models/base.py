@@ -1,4 +1,4 @@
-"""Shared wrapper for every forecasting net: shape checks, RevIN, channel independence, linear skip.
+"""Shared wrapper for every forecasting net: shape checks, window normalisation, channel independence, linear skip.
 
 A subclass implements only :meth:`ForecastNet.core`, which maps an already normalised (and, with
 channel independence, univariate) window to its forecast and the readouts of that very pass; with
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from tsbridge.models._checks import ABLATIONS, check_bool, check_choice, check_positive_int
 from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, ForecastOutput, PointOutput, build_output
-from tsbridge.models.revin import RevIN
+from tsbridge.models.window_norm import build_window_norm, resolve_norm
 
 #: ``distribution`` values: the output family of a net forecasting intervals (see ``levels``).
 DISTRIBUTIONS = ("quantile", *DISTRIBUTION_LOSSES)
@@ -71,7 +71,7 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
     """Base class of the tsbridge nets: ``forward(x (B, L, n_inputs)) -> (B, H, n_targets)``.
 
     The first ``n_targets`` input channels are the target channels (the data layer's batch
-    contract), so the wrapper can read the targets' own history for the skip path and RevIN; the last
+    contract), so the wrapper can read the targets' own history for the skip path and the window norm; the last
     ``n_future`` channels are known in the future too, and ``forward`` then also takes their values over
     the horizon. With ``levels`` the net forecasts intervals: ``forward`` returns the parameters of
     :attr:`output` (quantiles or a distribution) per step and target, (B, H, n_targets, n_params).
@@ -86,12 +86,18 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         levels: Central interval levels in percent (e.g. ``[80, 90]``); None forecasts points.
         distribution: With ``levels``: ``"quantile"`` (the quantiles the levels imply plus the median),
             ``"normal"`` or ``"student_t"`` (see :mod:`tsbridge.models.probabilistic`).
-        revin: Standardise each window per channel and undo it on the forecast (RevIN).
-        revin_affine: With ``revin``, also learn a per-channel scale and shift.
+        norm: How each window is normalised before the net reads it, and undone on the forecast (one of
+            :data:`~tsbridge.models.window_norm.NORMS`): ``"revin"`` standardises it per channel (RevIN),
+            ``"last"`` subtracts each channel's last value (SegRNN), ``"none"`` reads the data's units.
+        revin: The older flag for ``norm``, kept as an alias: True is ``norm="revin"``, False turns
+            ``norm="revin"`` into ``"none"``; None (the default) leaves ``norm`` as it is.
+        revin_affine: With ``norm="revin"``, also learn a per-channel scale and shift.
         channel_independent: Apply one shared univariate model to each channel separately (the batch
             the core sees is B * C). Only valid when ``n_inputs == n_targets`` (settings S and M).
         linear_skip: Add a linear map from each target channel's look-back window to its horizon
-            (shared over channels), so the recurrent core only has to learn the residual.
+            (shared over channels), so the recurrent core only has to learn the residual. It starts at
+            zero, so an untrained skip adds nothing: PyTorch's default initialisation made it add a random
+            forecast about as large as the (normalised) series, which early stopping kept unlearned.
 
     Attributes:
         bidirectional: True for nets with a BiLSTM encoder, which accept ``ablate="past"|"future"``.
@@ -117,7 +123,8 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         n_future: int = 0,
         levels: list[float] | None = None,
         distribution: str = "quantile",
-        revin: bool = False,
+        norm: str = "none",
+        revin: bool | None = None,
         revin_affine: bool = False,
         channel_independent: bool = False,
         linear_skip: bool = False,
@@ -137,7 +144,8 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
             raise ValueError(
                 "channel_independent=True needs n_inputs == n_targets (settings S and M): with "
                 f"covariates (n_inputs={n_inputs}, n_targets={n_targets}) a univariate model "
-                "per channel would have nothing to forecast for them"
+                "per channel would have nothing to forecast for them; forecast the targets alone "
+                "(data.features=S, or M for all channels) or read the channels together (channel_independent=false)"
             )
         if isinstance(n_future, bool) or not isinstance(n_future, int) or not 0 <= n_future <= n_inputs - n_targets:
             raise ValueError(f"n_future must be an integer from 0 to n_inputs - n_targets = {n_inputs - n_targets} "
@@ -153,18 +161,19 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         #: Turns the core's raw values into forecasts: a point, quantiles or a distribution's parameters.
         self.output: ForecastOutput = build_output(distribution if levels else None, levels or None)
         self.probabilistic = not isinstance(self.output, PointOutput)
-        check_bool("revin", revin)
-        check_bool("revin_affine", revin_affine)
         check_bool("linear_skip", linear_skip)
-        if revin_affine and not revin:
-            raise ValueError("revin_affine=True needs revin=True")
         # What the core sees: one channel per sample with channel independence; it returns n_params values per
         # forecast element (one for a point).
         self.core_inputs = 1 if channel_independent else n_inputs
         self.core_targets = 1 if channel_independent else n_targets
         self.core_outputs = self.core_targets * self.output.n_params
-        self.revin = RevIN(n_inputs, affine=revin_affine) if revin else None
-        self.skip = nn.Linear(lookback, horizon) if linear_skip else None
+        #: RevIN, LastValueNorm or None: the normalisation of ``norm`` (:mod:`tsbridge.models.window_norm`).
+        self.window_norm = build_window_norm(resolve_norm(norm, revin), n_inputs, revin_affine)
+        self.skip = None
+        if linear_skip:
+            self.skip = nn.Linear(lookback, horizon)
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     @property
     def blend(self) -> nn.Module | None:
@@ -221,11 +230,11 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         check_choice("ablate", ablate, ABLATIONS if self.bidirectional else (None,))
         batch = x.shape[0]
         stats = channel_ids = None
-        if self.revin is not None:
-            # Known-future channels are standardised over look-back and future together (see RevIN.normalize).
-            x, stats = self.revin.normalize(x, x_future)
+        if self.window_norm is not None:
+            # RevIN standardises known-future channels over look-back and future together (see RevIN.normalize).
+            x, stats = self.window_norm.normalize(x, x_future)
             if x_future is not None:
-                x_future = self.revin.normalize_future(x_future, stats)
+                x_future = self.window_norm.normalize_future(x_future, stats)
         if self.channel_independent:
             x = x.transpose(1, 2).reshape(batch * self.n_inputs, self.lookback, 1)  # (B*C, L, 1)
             channel_ids = torch.arange(self.n_inputs, device=x.device).repeat(batch)  # (B*C,): c of sample b*C + c
@@ -237,7 +246,7 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         if self.channel_independent:
             params = params.reshape(batch, self.n_targets, self.horizon, -1).transpose(1, 2)  # (B, H, T, P)
         if stats is not None:
-            params = self.output.denormalize(params, *self.revin.target_map(stats, self.n_targets))
+            params = self.output.denormalize(params, *self.window_norm.target_map(stats, self.n_targets))
         # Transposes above leave the result strided; metrics and callers may .view() it.
         y = (params if self.probabilistic else params[..., 0]).contiguous()
         if not return_readouts:

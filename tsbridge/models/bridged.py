@@ -7,7 +7,8 @@ from torch import Tensor, nn
 from tsbridge.models._checks import check_dropout, check_positive_int
 from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.bridges import AttentionBridge, BlendBridge, build_bridge
-from tsbridge.models.encoder import BiLSTMEncoder
+from tsbridge.models.cells import recurrent_layer
+from tsbridge.models.encoder import BidirectionalEncoder
 from tsbridge.models.head import ForecastHead, check_head_options
 from tsbridge.models.pmf import ParallelDecoder
 from tsbridge.models.segments import SegmentEmbedding
@@ -41,7 +42,9 @@ class BridgedLSTM(ForecastNet):
         granularity, normalize_states, init_past_weight: Blend options (``bridge="blend"`` only;
             another bridge refuses them when set away from these defaults).
         score: Attention score (``bridge="attention"`` only).
-        revin, revin_affine, channel_independent, linear_skip: See
+        cell: ``"lstm"`` or ``"gru"``: the cell of the bidirectional encoder and of the second layer
+            (:data:`~tsbridge.models.cells.CELLS`).
+        norm, revin, revin_affine, channel_independent, linear_skip: See
             :class:`~tsbridge.models.base.ForecastNet`.
         **options: The other options of :class:`~tsbridge.models.base.ForecastNet`: ``n_future`` (known-future
             inputs, read by the head at every forecast step), ``levels`` and ``distribution`` (intervals).
@@ -68,7 +71,9 @@ class BridgedLSTM(ForecastNet):
         normalize_states: bool = True,
         init_past_weight: float | None = None,
         score: str = "dot",
-        revin: bool = True,
+        cell: str = "lstm",
+        norm: str = "revin",
+        revin: bool | None = None,
         revin_affine: bool = False,
         channel_independent: bool = False,
         linear_skip: bool = True,
@@ -79,6 +84,7 @@ class BridgedLSTM(ForecastNet):
             n_targets,
             lookback,
             horizon,
+            norm=norm,
             revin=revin,
             revin_affine=revin_affine,
             channel_independent=channel_independent,
@@ -100,15 +106,10 @@ class BridgedLSTM(ForecastNet):
             init_past_weight=init_past_weight,
             score=score,
         )
-        self.encoder = BiLSTMEncoder(self._encoder_input_size(), hidden_size, num_layers, dropout)
+        self.cell = cell
+        self.encoder = BidirectionalEncoder(self._encoder_input_size(), hidden_size, num_layers, dropout, cell)
         self.bridge_dropout = nn.Dropout(dropout)
-        self.decoder = nn.LSTM(
-            self.bridge.output_size,
-            hidden_size,
-            num_layers=num_layers,
-            dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.decoder = recurrent_layer(cell, self.bridge.output_size, hidden_size, num_layers, dropout)
         self.pmf = None
         if head == "pmf":  # the second LSTM continues from its final state, one step per output segment
             channels = n_inputs if channel_independent else None
@@ -159,7 +160,7 @@ class BridgedLSTM(ForecastNet):
         """Run the second LSTM over the bridged sequence and the head over its last states (or, with
         ``head="pmf"``, over one more step of it per output segment) and the known future ``x_future``."""
         # B: batch, S: recurrent steps, P: positions the head reads, N: hidden units, H: horizon
-        states, final = self.decoder(self.bridge_dropout(bridged))  # (B, S, N), final (h, c)
+        states, final = self.decoder(self.bridge_dropout(bridged))  # (B, S, N), final state
         if self.pmf is None:
             queries = states[:, -self.head.positions :]  # (B, P, N)
         else:

@@ -1,13 +1,14 @@
-"""Bidirectional LSTM encoder returning forward and backward states aligned step by step."""
+"""Bidirectional recurrent encoder returning forward and backward states aligned step by step."""
 
 import torch
 from torch import Tensor, nn
 
-from tsbridge.models._checks import ABLATIONS, check_choice, check_dropout, check_positive_int
+from tsbridge.models._checks import ABLATIONS, check_choice, check_positive_int
+from tsbridge.models.cells import State, map_state, recurrent_layer
 
 
-class BiLSTMEncoder(nn.Module):
-    """``nn.LSTM(bidirectional=True)`` over the look-back window (cuDNN on GPU).
+class BidirectionalEncoder(nn.Module):
+    """A bidirectional ``nn.LSTM`` or ``nn.GRU`` over the look-back window (cuDNN on GPU).
 
     At step t the forward state has read steps 1..t (the past of t) and the backward state steps
     t..L (the rest of the window after t, its "future"); both stay inside the window.
@@ -15,38 +16,34 @@ class BiLSTMEncoder(nn.Module):
     Args:
         input_size: Features per step.
         hidden_size: Units per direction.
-        num_layers: Stacked BiLSTM layers.
-        dropout: Dropout between stacked layers (ignored by PyTorch for one layer).
+        num_layers: Stacked bidirectional layers.
+        dropout: Dropout between stacked layers (none for one layer).
+        cell: ``"lstm"`` or ``"gru"`` (:data:`~tsbridge.models.cells.CELLS`).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 cell: str = "lstm") -> None:
         super().__init__()
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.lstm = nn.LSTM(
-            check_positive_int("input_size", input_size),
-            hidden_size,
-            num_layers=check_positive_int("num_layers", num_layers),
-            dropout=check_dropout("dropout", dropout) if num_layers > 1 else 0.0,
-            batch_first=True,
-            bidirectional=True,
-        )
+        self.rnn = recurrent_layer(cell, input_size, hidden_size, num_layers, dropout, bidirectional=True)
 
     def forward(
         self, x: Tensor, ablate: str | None = None, *, return_state: bool = False
-    ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, tuple[Tensor, Tensor]]:
+    ) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, State]:
         """Encode x (B, L, input_size) into ``(h_fwd, h_bwd)``, each (B, L, hidden_size).
 
         ``ablate="past"`` (``"future"``) replaces the last layer's forward (backward) states by
         their mean over batch and time, per unit: the rest of the net then gets no per-sample
         information from that direction, which measures how much the net relies on it.
 
-        With ``return_state``, also return the LSTM's final ``(h, c)``, each (2 * num_layers, B,
-        hidden_size) in PyTorch's layout (layer-major, forward then backward), from which the
-        ``"pmf"`` head continues; an ablated direction's final states are replaced by their batch mean.
+        With ``return_state``, also return the layer's final state (``(h, c)`` for an LSTM, ``h`` for a
+        GRU), each (2 * num_layers, B, hidden_size) in PyTorch's layout (layer-major, forward then
+        backward), from which the ``"pmf"`` head continues; an ablated direction's final states are
+        replaced by their batch mean.
         """
         # B: batch, L: look-back, N: hidden units per direction
         check_choice("ablate", ablate, ABLATIONS)
-        states, final = self.lstm(x)  # (B, L, 2N): PyTorch puts [forward | backward] on the last axis
+        states, final = self.rnn(x)  # (B, L, 2N): PyTorch puts [forward | backward] on the last axis
         h_fwd, h_bwd = states.split(self.hidden_size, dim=-1)  # (B, L, N) each
         if ablate == "past":
             h_fwd = h_fwd.mean(dim=(0, 1), keepdim=True).expand_as(h_fwd)
@@ -55,7 +52,8 @@ class BiLSTMEncoder(nn.Module):
         if not return_state:
             return h_fwd, h_bwd
         if ablate is not None:
-            final = tuple(_batch_mean_of_direction(s, 0 if ablate == "past" else 1) for s in final)
+            direction = 0 if ablate == "past" else 1
+            final = map_state(lambda state: _batch_mean_of_direction(state, direction), final)
         return h_fwd, h_bwd, final
 
 

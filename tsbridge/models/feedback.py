@@ -3,10 +3,11 @@
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from tsbridge.models.base import Readouts
 from tsbridge.models.bridged import BridgedLSTM
+from tsbridge.models.cells import recurrent_layer
 
 
 class FeedbackLSTM(BridgedLSTM):
@@ -24,7 +25,7 @@ class FeedbackLSTM(BridgedLSTM):
     Args:
         passes: Feedback passes after the first (0: plain stack).
         bridge: ``"concat"`` or ``"blend"``: a bridge whose per-step output can be fed back.
-        Others: as :class:`BridgedLSTM`; ``hidden_size``, ``num_layers`` and ``dropout`` also
+        Others: as :class:`BridgedLSTM`; ``hidden_size``, ``num_layers``, ``dropout`` and ``cell`` also
             shape the earlier LSTM.
     """
 
@@ -38,12 +39,12 @@ class FeedbackLSTM(BridgedLSTM):
                 "state to feed back"
             )
         self.passes = passes
-        self.earlier = nn.LSTM(
+        self.earlier = recurrent_layer(
+            self.cell,
             self.segments.output_size + self.bridge.output_size,
             self.hidden_size,
-            num_layers=self.decoder.num_layers,
-            dropout=self.decoder.dropout,  # already 0 for a single layer
-            batch_first=True,
+            self.decoder.num_layers,
+            self.decoder.dropout,  # already 0 for a single layer
         )
 
     def _encoder_input_size(self) -> int:

@@ -24,7 +24,7 @@ class DLinear(ForecastNet):
         kernel_size: Odd moving-average length for the trend (the paper uses 25); the window is
             padded by repeating its first and last values so the trend has length L.
         individual: One pair of linear maps per target channel instead of one shared pair.
-        revin, revin_affine: See ``ForecastNet`` (RevIN on DLinear is close to RLinear).
+        norm, revin, revin_affine: See ``ForecastNet`` (``norm="revin"`` on DLinear is close to RLinear).
         **options: ``levels`` and ``distribution`` of ``ForecastNet`` (intervals).
     """
 
@@ -39,12 +39,13 @@ class DLinear(ForecastNet):
         kernel_size: int = 25,
         individual: bool = False,
         *,
-        revin: bool = False,
+        norm: str = "none",
+        revin: bool | None = None,
         revin_affine: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(
-            n_inputs, n_targets, lookback, horizon, revin=revin, revin_affine=revin_affine, **options
+            n_inputs, n_targets, lookback, horizon, norm=norm, revin=revin, revin_affine=revin_affine, **options
         )
         check_positive_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:

@@ -6,10 +6,11 @@ import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_positive_int
+from tsbridge.models.cells import State, map_state
 
 
 class ParallelDecoder(nn.Module):
-    """Queries for the ``"pmf"`` head: the net's own LSTM takes one more step per output segment.
+    """Queries for the ``"pmf"`` head: the net's own LSTM (or GRU) takes one more step per output segment.
 
     The horizon is cut into M = ceil(H / w_out) output segments. For each one, the LSTM that
     produced the final recurrent state continues from that state for a single step whose input is
@@ -44,20 +45,19 @@ class ParallelDecoder(nn.Module):
         self.position = nn.Parameter(torch.randn(self.output_segments, input_size - channel_size))
         self.channel = None if n_channels is None else nn.Parameter(torch.randn(n_channels, channel_size))
 
-    def forward(self, rnn: nn.LSTM, state: tuple[Tensor, Tensor], channel_ids: Tensor | None) -> Tensor:
+    def forward(self, rnn: nn.LSTM | nn.GRU, state: State, channel_ids: Tensor | None) -> Tensor:
         """Step ``rnn`` once per output segment from its final ``state``.
 
         Args:
-            rnn: The batch-first LSTM that produced ``state`` (uni- or bidirectional).
-            state: Its final ``(h, c)``, each (layers * directions, B, N).
+            rnn: The batch-first LSTM or GRU that produced ``state`` (uni- or bidirectional).
+            state: Its final state: ``(h, c)`` for an LSTM, ``h`` for a GRU, each (layers * directions, B, N).
             channel_ids: (B,) channel of each sample with channel independence, else None.
 
         Returns:
             (B, M, directions * N): one query per output segment.
         """
         # B: samples, M: output segments, E: token size, N: hidden units, D: layers * directions
-        h, c = state
-        batch = h.shape[1]
+        batch = (state[0] if isinstance(state, tuple) else state).shape[1]
         tokens = self.position.expand(batch, -1, -1)  # (B, M, Ep)
         if self.channel is not None:
             if channel_ids is None:
@@ -65,6 +65,6 @@ class ParallelDecoder(nn.Module):
             channel = self.channel[channel_ids].unsqueeze(1).expand(-1, self.output_segments, -1)  # (B, M, Ec)
             tokens = torch.cat([tokens, channel], dim=-1)  # (B, M, E)
         tokens = tokens.reshape(batch * self.output_segments, 1, -1)  # (B*M, 1, E): row b*M + k
-        start = tuple(s.repeat_interleave(self.output_segments, dim=1) for s in (h, c))  # (D, B*M, N) each
+        start = map_state(lambda s: s.repeat_interleave(self.output_segments, dim=1), state)  # (D, B*M, N) each
         outputs, _ = rnn(tokens, start)  # (B*M, 1, directions*N)
         return outputs.view(batch, self.output_segments, -1)  # (B, M, directions*N)

@@ -21,7 +21,7 @@ class ModelSpec:
     Attributes:
         net_class: The class exported by :mod:`tsbridge.models` that implements it.
         options: Constructor options that make this variant (every other option keeps the class default).
-        recurrent: An LSTM-based net (takes ``hidden_size``, ``dropout``, ``channel_independent`` ...).
+        recurrent: A recurrent net (takes ``hidden_size``, ``dropout``, ``cell``, ``norm``, ``channel_independent`` ...).
         blend: Has a blend bridge, so it reads out a learned past weight.
         summary: One line for help texts.
     """
@@ -46,6 +46,9 @@ MODELS: dict[str, ModelSpec] = {
                            summary="the second LSTM's states attend over all BiLSTM outputs"),
     "feedback": ModelSpec("FeedbackLSTM", blend=True,
                           summary="an earlier LSTM re-reads the bridged bidirectional state of the first pass"),
+    "segrnn": ModelSpec("SegRNN", summary="SegRNN (Lin et al. 2023): a GRU over segments, parallel decoding"),
+    "segrnn_blend": ModelSpec("BridgedSegRNN", blend=True,
+                              summary="SegRNN decoding from a * h_fwd(last segment) + (1 - a) * h_bwd(first)"),
     "lstm": ModelSpec("LSTMForecaster", summary="baseline: unidirectional LSTM + head"),
     "bilstm": ModelSpec("BiLSTMForecaster", summary="baseline: BiLSTM + head, no bridge"),
     "dlinear": ModelSpec("DLinear", recurrent=False, summary="baseline: DLinear (Zeng et al., 2023)"),
