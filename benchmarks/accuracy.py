@@ -1,7 +1,8 @@
 """ETT accuracy benchmark: train and test tsbridge models under the standard long-term forecasting protocol.
 
 Every run goes through tsbridge's one fit path (:func:`tsbridge.fitting.fit`, as ``tsbridge-train`` and the
-Forecaster): ``compose_config`` with ``experiment=etth1_bridges`` plus the run's overrides, early stopping on
+Forecaster): ``compose_config`` with ``experiment=etth1_bridges`` (or ``--experiment``, e.g. SegRNN's official
+settings ``segrnn_etth1``) plus the run's overrides, early stopping on
 ``val/loss``, then one validation pass (``val_mse``, what configurations are selected on) and one test pass over
 every stride-1 test window, both of the best checkpoint. Each finished run appends one row to a CSV with the
 columns :data:`COLUMNS`; ``benchmarks/render_accuracy.py`` turns that CSV into ``benchmarks/results/<dataset>.md``.
@@ -11,6 +12,7 @@ Examples::
     python benchmarks/accuracy.py --setting M --horizons 96 --models blend dlinear --seeds 0 1 2
     python benchmarks/accuracy.py --setting M S --jobs 12 --accelerator gpu --time-budget 400   # a GPU box
     python benchmarks/accuracy.py --horizons 720 --models blend --override module.optimizer.lr=0.0003  # a variant
+    python benchmarks/accuracy.py --experiment segrnn_etth1 --models segrnn segrnn_blend          # SegRNN parity
     python benchmarks/accuracy.py --quick --data tiny.csv --lookback 24 --horizons 12 --out /tmp/rows.csv
 """
 
@@ -41,6 +43,8 @@ MODELS = ("blend", "concat", "attention", "feedback", "blend_gated", "lstm", "bi
 # ETT file stem -> (tsbridge dataset name, split preset of the standard protocol).
 DATASETS = {"ETTh1": ("etth1", "ett-hourly"), "ETTh2": ("etth2", "ett-hourly"), "ETTm1": ("ettm1", "ett-15min"),
             "ETTm2": ("ettm2", "ett-15min")}
+# The experiment every run composes unless --experiment names another; rows of another record it in `overrides`.
+DEFAULT_EXPERIMENT = "etth1_bridges"
 # Shrinks a run to seconds; the scores then mean nothing (the test suite uses it so the script cannot rot).
 QUICK_OVERRIDES = ("trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=2",
                    "trainer.limit_test_batches=2")
@@ -69,6 +73,13 @@ class Options:
     latest_start: float  # time.time() after which no new run starts
     at_once: int = 1  # runs sharing the machine at once (this invocation's jobs, or several invocations)
     overrides: tuple[str, ...] = ()  # extra Hydra overrides of a variant (--override)
+    experiment: str = DEFAULT_EXPERIMENT  # the conf/experiment/ every run composes
+
+    @property
+    def variant(self) -> str:
+        """The `overrides` column: what sets these runs apart from the default experiment's."""
+        experiment = () if self.experiment == DEFAULT_EXPERIMENT else (f"experiment={self.experiment}",)
+        return " ".join((*experiment, *self.overrides))
 
 
 def default_data_path() -> str:
@@ -107,10 +118,10 @@ def machine_name(accelerator: str, at_once: int, threads: int) -> str:
 
 
 def run_overrides(run: Run, options: Options) -> list[str]:
-    """Hydra overrides of one run on top of ``experiment=etth1_bridges``."""
+    """Hydra overrides of one run on top of its experiment (``etth1_bridges`` unless ``--experiment``)."""
     name, split = DATASETS[dataset_name(options.data)]
     overrides = [
-        "experiment=etth1_bridges",
+        f"experiment={options.experiment}",
         f"data.frame.name={name}",
         f"data.split={split}",
         f"model={run.model}",
@@ -165,7 +176,7 @@ def run_row(run: Run, options: Options) -> dict[str, Any]:
         "dataset": dataset_name(options.data), "setting": run.setting, "lookback": options.lookback,
         "horizon": run.horizon, "model": run.model, "seed": run.seed, **scores,
         "machine": machine_name(options.accelerator, options.at_once, options.threads),
-        "overrides": " ".join(options.overrides),
+        "overrides": options.variant,
     }
 
 
@@ -262,6 +273,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE",
                         help="Hydra overrides of a variant, applied to every run and recorded in the CSV's "
                              "`overrides` column (e.g. module.optimizer.lr=0.0003); rendered apart from the defaults")
+    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT,
+                        help="conf/experiment/ every run composes (e.g. segrnn_etth1, segrnn_etth1_720: SegRNN's "
+                             "official settings); recorded in the `overrides` column when not the default")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (meaningless scores)")
     return parser.parse_args(argv)
 
@@ -280,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     options = Options(data=str(Path(args.data).resolve()), lookback=args.lookback, accelerator=args.accelerator,
                       quick=args.quick, threads=threads, jobs=args.jobs, at_once=max(args.jobs, args.side_by_side),
-                      latest_start=deadline - min(args.min_run_seconds, budget), overrides=tuple(args.override))
+                      latest_start=deadline - min(args.min_run_seconds, budget), overrides=tuple(args.override),
+                      experiment=args.experiment)
     runs = plan(args.setting, args.horizons, args.models, args.seeds)
     print(f"{len(runs)} runs, {args.jobs} at a time, {threads} threads each; rows -> {args.out}", flush=True)
     failed = execute(runs, options, args.out, args.jobs, deadline)

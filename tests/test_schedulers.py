@@ -1,5 +1,7 @@
 """HoldThenExponentialLR: SegRNN's lradj type3 schedule, per parameter group, resumable, usable from configs."""
 
+import warnings
+
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -56,7 +58,8 @@ def test_resumed_scheduler_continues_the_schedule():
 @pytest.mark.parametrize(
     ("options", "match"),
     [({"hold_epochs": 0}, "hold_epochs"), ({"hold_epochs": 1.5}, "hold_epochs"), ({"gamma": 0.0}, "gamma"),
-     ({"gamma": 1.2}, "gamma")],
+     ({"gamma": 1.2}, "gamma"), ({"first_epoch_factor": 0}, "first_epoch_factor"),
+     ({"first_epoch_factor": 2.0}, "first_epoch_factor")],
 )
 def test_invalid_options_are_named(options, match):
     with pytest.raises(ValueError, match=match):
@@ -71,3 +74,34 @@ def test_usable_as_a_module_scheduler_config():
     lr_scheduler = module.configure_optimizers()["lr_scheduler"]
     assert isinstance(lr_scheduler["scheduler"], HoldThenExponentialLR)
     assert lr_scheduler["interval"] == "epoch" and lr_scheduler["scheduler"].gamma == 0.8
+
+
+def segrnn_training_loop_rates(base_lr: float, epochs: int) -> list[float]:
+    """The lr each epoch trains at in SegRNN's exp_main: a OneCycleLR is built (never stepped under type3),
+    which sets the rate to max_lr / div_factor before epoch 1; then adjust_learning_rate as above."""
+    optimizer_ = optimizer(base_lr)
+    torch.optim.lr_scheduler.OneCycleLR(optimizer_, max_lr=base_lr, epochs=epochs, steps_per_epoch=10, pct_start=0.3)
+    return [optimizer_.param_groups[0]["lr"], *segrnn_type3(base_lr, epochs)[1:]]
+
+
+def test_first_epoch_factor_reproduces_segrnn_training_loop():
+    rates = epoch_rates(HoldThenExponentialLR(optimizer(1e-3), first_epoch_factor=0.04), 12)
+    assert [r[0] for r in rates] == pytest.approx(segrnn_training_loop_rates(1e-3, 12), rel=1e-12)
+    assert rates[0][0] == pytest.approx(4e-5) and rates[1][0] == 1e-3  # a warm-up epoch, then the held rate
+
+
+@pytest.mark.parametrize(("patience", "warns"), [(3, True), (4, True), (5, False)])
+def test_early_stopping_that_cannot_outlast_the_hold_warns(patience, warns):
+    """A run whose best epoch is its first stops after 1 + patience epochs; a hold of 4 decays from epoch 5 on."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    config = {"_target_": "tsbridge.schedulers.HoldThenExponentialLR", "hold_epochs": 4, "interval": "epoch"}
+    module = ForecastModule(build_model("lstm", 1, 1, 8, 2, hidden_size=4), scheduler=config)
+    module.trainer = L.Trainer(callbacks=[EarlyStopping("val/loss", patience=patience)], logger=False,
+                               enable_progress_bar=False, enable_model_summary=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module.configure_optimizers()
+    messages = [str(w.message) for w in caught if "does not outlast" in str(w.message)]
+    assert bool(messages) == warns

@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import get_class
+from lightning.pytorch.utilities import rank_zero_warn
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
@@ -379,5 +380,18 @@ class ForecastModule(L.LightningModule):
         scheduler_cls, scheduler_kwargs = _resolve_class(self.hparams.scheduler, _SCHEDULER_PREFIX, "scheduler")
         lightning_keys = {k: scheduler_kwargs.pop(k) for k in _SCHEDULER_LIGHTNING_KEYS if k in scheduler_kwargs}
         lightning_keys.setdefault("monitor", "val/loss")
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler_cls(optimizer, **scheduler_kwargs),
-                                                         **lightning_keys}}
+        scheduler = scheduler_cls(optimizer, **scheduler_kwargs)
+        self._warn_if_stopped_before_decay(scheduler)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
+
+    def _warn_if_stopped_before_decay(self, scheduler: Any) -> None:
+        """Warn when early stopping can end a run before its schedule has lowered the rate: a run whose best epoch
+        is its first stops after ``1 + patience`` epochs, and a hold of ``hold_epochs`` decays from the one after."""
+        hold = getattr(scheduler, "hold_epochs", None)
+        stoppers = self._trainer.early_stopping_callbacks if self._trainer is not None else []
+        for stopper in stoppers if hold else []:
+            if stopper.patience <= hold:
+                rank_zero_warn(
+                    f"early stopping's patience ({stopper.patience}) does not outlast the learning-rate schedule's "
+                    f"hold ({hold} epochs): a run can stop before the rate ever decays; set "
+                    f"callbacks.early_stopping.patience above {hold} (SegRNN uses 10 at L=96, 5 at L=720)")
