@@ -65,7 +65,7 @@ class Options:
     """What every run of one invocation shares."""
 
     data: str
-    lookback: int
+    lookback: int | None  # None: the experiment's own look-back
     accelerator: str
     quick: bool
     threads: int
@@ -126,7 +126,6 @@ def run_overrides(run: Run, options: Options) -> list[str]:
         f"data.split={split}",
         f"model={run.model}",
         f"data.features={run.setting}",
-        f"data.lookback={options.lookback}",
         f"data.horizon={run.horizon}",
         f"data.frame.path={options.data}",
         "+data.frame.download=false",
@@ -138,6 +137,8 @@ def run_overrides(run: Run, options: Options) -> list[str]:
         # The importance readout costs two extra forward passes per validation batch and changes no score.
         "module.importance=false",
     ]
+    if options.lookback is not None:
+        overrides.append(f"data.lookback={options.lookback}")
     if not is_recurrent(run.model):  # DLinear already shares one map across channels (channel independence)
         overrides.append("~model.channel_independent")
     if options.quick:
@@ -162,8 +163,9 @@ def train_and_test(overrides: list[str], threads: int) -> dict[str, Any]:
         shutil.rmtree(output_dir, ignore_errors=True)
     past_weight = result.readouts.get("blend/past_weight")  # mean a of the tested weights on the validation windows
     return {
-        "mse": f"{result.test['test/mse']:.6f}", "mae": f"{result.test['test/mae']:.6f}",
-        "val_mse": f"{result.val['val/mse']:.6f}", "past_weight": "" if past_weight is None else f"{past_weight:.4f}",
+        "lookback": result.datamodule.lookback, "mse": f"{result.test['test/mse']:.6f}",
+        "mae": f"{result.test['test/mae']:.6f}", "val_mse": f"{result.val['val/mse']:.6f}",
+        "past_weight": "" if past_weight is None else f"{past_weight:.4f}",
         "epochs": result.epochs, "train_seconds": f"{result.fit_seconds:.1f}",
         "epoch_seconds": f"{result.fit_seconds / max(result.epochs, 1):.2f}",
     }
@@ -173,7 +175,7 @@ def run_row(run: Run, options: Options) -> dict[str, Any]:
     """One finished run as its CSV row."""
     scores = train_and_test(run_overrides(run, options), options.threads)
     return {
-        "dataset": dataset_name(options.data), "setting": run.setting, "lookback": options.lookback,
+        "dataset": dataset_name(options.data), "setting": run.setting,
         "horizon": run.horizon, "model": run.model, "seed": run.seed, **scores,
         "machine": machine_name(options.accelerator, options.at_once, options.threads),
         "overrides": options.variant,
@@ -254,7 +256,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="ETT-format CSV (default: $TSBRIDGE_DATA_DIR/ETTh1.csv or ../shared/data/ett/ETTh1.csv)")
     parser.add_argument("--setting", nargs="+", choices=("M", "S"), default=["M"],
                         help="M: 7 channels -> 7 channels; S: OT -> OT")
-    parser.add_argument("--lookback", type=int, default=96)
+    parser.add_argument("--lookback", type=int, default=None,
+                        help="look-back L (default: the experiment's, 96 for etth1_bridges, 720 for segrnn_etth1_720)")
     parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
