@@ -6,7 +6,10 @@ these functions, so a config means the same thing everywhere and defaults live o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import importlib.resources
+from collections.abc import Collection, Sequence
+from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any
 
 from hydra import compose, initialize_config_module
@@ -14,8 +17,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from tsbridge.errors import UnsafeConfigError
+from tsbridge.errors import CorruptFileError, UnsafeConfigError
 
 if TYPE_CHECKING:
     import lightning as L
@@ -45,25 +49,90 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = "train") ->
         return compose(config_name=config_name, overrides=list(overrides))
 
 
-def check_targets(node: Any, allowed: frozenset[str], source: str, path: str = "") -> None:
+def check_targets(node: Any, allowed: Collection[str], source: str, path: str = "") -> None:
     """Raise :class:`~tsbridge.errors.UnsafeConfigError` if ``node`` names any ``_target_`` outside ``allowed``.
 
     Hydra's ``instantiate`` imports and calls whatever ``_target_`` names (``pandas.read_pickle`` and
-    ``torch.load`` run a payload); a config file from elsewhere is checked with this before anything is built.
+    ``torch.load`` run a payload). ``node`` must be resolved (:func:`resolved_config`): an interpolation left in it
+    could pull an unchecked node in when Hydra resolves it later.
     """
     if isinstance(node, (DictConfig, dict)):
         items = node.items_ex(resolve=False) if isinstance(node, DictConfig) else node.items()
         for key, value in items:
             where = f"{path}.{key}" if path else str(key)
             if key == "_target_" and value not in allowed:
+                listed = ", ".join(sorted(allowed)) if len(allowed) <= 12 else f"{len(allowed)} names of tsbridge's conf/"
                 raise UnsafeConfigError(
                     f"{source}: {where} names {value!r}, which tsbridge does not build from a config file; "
-                    f"allowed: {', '.join(sorted(allowed))}. Nothing was built."
+                    f"allowed: {listed}. Nothing was built."
                 )
             check_targets(value, allowed, source, where)
     elif isinstance(node, (ListConfig, list, tuple)):
         for position, value in enumerate(node):
             check_targets(value, allowed, source, f"{path}[{position}]")
+    elif isinstance(node, str) and "${" in node:
+        # What survives resolution is an escaped interpolation (``\\${...}``): Hydra would resolve it when it
+        # instantiates the node, after this check.
+        raise UnsafeConfigError(f"{source}: {path} holds the interpolation {node!r} after resolution; tsbridge "
+                                "does not build configs from a file that expand more when they are built. Nothing "
+                                "was built.")
+
+
+def resolved_config(cfg: DictConfig, allowed: Collection[str], source: str, key: str | None = None) -> Any:
+    """``cfg`` (or its node ``key``) as plain containers with every interpolation resolved in the context of the
+    whole ``cfg``, checked by :func:`check_targets` at every depth: what a config read from a file may build.
+
+    Checking the tree as written is not enough: ``data.seed: ${evil}`` pulls a root node ``evil`` with its own
+    ``_target_`` into ``data`` only when OmegaConf resolves it, which Hydra does while instantiating.
+
+    Raises:
+        UnsafeConfigError: a ``_target_`` outside ``allowed``, or an interpolation that would expand later.
+        CorruptFileError: an interpolation that does not resolve (a missing key), naming it.
+    """
+    try:
+        node = cfg if key is None else cfg.get(key)
+        if isinstance(node, (DictConfig, ListConfig)):  # a child resolves against the whole config
+            node = OmegaConf.to_container(node, resolve=True)
+    except OmegaConfBaseException as error:
+        reason = str(error).splitlines()[0]
+        raise CorruptFileError(f"{source}: its config does not resolve ({reason}); nothing was built") from None
+    check_targets(node, allowed, source, key or "")
+    return node
+
+
+@functools.cache
+def packaged_targets() -> frozenset[str]:
+    """Every ``_target_`` that tsbridge's own ``conf/`` names, and torch's optimizers and schedulers: what a
+    saved Forecaster's composed config may build (its optimizer and scheduler may be any of torch's)."""
+    targets: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            targets.update([node["_target_"]] if isinstance(node.get("_target_"), str) else [])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    def walk(folder: Traversable) -> None:
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                walk(entry)
+            elif entry.name.endswith(".yaml"):
+                collect(OmegaConf.to_container(OmegaConf.create(entry.read_text()), resolve=False))
+
+    walk(importlib.resources.files(CONFIG_MODULE))
+    import torch
+
+    from tsbridge import schedulers
+
+    scheduler = torch.optim.lr_scheduler.LRScheduler
+    for module, base in ((torch.optim, torch.optim.Optimizer), (torch.optim.lr_scheduler, scheduler),
+                         (schedulers, scheduler)):
+        targets.update(f"{module.__name__}.{name}" for name, value in vars(module).items()
+                       if isinstance(value, type) and issubclass(value, base) and value is not base)
+    return frozenset(targets)
 
 
 def instantiate_unwrapped(config: Any, **kwargs: Any) -> Any:
@@ -90,13 +159,12 @@ def build_datamodule(cfg: DictConfig, frame: pd.DataFrame | None = None, *,
     Args:
         cfg: the composed config.
         frame: the training frame, replacing ``cfg.data.frame``.
-        source: set when ``cfg`` was read from a file (naming it): then ``cfg.data`` may only name tsbridge's
-            data module and loaders (:data:`DATA_TARGETS`).
+        source: set when ``cfg`` was read from a file (naming it): then ``cfg.data`` is resolved first and, at
+            any depth, may only name tsbridge's data module and loaders (:data:`DATA_TARGETS`).
     """
-    if source is not None:
-        check_targets(cfg.data, DATA_TARGETS, source, "data")
+    data = cfg.data if source is None else resolved_config(cfg, DATA_TARGETS, source, key="data")
     overrides = {} if frame is None else {"frame": frame}
-    return instantiate_unwrapped(cfg.data, _convert_="all", **overrides)
+    return instantiate_unwrapped(data, _convert_="all", **overrides)
 
 
 def net_config(cfg: DictConfig, datamodule: WindowDataModule) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from omegaconf import DictConfig
 
 from tsbridge import fitting, persistence
 from tsbridge.callbacks import plot_blend_history
-from tsbridge.config import compose_config
+from tsbridge.config import compose_config, packaged_targets, resolved_config
 from tsbridge.models import check_model_name
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
@@ -286,10 +286,15 @@ class Forecaster:
         """Load a forecaster written by :meth:`save`; it predicts exactly as the saved one.
 
         Nothing is unpickled: weights are read with ``torch.load(weights_only=True)`` and the net is built only
-        from tsbridge's own classes. A tampered directory raises :class:`~tsbridge.errors.UnsafeCheckpointError`.
+        from tsbridge's own classes. A tampered directory raises :class:`~tsbridge.errors.UnsafeCheckpointError`
+        (pickled weights, foreign nets, overrides that do more than set values) or
+        :class:`~tsbridge.errors.UnsafeConfigError` (a composed config naming code outside tsbridge's ``conf/`` and
+        ``torch.optim``), before anything is built.
         """
         saved = persistence.load(path)
-        forecaster = cls.from_config(persistence.check_overrides(saved.extras.get("overrides", []), Path(path)), work_dir=work_dir)
+        forecaster = cls.from_config(saved.extras.get("overrides", []), work_dir=work_dir)  # checked by load
+        # What they compose, resolved, may build nothing but what tsbridge's own conf/ and torch's optim name.
+        resolved_config(forecaster.config, packaged_targets(), str(Path(path) / persistence.CONFIG_FILE))
         forecaster.predictor, forecaster._saved = Predictor(**saved.fields), saved.extras
         forecaster._fit_args = saved.extras.get("fit_args", {})
         return forecaster

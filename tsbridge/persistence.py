@@ -139,12 +139,36 @@ def _predictor_fields(saved: dict[str, Any], module: ForecastModule) -> dict[str
             "calendar": calendar, **{key: saved[key] for key in _SETTINGS}}
 
 
+def _check_replaceable(path: Path) -> None:
+    """Refuse to save over anything but nothing or an earlier save (a folder holding only a save's files)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir() or path.is_symlink():
+        raise FileExistsError(f"{path} exists and is not a folder written by Forecaster.save; not replacing it "
+                              "(remove it or choose another path)")
+    names = {entry.name for entry in path.iterdir()}
+    if names and not ({CONFIG_FILE} <= names <= {CONFIG_FILE, WEIGHTS_FILE}):
+        raise FileExistsError(f"{path} is a folder holding {', '.join(sorted(names)[:5])}, not a Forecaster.save; "
+                              "not replacing it (remove it or choose another path)")
+    if names:
+        try:
+            foreign = json.loads((path / CONFIG_FILE).read_text()).get("format") != FORMAT
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            foreign = True
+        if foreign:
+            raise FileExistsError(f"{path / CONFIG_FILE} is not a tsbridge save; not replacing {path}")
+
+
 def save(path: str | Path, predictor: Predictor, extras: dict[str, Any]) -> Path:
     """Write ``forecaster.json`` and ``weights.pt`` into directory ``path``, replacing a previous save there.
 
     Both files are written into a temporary folder beside ``path`` first, then renamed into place.
+
+    Raises:
+        FileExistsError: ``path`` is a file, or a folder that is not an earlier save (it is never replaced).
     """
     path = Path(path)
+    _check_replaceable(path)
     document = {
         "format": FORMAT, "version": VERSION, "tsbridge_version": __version__,
         "module": dict(predictor.module.hparams), "data": _data_to_json(predictor), "extras": extras,
@@ -168,14 +192,47 @@ def save(path: str | Path, predictor: Predictor, extras: dict[str, Any]) -> Path
     return path
 
 
-def check_overrides(overrides: list[str], source: Path) -> list[str]:
-    """Refuse overrides that add keys or name ``_target_`` outside ``module`` (restricted to torch.optim)."""
+def _interpolations(value: Any) -> list[str]:
+    """The strings inside a parsed override value that OmegaConf would expand (``${...}``, escaped or not)."""
+    if isinstance(value, str):
+        return [value] if "${" in value else []
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in _interpolations(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in _interpolations(item)]
+    return []
+
+
+def check_overrides(overrides: Any, source: Path) -> list[str]:
+    """The saved Hydra overrides, parsed with Hydra's own grammar and refused unless each one only sets a value.
+
+    Refused: anything that is not a list of strings, adding or deleting keys (``+``, ``++``, ``~``), moving a
+    package (``@``), sweeps, and interpolations anywhere in a value (``data.seed=${module.scheduler}`` would pull a
+    node into another when the config resolves). What the overrides compose is checked next, resolved, by
+    :func:`tsbridge.config.resolved_config`.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import HydraException
+
+    def refuse(entry: Any, why: str) -> UnsafeCheckpointError:
+        return UnsafeCheckpointError(f"{source}: saved override {entry!r} {why}, which could make fit() build "
+                                     "arbitrary objects; refusing to load")
+
+    if not isinstance(overrides, list) or not all(isinstance(entry, str) for entry in overrides):
+        raise refuse(overrides, "is not a list of strings")
+    parser = OverridesParser.create()
     for entry in overrides:
-        key = entry.split("=", 1)[0] if isinstance(entry, str) else "+"
-        if key.startswith(("+", "~")) or ("_target_" in entry and not key.startswith("module.")):
-            raise UnsafeCheckpointError(
-                f"{source}: saved override {entry!r} could make fit() build arbitrary objects; refusing to load"
-            )
+        try:
+            (parsed,) = parser.parse_overrides([entry])
+        except HydraException as error:
+            raise refuse(entry, f"does not parse ({str(error).splitlines()[0]})") from None
+        if parsed.type != OverrideType.CHANGE or parsed.package is not None:
+            raise refuse(entry, "adds, deletes or moves a config node")
+        if parsed.is_sweep_override():
+            raise refuse(entry, "is a sweep")
+        if _interpolations(parsed.value()):
+            raise refuse(entry, "holds an interpolation")
     return overrides
 
 

@@ -163,3 +163,56 @@ def test_resuming_from_a_damaged_checkpoint_is_one_line_naming_it(cli, output_ro
     assert "Traceback" not in result.stderr and "OSError" not in result.stderr
     assert "weights_only=False" not in result.stderr and not marker.exists()
     assert not metrics_files(output_root)
+
+
+# ---------------------------------------------------------------- issue 21: interpolations pull unchecked nodes in
+def interpolated(config, payload: dict, how: str) -> tuple[str, str]:
+    """Put ``payload`` at an unchecked root node and reach it from ``data`` through an interpolation; return the
+    key the refusal names and the target it names (or the interpolation it refuses)."""
+    config.evil = payload
+    if how == "seed":  # the data module's own argument
+        config.data.seed = "${evil}"
+        return "data.seed._target_", payload["_target_"]
+    if how == "frame.name":  # an argument of an allowed loader, one level deeper
+        config.data.frame.name = "${evil}"
+        return "data.frame.name._target_", payload["_target_"]
+    if how == "decode":  # a resolver that turns a string into a node (live once the node is resolved to build it)
+        del config["evil"]
+        flow = ", ".join(f"{name}: {value}" for name, value in payload.items())
+        config.data.seed = "${oc.decode:'{" + flow + "}'}"
+        return "data.seed._target_", payload["_target_"]
+    config.data.seed = "\\${evil}"  # escaped: a string after one resolution, the payload after Hydra's second
+    return "data.seed", "${evil}"
+
+
+@pytest.mark.parametrize(("payload", "how"), [("pandas.read_pickle", "seed"), ("torch.load", "frame.name"),
+                                              ("pandas.read_pickle", "decode"), ("pandas.read_pickle", "escaped")])
+def test_eval_refuses_payloads_reached_through_interpolations(cli, output_root, run_copy, tmp_path, payload, how):
+    marker = tmp_path / "code-ran"
+    config_file = run_copy / ".hydra" / "config.yaml"
+    config = OmegaConf.load(config_file)
+    key, named = interpolated(config, payloads(tmp_path, marker)[payload], how)
+    if how in ("seed", "frame.name"):  # Hydra, building the data node as written, runs the payload
+        with pytest.raises(Exception):  # the data module then fails on what the payload returned
+            instantiate(config.data)
+        assert marker.exists(), "the payload did not run: the test would prove nothing"
+        marker.unlink()
+    OmegaConf.save(config, config_file)
+    result = cli("evaluate", f"ckpt_path={run_copy / 'checkpoints' / 'last.ckpt'}", check=False)
+    if how == "escaped":
+        assert result.returncode == 2 and f"{config_file}: {key} holds the interpolation {named!r}" in result.stderr
+        assert not marker.exists() and not list(output_root.rglob("eval_metrics.json"))
+    else:
+        refused(result, marker, output_root, config_file, key, named)
+
+
+def test_eval_refuses_an_interpolated_payload_in_metrics_json(cli, output_root, run_copy, tmp_path):
+    marker = tmp_path / "code-ran"
+    (run_copy / ".hydra" / "config.yaml").unlink()
+    summary = json.loads((run_copy / "metrics.json").read_text())
+    config = OmegaConf.create(summary["config"])
+    key, named = interpolated(config, payloads(tmp_path, marker)["pandas.read_pickle"], "seed")
+    summary["config"] = OmegaConf.to_container(config)
+    (run_copy / "metrics.json").write_text(json.dumps(summary))
+    result = cli("evaluate", f"ckpt_path={run_copy / 'checkpoints' / 'last.ckpt'}", check=False)
+    refused(result, marker, output_root, run_copy / "metrics.json", key, named)

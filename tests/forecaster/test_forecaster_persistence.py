@@ -12,6 +12,7 @@ import torch
 from forecaster_frames import QUIET, hourly, panel, tiny
 
 from tsbridge import Forecaster
+from tsbridge.errors import UnsafeConfigError
 from tsbridge.persistence import CONFIG_FILE, WEIGHTS_FILE, CorruptFileError, UnsafeCheckpointError
 
 
@@ -73,18 +74,21 @@ def test_weights_with_a_pickled_payload_are_refused_and_not_executed(saved, tmp_
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(("section", "change", "message"), [
-    ("module", lambda m: m["net"].update(_target_="os.system"), "is not a tsbridge net"),
-    ("module", lambda m: m["optimizer"].update(_target_="builtins.exec"), "under 'torch.optim.'"),
-    ("extras", lambda e: e["overrides"].append("+callbacks.evil._target_=os.system"), "could make fit"),
-    ("extras", lambda e: e["overrides"].append("trainer._target_=builtins.exec"), "could make fit"),
+@pytest.mark.parametrize(("section", "change", "error", "message"), [
+    ("module", lambda m: m["net"].update(_target_="os.system"), UnsafeCheckpointError, "is not a tsbridge net"),
+    ("module", lambda m: m["optimizer"].update(_target_="builtins.exec"), UnsafeCheckpointError,
+     "under 'torch.optim.'"),
+    ("extras", lambda e: e["overrides"].append("+callbacks.evil._target_=os.system"), UnsafeCheckpointError,
+     "could make fit"),
+    ("extras", lambda e: e["overrides"].append("trainer._target_=builtins.exec"), UnsafeConfigError,
+     "trainer._target_ names 'builtins.exec', which tsbridge does not build"),
 ])
-def test_configs_naming_foreign_classes_are_refused(saved, tmp_path, section, change, message):
+def test_configs_naming_foreign_classes_are_refused(saved, tmp_path, section, change, error, message):
     tampered = _copy(saved, tmp_path)
     document = json.loads((tampered / CONFIG_FILE).read_text())
     change(document[section])
     (tampered / CONFIG_FILE).write_text(json.dumps(document))
-    with pytest.raises(UnsafeCheckpointError, match=message):
+    with pytest.raises(error, match=message):
         Forecaster.load(tampered)
 
 
@@ -170,3 +174,68 @@ def test_an_interrupted_save_keeps_the_previous_save_and_leaves_no_half_folder(f
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder, no "fresh"
     assert sorted(p.name for p in path.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
     pd.testing.assert_frame_equal(Forecaster.load(path).predict(), before)
+
+
+# ---------------------------------------------------------------- issue 21: saved overrides, parsed and resolved
+def _scheduler_payload(tmp_path) -> tuple[str, object]:
+    """A ``module.scheduler`` override whose target unpickles a file that creates a marker when read."""
+    marker = tmp_path / "code-ran"
+    pickled = tmp_path / "payload.pkl"
+    pickled.write_bytes(pickle.dumps(_RunsCode(str(marker))))
+    return f"module.scheduler={{_target_:pandas.read_pickle,filepath_or_buffer:'{pickled}'}}", marker
+
+
+def test_a_scheduler_payload_reached_from_data_runs_when_built_from_python(tmp_path):
+    """What the saved-override tests below refuse is live: composed as a user's own overrides, fit() runs it while
+    building the data module (before the optimizer and scheduler checks)."""
+    payload, marker = _scheduler_payload(tmp_path)
+    forecaster = Forecaster.from_config(["model=lstm", payload, "data.seed=${module.scheduler}"], work_dir=tmp_path)
+    with pytest.raises(Exception):  # the data module then fails on what the payload returned
+        forecaster.fit(hourly(), target="load", time_col="date", val_size=0.25, max_epochs=1, **QUIET)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(("extra", "error", "words"), [
+    (["data.seed=${module.scheduler}"], UnsafeCheckpointError, "holds an interpolation"),
+    (["data.seed='\\${module.scheduler}'"], UnsafeCheckpointError, "holds an interpolation"),
+    (["data.seed=\"${oc.decode:'{_target_: os.system}'}\""], UnsafeCheckpointError, "holds an interpolation"),
+    (["data.seed=${oc.decode:'{_target_: os.system}'}"], UnsafeCheckpointError, "does not parse"),
+    (["++data.seed=1"], UnsafeCheckpointError, "adds, deletes or moves"),
+    (["~data.seed"], UnsafeCheckpointError, "adds, deletes or moves"),
+    (["module.optimizer.lr=0.1,0.2"], UnsafeCheckpointError, "is a sweep"),
+    ([], UnsafeConfigError, r"module.scheduler._target_ names 'pandas.read_pickle'"),  # no interpolation needed
+])
+def test_saved_overrides_that_could_build_code_are_refused_at_load(saved, tmp_path, extra, error, words):
+    payload, marker = _scheduler_payload(tmp_path)
+    tampered = _copy(saved, tmp_path)
+    document = json.loads((tampered / CONFIG_FILE).read_text())
+    document["extras"]["overrides"] += [payload, *extra]
+    (tampered / CONFIG_FILE).write_text(json.dumps(document))
+    with pytest.raises(error, match=words) as raised:
+        Forecaster.load(tampered)
+    assert str(tampered / CONFIG_FILE) in str(raised.value)
+    assert not marker.exists()
+
+
+def test_saved_overrides_that_only_set_values_still_load(saved, tmp_path):
+    edited = _copy(saved, tmp_path)
+    document = json.loads((edited / CONFIG_FILE).read_text())
+    document["extras"]["overrides"] += ["module.optimizer={_target_:torch.optim.SGD,lr:0.01}",
+                                        "module.scheduler={_target_:torch.optim.lr_scheduler.StepLR,step_size:2}"]
+    (edited / CONFIG_FILE).write_text(json.dumps(document))
+    assert Forecaster.load(edited).config.module.optimizer._target_ == "torch.optim.SGD"
+
+
+def test_save_never_replaces_a_file_or_a_foreign_folder(fitted_hourly, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(FileExistsError, match=rf"{notes} exists and is not a folder written by Forecaster.save"):
+        fitted_hourly.save(notes)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "data.csv").write_text("a,b\n")
+    with pytest.raises(FileExistsError, match=rf"{folder} is a folder holding data.csv, not a Forecaster.save"):
+        fitted_hourly.save(folder)
+    assert notes.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "project"]
+    path = fitted_hourly.save(tmp_path / "model")
+    assert fitted_hourly.save(path) == path  # an earlier save is replaced
