@@ -204,6 +204,20 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
     return _instantiate_group(cfg.get("logger"))
 
 
+def _check_epochs(trainer: dict[str, Any]) -> None:
+    """Refuse an epoch budget Lightning would reject with an assertion, or that trains nothing at all."""
+    for key in ("max_epochs", "min_epochs"):
+        value = trainer.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise ValueError(f"trainer.{key} must be a whole number of epochs (>= 1, or -1 for no limit), "
+                             f"got {value!r}")
+    if trainer.get("max_epochs") == 0:
+        raise ValueError("trainer.max_epochs=0 trains nothing: the model would forecast from its random initial "
+                         "weights; pass max_epochs >= 1")
+
+
 def build_trainer(cfg: DictConfig, callbacks: list[L.Callback] | None = None,
                   logger: list[Any] | bool | None = None, **overrides: Any) -> L.Trainer:
     """The Lightning Trainer of ``cfg.trainer``; ``callbacks``/``logger`` default to the configured ones.
@@ -213,6 +227,7 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback] | None = None,
     """
     from lightning.pytorch.callbacks import ProgressBar
 
+    _check_epochs({**OmegaConf.to_container(cfg.trainer, resolve=True), **overrides})
     callbacks = build_callbacks(cfg) if callbacks is None else callbacks
     if not overrides.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True)):
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]

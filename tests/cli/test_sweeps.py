@@ -70,3 +70,24 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_in_their_own_folders(cli, out
     (start_a, end_a), (start_b, end_b) = ((datetime.fromisoformat(r["started"]), datetime.fromisoformat(r["finished"]))
                                           for r in runs.values())
     assert start_a < end_b and start_b < end_a, "the two jobs did not overlap in time"
+
+
+def test_a_failing_sweep_job_does_not_stop_the_others_and_is_named_at_the_end(cli, output_root):
+    result = cli("train", "-m", *TINY, "trainer.max_epochs=0,1", check=False)
+    assert result.returncode == 1, result.stderr[-2000:]
+    (sweep_dir,) = (output_root / "multirun" / "train").iterdir()
+    assert [p.parent.name for p in metrics_files(sweep_dir)] == ["1"]  # the job after the failed one ran
+    failed = json.loads((sweep_dir / "0" / "failed.json").read_text())
+    assert "trainer.max_epochs=0" in failed["overrides"] and "trains nothing" in failed["error"]
+    assert f"tsbridge-train: 1 of 2 sweep jobs failed (the others ran):\n  {sweep_dir / '0'}: trainer.max_epochs=0" \
+        in result.stderr
+
+
+def test_report_skips_a_truncated_metrics_json_naming_it(cli, output_root, capsys):
+    cli("train", "-m", *TINY, "seed=0,1")
+    (sweep_dir,) = (output_root / "multirun" / "train").iterdir()
+    damaged = sweep_dir / "0" / "metrics.json"
+    damaged.write_text(damaged.read_text()[:100])
+    table = report.collect_runs(sweep_dir, "val/loss")
+    assert list(table["run"]) == ["1"]
+    assert f"tsbridge-report: skipped {damaged}: not readable JSON" in capsys.readouterr().err

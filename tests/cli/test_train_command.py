@@ -38,6 +38,10 @@ def test_run_writes_a_complete_metrics_json(trained_run):
     (["data.lookback=-5"], "lookback must be an integer >= 1, got -5"),
     (["data=csv", "data.frame.path=missing.csv", "data.target_cols=[y]"], "no data file at 'missing.csv'"),
     (["data=csv"], "Missing mandatory value"),
+    (["trainer.max_epochs=abc"], "trainer.max_epochs must be a whole number of epochs (>= 1, or -1 for no limit), "
+                                 "got 'abc'"),
+    (["trainer.max_epochs=-5"], "trainer.max_epochs must be a whole number of epochs"),
+    (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
 ])
 def test_config_errors_end_with_one_clear_message(cli, overrides, message):
     result = cli("train", *TINY, *overrides, check=False)
@@ -122,3 +126,12 @@ def test_the_summary_names_the_run_folder_and_what_each_metric_means(terminal_ou
     assert (run_dir / "metrics.json").is_file()
     assert "test/mase" in terminal_output and "below 1 beats repeating the previous value" in terminal_output
     assert "test_original/smape" in terminal_output and "0 (perfect) to 2" in terminal_output
+
+
+def test_an_override_that_does_not_parse_is_one_line_naming_it(cli):
+    result = cli("train", "model.hidden_size=[", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("tsbridge-train: error: cannot read the override 'model.hidden_size=[' for "
+                                     "model.hidden_size: no viable alternative at input '['; quote values with "
+                                     "brackets, commas or spaces (see "
+                                     "https://hydra.cc/docs/advanced/override_grammar/basic)")

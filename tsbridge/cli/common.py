@@ -6,13 +6,16 @@ import json
 import logging
 import os
 import sys
+import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hydra.errors import HydraException
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from tsbridge.quiet import drop_product_tips
@@ -52,24 +55,90 @@ def _root_cause(error: BaseException) -> BaseException:
     return error
 
 
+FAILED_FILE = "failed.json"
+
+
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @contextmanager
 def report_errors(program: str) -> Iterator[None]:
     """Turn configuration and input errors into one line ``<program>: error: <message>`` and exit status 2.
 
     Multi-line messages (OmegaConf and Hydra add ``full_key: ...`` lines) are joined with ``; ``.
     Set ``HYDRA_FULL_ERROR=1`` (as Hydra itself suggests) to see the full traceback instead.
+
+    In a sweep (``-m``) a failing job does not end the sweep: its error (any error, with the traceback for those
+    that are not the user's to fix) is printed and written to ``failed.json`` in its folder, the block is left
+    without raising, and :class:`SweepSummary` names the failed jobs when the sweep ends.
     """
     try:
         yield
-    except USER_ERRORS as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as error:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" and not _in_sweep():
             raise
         cause = _root_cause(error)
+        user_error = isinstance(error, USER_ERRORS)
         message = str(cause) if isinstance(cause, USER_ERRORS) else str(error)
         message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+        if not user_error:
+            if not _in_sweep():
+                raise
+            traceback.print_exc()
+            message = f"{type(error).__name__}: {message}"
         print(f"{program}: error: {message}", file=sys.stderr)
+        if _in_sweep():
+            from hydra.core.hydra_config import HydraConfig
+
+            hydra = HydraConfig.get()
+            write_json(Path(hydra.runtime.output_dir) / FAILED_FILE,
+                       {"job": hydra.job.num, "overrides": list(hydra.overrides.task), "error": message})
+            return
         print("(set HYDRA_FULL_ERROR=1 for the full traceback)", file=sys.stderr)
         sys.exit(2)
+
+
+class SweepSummary(Callback):
+    """Hydra callback: when a sweep ends, name the jobs that failed (their ``failed.json``) and exit with status 1."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        failed = sorted(sweep_dir.rglob(FAILED_FILE))
+        if not failed:
+            return
+        jobs = {path.parent for path in sweep_dir.rglob("*.json") if path.name in (FAILED_FILE, "metrics.json")}
+        lines = [f"tsbridge-{config.task_name}: {len(failed)} of {len(jobs)} sweep jobs failed (the others ran):"]
+        for path in failed:
+            record = json.loads(path.read_text())
+            lines.append(f"  {path.parent}: {record['error']}")
+        print("\n".join(lines), file=sys.stderr)
+        sys.exit(1)
+
+
+def check_override_syntax(program: str, arguments: Sequence[str]) -> None:
+    """Exit with one line naming the override when a command-line override does not parse.
+
+    Hydra's own message (``no viable alternative at input '['``) names neither the key nor the argument.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for argument in arguments:
+        if argument.startswith("-") or "=" not in argument:
+            continue  # Hydra's flags (-m, --cfg job, -sc ...) and their values
+        try:
+            parser.parse_overrides([argument])
+        except HydraException as error:
+            reason = str(error).splitlines()[0].split(": ", 1)[-1]
+            key = argument.split("=", 1)[0]
+            print(f"{program}: error: cannot read the override {argument!r} for {key}: {reason}; quote values "
+                  "with brackets, commas or spaces (see https://hydra.cc/docs/advanced/override_grammar/basic)",
+                  file=sys.stderr)
+            sys.exit(2)
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ the :class:`~tsbridge.predictor.Predictor`'s long table, the layout of ``Forecas
 
 from __future__ import annotations
 
+import sys
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from tsbridge.cli.common import quiet_runtime, report_errors, route_lightning_logs, write_json
+from tsbridge.cli.common import check_override_syntax, quiet_runtime, report_errors, route_lightning_logs, write_json
 from tsbridge.config import build_datamodule, build_trainer
 from tsbridge.errors import CorruptFileError
 
@@ -128,6 +129,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main() -> None:
     """Entry point of ``tsbridge-eval``: quiet third-party noise, then run the Hydra app."""
     quiet_runtime()
+    check_override_syntax("tsbridge-eval", sys.argv[1:])
     _hydra_main()
 
 

@@ -58,8 +58,16 @@ def _overrides(run_dir: Path) -> list[str]:
     return [str(override) for override in OmegaConf.load(path)]
 
 
-def _row(metrics_path: Path, root: Path) -> dict[str, Any]:
-    summary = json.loads(metrics_path.read_text())
+def _row(metrics_path: Path, root: Path) -> dict[str, Any] | None:
+    """The report row of one run; None (with a line naming the file) for a truncated or damaged metrics.json."""
+    try:
+        summary = json.loads(metrics_path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:  # a run killed while writing it
+        print(f"tsbridge-report: skipped {metrics_path}: not readable JSON ({error})", file=sys.stderr)
+        return None
+    if not isinstance(summary, dict):
+        print(f"tsbridge-report: skipped {metrics_path}: not a tsbridge-train metrics.json", file=sys.stderr)
+        return None
     config = summary.get("config", {})
     readouts = summary.get("readouts", {})
     row: dict[str, Any] = {"run": str(metrics_path.parent.relative_to(root)), "model": summary.get("model")}
@@ -75,7 +83,8 @@ def _row(metrics_path: Path, root: Path) -> dict[str, Any]:
 
 
 def collect_runs(root: str | Path, metric: str = "test/mse", descending: bool = False) -> pd.DataFrame:
-    """One row per ``metrics.json`` under ``root``, sorted by ``metric`` (runs without it last).
+    """One row per ``metrics.json`` under ``root``, sorted by ``metric`` (runs without it last); unreadable ones
+    are skipped with a line naming them.
 
     ``overrides`` keeps only the overrides that differ between runs (all of them for a single run), so a sweep's
     table shows what was swept.
@@ -84,7 +93,9 @@ def collect_runs(root: str | Path, metric: str = "test/mse", descending: bool = 
     paths = sorted(root.rglob("metrics.json"))
     if not paths:
         raise FileNotFoundError(f"no metrics.json under {str(root)!r}")
-    rows = [_row(path, root) for path in paths]
+    rows = [row for row in (_row(path, root) for path in paths) if row is not None]
+    if not rows:
+        raise ValueError(f"no readable metrics.json under {str(root)!r} (skipped {len(paths)}, named above)")
     shared = set.intersection(*(set(row["overrides"]) for row in rows)) if len(rows) > 1 else set()
     for row in rows:
         row["overrides"] = " ".join(o for o in row["overrides"] if o not in shared)

@@ -11,6 +11,8 @@ Examples::
 
 from __future__ import annotations
 
+import math
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from tsbridge.cli.common import quiet_runtime, report_errors, route_lightning_logs, write_json
+from tsbridge.cli.common import check_override_syntax, quiet_runtime, report_errors, route_lightning_logs, write_json
 
 #: What the summary says each headline metric measures (README repeats it).
 METRIC_MEANINGS = {
@@ -84,8 +86,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @hydra.main(version_base="1.3", config_path="pkg://tsbridge.conf", config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
     quiet_runtime()  # again: a launcher's worker processes (joblib, SLURM) start here
+    summary = None
     with report_errors("tsbridge-train"):
         summary = train(cfg)
+    if summary is None:  # a sweep job that failed: recorded in its folder, and the sweep goes on
+        return math.nan  # Optuna records a NaN as a failed trial
     # The optimised metric, for sweepers (Optuna minimises it).
     return summary["val"].get(cfg.optimized_metric, summary["test"].get(cfg.optimized_metric))
 
@@ -93,6 +98,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 def main() -> float | None:
     """Entry point of ``tsbridge-train``: quiet third-party noise, then run the Hydra app."""
     quiet_runtime()
+    check_override_syntax("tsbridge-train", sys.argv[1:])
     return _hydra_main()
 
 
