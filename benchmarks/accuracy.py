@@ -154,11 +154,13 @@ def train_and_test(overrides: list[str], threads: int) -> dict[str, Any]:
 
     from tsbridge.config import compose_config
     from tsbridge.fitting import fit
+    from tsbridge.quiet import quiet_fit
 
     torch.set_num_threads(threads)
     output_dir = tempfile.mkdtemp(prefix="tsbridge-accuracy-")
     try:
-        result = fit(compose_config([*overrides, f"paths.output_dir={output_dir}"]))
+        with quiet_fit(progress=False):  # one line per run (printed by the caller), no Lightning chatter
+            result = fit(compose_config([*overrides, f"paths.output_dir={output_dir}"]))
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
     past_weight = result.readouts.get("blend/past_weight")  # mean a of the tested weights on the validation windows

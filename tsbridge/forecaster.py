@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Hashable, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
 from tsbridge.plotting import plot_calibration, plot_series_forecast
 from tsbridge.predictor import Backtest, MissingReadoutError, Predictor, Start
-from tsbridge.quiet import drop_product_tips, lightning_warnings_only
+from tsbridge.quiet import quiet_fit
 
 
 
@@ -164,8 +163,7 @@ class Forecaster:
         """One :func:`tsbridge.fitting.fit` of ``frame`` with this forecaster's config, in a new run folder."""
         cfg = self.config.copy()
         cfg.paths.output_dir = tempfile.mkdtemp(prefix="fit-", dir=self.work_dir)
-        drop_product_tips()
-        with nullcontext() if self.progress else lightning_warnings_only():
+        with quiet_fit(self.progress):
             return fitting.fit(cfg, frame, **self._fit_options)
 
     # ------------------------------------------------------------------ forecasting

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 #: The loggers Lightning writes its console lines to.
 LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning", "lightning.pytorch.utilities.rank_zero")
@@ -40,3 +41,32 @@ def lightning_warnings_only() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
+
+
+def hide_third_party_noise() -> None:
+    """Install the warning filters every entry point shares (global; use inside ``warnings.catch_warnings()`` to
+    keep them local).
+
+    Third-party deprecation warnings (in code a user does not call, e.g. Lightning's use of torch's ``LeafSpec``)
+    are hidden, tsbridge's own kept. Lightning's hints that do not apply to tsbridge's fits are hidden too: the
+    monitored key missing before the first validation (``fit`` validates once after training) and a logging
+    interval longer than a tiny epoch (every epoch's metrics are logged anyway).
+    """
+    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("default", category=category, module=r"tsbridge(\..*)?$")
+    warnings.filterwarnings("ignore", message=r".*is deprecated, use `isinstance\(treespec")
+    warnings.filterwarnings("ignore", message=r"`ModelCheckpoint\(monitor=.*could not find the monitored key")
+    warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging interval")
+
+
+@contextmanager
+def quiet_fit(progress: bool = True) -> Iterator[None]:
+    """The one quiet set-up of a fit, shared by the Forecaster and the benchmarks (the CLI installs the same filters
+    for its whole process): no product tips, no third-party noise, and with ``progress=False`` none of
+    Lightning's information lines ("GPU available", "`Trainer.fit` stopped")."""
+    drop_product_tips()
+    with warnings.catch_warnings():
+        hide_third_party_noise()
+        with nullcontext() if progress else lightning_warnings_only():
+            yield

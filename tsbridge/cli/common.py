@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 import traceback
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,22 +17,15 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from tsbridge.quiet import drop_product_tips
+from tsbridge.quiet import drop_product_tips, hide_third_party_noise
 
 # Errors a user can fix by changing the command line, the config or the data: shown as one line, not a
 # traceback. FloatingPointError covers a diverging loss (tsbridge.module.NonFiniteLossError says what to change).
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, FloatingPointError, HydraException, OmegaConfBaseException)
 def quiet_runtime() -> None:
-    """Show only warnings a user can act on; called first by the command-line entry points.
-
-    Third-party deprecation warnings (in code a user does not call) are hidden; tsbridge's own are kept.
-    """
-    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
-        warnings.filterwarnings("ignore", category=category)
-        warnings.filterwarnings("default", category=category, module=r"tsbridge(\..*)?$")
-    # Lightning warns (and only warns) when no validation has run yet, e.g. in a run cut short by trainer.max_steps
-    # or limit_val_batches=0; fit() validates once after training, so its hint to log val/loss would mislead.
-    warnings.filterwarnings("ignore", message=r"`ModelCheckpoint\(monitor=.*could not find the monitored key")
+    """Show only warnings a user can act on (:func:`tsbridge.quiet.hide_third_party_noise`); called first by the
+    command-line entry points."""
+    hide_third_party_noise()
 
 
 def route_lightning_logs() -> None:
