@@ -168,7 +168,8 @@ def build_datamodule(cfg: DictConfig, frame: pd.DataFrame | None = None, *,
 
 
 def net_config(cfg: DictConfig, datamodule: WindowDataModule) -> dict[str, Any]:
-    """Plain net config: ``cfg.model`` completed with the sizes the data module implies."""
+    """Plain net config: ``cfg.model`` completed with the sizes the data module implies, and a ``season_length``
+    left null (``seasonal_naive``'s default) set to the data's season."""
     net = OmegaConf.to_container(cfg.model, resolve=True)
     net.update(
         n_inputs=datamodule.n_inputs,
@@ -178,14 +179,39 @@ def net_config(cfg: DictConfig, datamodule: WindowDataModule) -> dict[str, Any]:
     )
     if datamodule.n_future:  # only then: the parameter-free and univariate baselines refuse the option
         net["n_future"] = datamodule.n_future
+    if "season_length" in net and net["season_length"] is None:
+        net["season_length"] = _data_season(datamodule)
     return net
+
+
+def _data_season(datamodule: WindowDataModule) -> int:
+    """The season of the data's frequency, for a model asked to use it; ValueError naming the fix if none fits."""
+    season = datamodule.season_length
+    if season is None:
+        raise ValueError(f"the data's frequency ({datamodule.freq or 'a numeric time axis'}) has no season tsbridge "
+                         "knows (README, 'Seasons'); pass model.season_length (Forecaster: season_length=)")
+    if season > datamodule.lookback:
+        raise ValueError(f"the season of the data's frequency {datamodule.freq!r} is {season} steps, longer than "
+                         f"lookback={datamodule.lookback}; pass a lookback of at least {season} or a shorter "
+                         "model.season_length (Forecaster: season_length=)")
+    return season
+
+
+def mase_season(cfg: DictConfig, datamodule: WindowDataModule) -> int:
+    """``cfg.module.mase_season``, or when null the data's season if it is shorter than the look-back, else 1."""
+    configured = cfg.module.get("mase_season")
+    if configured is not None:
+        return configured
+    season = datamodule.season_length
+    return season if season is not None and season < datamodule.lookback else 1
 
 
 def build_module(cfg: DictConfig, datamodule: WindowDataModule) -> ForecastModule:
     """The :class:`ForecastModule` of ``cfg.model`` and ``cfg.module`` for this data."""
     from tsbridge.module import ForecastModule
 
-    return ForecastModule(net=net_config(cfg, datamodule), **OmegaConf.to_container(cfg.module, resolve=True))
+    module = {**OmegaConf.to_container(cfg.module, resolve=True), "mase_season": mase_season(cfg, datamodule)}
+    return ForecastModule(net=net_config(cfg, datamodule), **module)
 
 
 def _instantiate_group(group: DictConfig | None) -> list[Any]:

@@ -38,18 +38,27 @@ from tsbridge.models.probabilistic import check_levels, level_bounds, levels_to_
 
 
 class MeanAbsoluteScaledError(Metric):
-    """MASE with a per-window scale: forecast MAE over the in-window one-step naive MAE.
+    """MASE with a per-window scale: forecast MAE over the in-window seasonal naive MAE.
 
-    Each window is scaled by the mean absolute one-step change of its own look-back (target channels),
-    so the metric is comparable across series of different scales and needs no access to training rows
-    outside the window. A value below 1 means the forecast beats a one-step naive forecast made inside
-    the window. Being a ratio, it is the same in scaled and original units.
+    Each window is scaled by the mean absolute change over one season (``season`` steps) of its own look-back
+    (target channels), so the metric is comparable across series of different scales and needs no access to
+    training rows outside the window. A value below 1 means the forecast beats the seasonal naive forecast made
+    inside the window; ``season=1`` scales by the one-step naive. Being a ratio, it is the same in scaled and
+    original units.
+
+    Args:
+        season: the seasonal period m, shorter than the look-back (the scale needs at least one pair of values
+            m steps apart).
+        eps: added to the scale, so a constant look-back gives a finite value.
     """
 
     full_state_update = False
 
-    def __init__(self, eps: float = 1e-8, **kwargs) -> None:
+    def __init__(self, season: int = 1, eps: float = 1e-8, **kwargs) -> None:
         super().__init__(**kwargs)
+        if isinstance(season, bool) or not isinstance(season, int) or season < 1:
+            raise ValueError(f"MASE's season must be an integer >= 1, got {season!r}")
+        self.season = season
         self.eps = eps
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
@@ -60,9 +69,11 @@ class MeanAbsoluteScaledError(Metric):
         Args:
             preds: (B, H, C) forecasts.
             target: (B, H, C) actual values.
-            history: (B, L, C) look-back values of the same channels.
+            history: (B, L, C) look-back values of the same channels, L > ``season``.
         """
-        naive_mae = (history[:, 1:] - history[:, :-1]).abs().mean(dim=(1, 2))  # (B,)
+        if history.shape[1] <= self.season:
+            raise ValueError(f"MASE's season ({self.season}) must be shorter than the look-back ({history.shape[1]})")
+        naive_mae = (history[:, self.season:] - history[:, : -self.season]).abs().mean(dim=(1, 2))  # (B,)
         forecast_mae = (preds - target).abs().mean(dim=(1, 2))  # (B,)
         self.total += (forecast_mae / (naive_mae + self.eps)).double().sum()
         self.count += preds.shape[0]

@@ -89,6 +89,10 @@ class ForecastModule(L.LightningModule):
             are replaced by their mean (what the forecast owes to knowing them).
         levels: central interval levels in percent (e.g. ``[80, 90]``): the net is built (or must be built) with
             them; None forecasts points.
+        mase_season: the seasonal period of ``val/mase`` and ``test/mase`` (their scale is the in-window seasonal
+            naive's MAE), shorter than the look-back. None: the data's season, which
+            :func:`tsbridge.config.build_module` fills in from the frequency (README, "Seasons"); a module built
+            on its own without it scales by the one-step naive (1).
 
     Attributes:
         model_name: the registry name of the net (``blend_gated``, ``feedback`` ...; the class name for
@@ -107,6 +111,7 @@ class ForecastModule(L.LightningModule):
         blend_lr: float | None = 0.05,
         importance: bool = True,
         levels: list[float] | None = None,
+        mase_season: int | None = None,
     ) -> None:
         super().__init__()
         if loss is not None and loss not in LOSSES:
@@ -121,9 +126,14 @@ class ForecastModule(L.LightningModule):
             _resolve_class(scheduler, _SCHEDULER_PREFIX, "scheduler")
         self.net = net if isinstance(net, nn.Module) else build_net(self._with_output(_plain(net), loss, levels))
         self._check_net_output(levels)
+        lookback = getattr(self.net, "lookback", None)
+        if mase_season is not None and lookback is not None and mase_season >= lookback:
+            raise ValueError(f"mase_season ({mase_season}) must be shorter than the look-back ({lookback}): MASE's "
+                             "scale compares values one season apart inside each window")
         self.save_hyperparameters(
             {"net": getattr(self.net, "config", None), "loss": loss, "optimizer": optimizer,
-             "scheduler": scheduler, "blend_lr": blend_lr, "importance": importance, "levels": levels}
+             "scheduler": scheduler, "blend_lr": blend_lr, "importance": importance, "levels": levels,
+             "mase_season": mase_season}
         )
         self.model_name = model_name(self.net)
         self.probabilistic = bool(levels)
@@ -133,7 +143,7 @@ class ForecastModule(L.LightningModule):
         self.original_metrics = nn.ModuleDict(
             {stage: original_unit_metrics().clone(prefix=f"{stage}_original/") for stage in ("val", "test")}
         )
-        self.mase = nn.ModuleDict({stage: MeanAbsoluteScaledError() for stage in ("val", "test")})
+        self.mase = nn.ModuleDict({stage: MeanAbsoluteScaledError(mase_season or 1) for stage in ("val", "test")})
         self.intervals = nn.ModuleDict({
             f"{stage}{units}": interval_metrics(levels).clone(prefix=f"{stage}{units}/")
             for stage in ("val", "test") for units in ("", "_original")} if levels else {})

@@ -124,7 +124,7 @@ def test_the_summary_names_the_run_folder_and_what_each_metric_means(terminal_ou
     (line,) = [line for line in terminal_output.splitlines() if line.strip().startswith("written to ")]
     run_dir = Path(line.split("written to ", 1)[1])
     assert (run_dir / "metrics.json").is_file()
-    assert "test/mase" in terminal_output and "below 1 beats repeating the previous value" in terminal_output
+    assert "test/mase" in terminal_output and "below 1 beats repeating last season's value" in terminal_output
     assert "test_original/smape" in terminal_output and "0 (perfect) to 2" in terminal_output
 
 

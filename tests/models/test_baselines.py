@@ -70,3 +70,8 @@ def test_dlinear_moving_average_matches_a_direct_mean():
 def test_dlinear_refuses_an_even_kernel():
     with pytest.raises(ValueError, match="kernel_size"):
         DLinear(1, 1, lookback=8, horizon=2, kernel_size=4)
+
+
+def test_seasonal_naive_built_without_data_needs_its_season():
+    with pytest.raises(ValueError, match="season of the data's frequency.*needs season_length"):
+        SeasonalNaive(1, 1, lookback=8, horizon=2)

@@ -27,7 +27,7 @@ METRIC_MEANINGS = {
     "test/mse": "mean squared error on the scaled values (the literature's number)",
     "test/mae": "mean absolute error on the scaled values",
     "test_original/mae": "mean absolute error in the data's own units",
-    "test/mase": "MAE over the in-window one-step naive MAE; below 1 beats repeating the previous value",
+    "test/mase": "MAE over the in-window seasonal naive MAE; below 1 beats repeating last season's value",
     "test_original/smape": "symmetric absolute percentage error, 0 (perfect) to 2",
 }
 

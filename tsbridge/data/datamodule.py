@@ -18,6 +18,7 @@ from tsbridge.data.columns import Columns
 from tsbridge.data.errors import DataValidationError, EmptySplitError, SeriesTooShortError
 from tsbridge.data.frames import Features, FillPolicy, SeriesFrame, prepare_series
 from tsbridge.data.scaling import StandardScaler, model_units
+from tsbridge.data.seasons import season_length
 from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
 from tsbridge.data.windows import StridedWindows, WindowDataset, collate_windows
 
@@ -220,6 +221,11 @@ class WindowDataModule(L.LightningDataModule):
     @property
     def freq(self) -> str | None:
         return self._series.freq
+
+    @property
+    def season_length(self) -> int | None:
+        """Steps per season of the data's frequency (:func:`tsbridge.data.seasons.season_length`), None if none."""
+        return season_length(self.freq)
 
     @property
     def series_ids(self) -> list[Hashable]:

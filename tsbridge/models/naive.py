@@ -34,17 +34,26 @@ class SeasonalNaive(ForecastNet):
 
     Args:
         n_inputs, n_targets, lookback, horizon: See :class:`~tsbridge.models.base.ForecastNet`.
-        season_length: Steps per season (e.g. 24 for daily seasonality of hourly data); at most
-            ``lookback``, so the last season is inside the window.
+        season_length: Steps per season (e.g. 7 for the weekly season of daily data); at most ``lookback``, so the
+            last season is inside the window. None: the season of the data's frequency (README, "Seasons"), which
+            only the data knows: :func:`tsbridge.config.net_config` fills it in when ``tsbridge-train`` or the
+            Forecaster builds the net for a frame. A net built on its own needs the number.
     """
 
     reads_future = False
     learns_intervals = False
 
     def __init__(
-        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int = 24, **options: Any
+        self, n_inputs: int, n_targets: int, lookback: int, horizon: int, season_length: int | None = None,
+        **options: Any
     ) -> None:
         super().__init__(n_inputs, n_targets, lookback, horizon, **options)
+        if season_length is None:
+            raise ValueError(
+                "season_length=None stands for the season of the data's frequency, known only when tsbridge builds "
+                "the net for a frame (tsbridge-train, Forecaster); built on its own, SeasonalNaive needs "
+                "season_length (e.g. 24 for hourly data, 7 for daily)"
+            )
         check_positive_int("season_length", season_length)
         if season_length > lookback:
             raise ValueError(
