@@ -51,7 +51,9 @@ class FitResult:
         validation_readouts: the same validation pass's readout tensors (``blend/profile`` ...).
         blend_history: the past weight per training step (``step, epoch, past_weight, future_weight``), from the
             :class:`~tsbridge.callbacks.BlendWeightMonitor` when one ran.
-        best_checkpoint, last_checkpoint: checkpoint paths ("" when none was written).
+        best_checkpoint: the best validation epoch's checkpoint ("" when none was written).
+        last_checkpoint: the last epoch's state, ``checkpoints/last.ckpt``, which a run resumes from ("" when
+            none was written).
         run_dir: the run's output folder (``cfg.paths.output_dir``).
         epochs, global_step: training epochs and optimizer steps done.
         fit_seconds: wall time of ``trainer.fit``.
@@ -85,14 +87,27 @@ class FitResult:
 
 
 def _continue_checkpoints_of(trainer: L.Trainer, ckpt_path: str) -> None:
-    """Save a resumed run's checkpoints next to the one it resumes from.
+    """Save a resumed run's checkpoints (the best and ``last.ckpt``) next to the one it resumes from.
 
-    Lightning restores the checkpoint callback's best-model bookkeeping only when its folder is unchanged; in
+    Lightning restores the checkpoint callbacks' best-model bookkeeping only when their folder is unchanged; in
     the new run's folder the first epoch after resuming would become "best" whatever its score.
     """
-    callback = trainer.checkpoint_callback
-    if callback is not None:
+    for callback in trainer.checkpoint_callbacks:
         callback.dirpath = str(Path(ckpt_path).resolve().parent)
+
+
+def _best_checkpoint(trainer: L.Trainer) -> str:
+    """The best epoch's file of the first checkpoint callback with a monitor; "" when none was written."""
+    return next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor is not None), "")
+
+
+def _last_checkpoint(trainer: L.Trainer) -> str:
+    """The file of the last epoch's state: what a checkpoint callback without a monitor keeps (``last.ckpt`` of
+    ``conf/callbacks/default.yaml``), else a ``save_last`` file; "" when none was written."""
+    for callback in trainer.checkpoint_callbacks:
+        if callback.monitor is None and callback.best_model_path:
+            return callback.best_model_path
+    return next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
 
 
 def _check_resumable(ckpt_path: str) -> None:
@@ -114,9 +129,9 @@ def _check_resumable(ckpt_path: str) -> None:
 
 
 def _load_best(module: ForecastModule, trainer: L.Trainer) -> str:
-    """Load the best checkpoint's weights into ``module``; return its path ("" when there is none)."""
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if checkpoint is not None else ""
+    """Load the best checkpoint's weights into ``module`` (reading the file only); return its path ("" when there
+    is none)."""
+    best = _best_checkpoint(trainer)
     if best:
         state = torch.load(best, map_location=module.device, weights_only=True)["state_dict"]
         module.load_state_dict(state)
@@ -163,14 +178,12 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
     if past is not None:
         readouts.update({"blend/past_weight": float(past), "blend/future_weight": 1.0 - float(past)})
     monitor = next((c for c in trainer.callbacks if isinstance(c, BlendWeightMonitor)), None)
-    checkpoint = trainer.checkpoint_callback
     return FitResult(
         model=module.model_name, module=module.cpu().eval(), datamodule=datamodule, trainer=trainer,
         val={k: v for k, v in validated.items() if k.startswith("val")}, test=test, readouts=readouts,
         validation_readouts=dict(module.validation_readouts),
         blend_history=list(monitor.history) if monitor is not None else [],
-        best_checkpoint=best,
-        last_checkpoint=str(Path(checkpoint.dirpath) / "last.ckpt") if checkpoint and checkpoint.save_last else "",
+        best_checkpoint=best, last_checkpoint=_last_checkpoint(trainer),
         run_dir=Path(cfg.paths.output_dir), epochs=trainer.current_epoch, global_step=trainer.global_step,
         fit_seconds=fit_seconds,
     )

@@ -8,10 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from cli_helpers import TINY, cli_env
+
+from tsbridge.config import compose_config
+from tsbridge.fitting import fit
 
 pytestmark = pytest.mark.slow
 
@@ -60,3 +65,34 @@ def test_killed_and_resumed_run_matches_the_uninterrupted_run(cli, output_root):
     # The resumed run kept saving next to the checkpoint it resumed from, with the same best epoch.
     assert resumed["best_checkpoint"].startswith(str(killed_dir / "checkpoints"))
     assert resumed["best_checkpoint"].rsplit("/", 1)[-1] == expected["best_checkpoint"].rsplit("/", 1)[-1]
+
+
+class GlobalStepAtStart(L.Callback):
+    """Records the optimizer steps already done when training starts (after a checkpoint is restored)."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.step = trainer.global_step
+
+
+def fit_frozen(output_dir, *overrides: str, callbacks=()):
+    """A tiny run whose weights never move (learning rates 0): val/loss never improves after the first epoch, so the
+    best checkpoint stays epoch 0 and only a truthful last.ckpt holds a later epoch. No early stopping."""
+    cfg = compose_config([*THREE_EPOCHS, "~callbacks.early_stopping", "module.optimizer.lr=0", "module.blend_lr=0",
+                          *overrides])
+    cfg.paths.output_dir = str(output_dir)
+    return fit(cfg, callbacks=callbacks, logger=False)
+
+
+def test_last_ckpt_is_the_last_epoch_not_the_best_and_a_resume_continues_from_it(tmp_path):
+    result = fit_frozen(tmp_path / "run")  # 3 epochs of 3 steps, then best weights reloaded, validated and tested
+    last = torch.load(result.last_checkpoint, map_location="cpu", weights_only=True)
+    best = torch.load(result.best_checkpoint, map_location="cpu", weights_only=True)
+    assert Path(result.last_checkpoint).name == "last.ckpt"
+    assert (last["epoch"], last["global_step"]) == (2, 9)  # the third epoch (Lightning counts from 0)
+    assert (best["epoch"], best["global_step"]) == (0, 3)
+
+    started = GlobalStepAtStart()
+    resumed = fit_frozen(tmp_path / "resumed", "trainer.max_epochs=4", f"ckpt_path={result.last_checkpoint}",
+                         callbacks=[started])
+    assert started.step == 9 and (resumed.epochs, resumed.global_step) == (4, 12)
+    assert torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=True)["global_step"] == 12
