@@ -25,6 +25,7 @@ from tsbridge.errors import CorruptFileError
 from tsbridge.metrics import scalar_values
 from tsbridge.persistence import load_tensors
 from tsbridge.predictor import Backtest, Predictor, Start, backtest_metrics
+from tsbridge.threads import AUTO, torch_threads
 
 if TYPE_CHECKING:
     from tsbridge.data import WindowDataModule
@@ -153,7 +154,16 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
         callbacks: Lightning callbacks added to the configured ones.
         logger: Lightning logger(s), or False for none; None uses the configured ones.
         trainer_kwargs: extra ``lightning.Trainer`` arguments, winning over ``cfg.trainer``.
+
+    torch's CPU threads are set by ``cfg.threads`` (:mod:`tsbridge.threads`; ``auto``: the free cores) for the
+    whole call and restored afterwards.
     """
+    with torch_threads(cfg.get("threads", AUTO)):
+        return _fit(cfg, frame, callbacks, logger, trainer_kwargs)
+
+
+def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Callback], logger: Any,
+         trainer_kwargs: dict[str, Any] | None) -> FitResult:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, frame)
     module = build_module(cfg, datamodule)

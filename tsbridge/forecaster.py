@@ -59,7 +59,8 @@ class Forecaster:
         **options: any key of the composed ``model``, ``module``, ``trainer`` or ``data`` config, routed to the
             node that has it (``hidden_size`` -> ``model.hidden_size``, ``max_epochs`` -> ``trainer.max_epochs``,
             ``batch_size`` -> ``data.batch_size``), plus ``lr``/``weight_decay`` (``module.optimizer.*``) and
-            ``seed``. Everything not given keeps its YAML default. Unknown names raise ``TypeError``.
+            ``seed`` and ``threads`` (torch's CPU threads during a fit, :mod:`tsbridge.threads`). Everything not
+            given keeps its YAML default. Unknown names raise ``TypeError``.
 
     Attributes:
         overrides: the Hydra overrides composed (``tsbridge-train <overrides>`` trains the same model).

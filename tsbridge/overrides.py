@@ -18,7 +18,8 @@ from omegaconf import DictConfig
 #: Nodes searched, in this order, for a keyword's key.
 OPTION_NODES = ("model", "module", "trainer", "data")
 #: Keywords that name a nested key.
-ALIASES = {"lr": "module.optimizer.lr", "weight_decay": "module.optimizer.weight_decay", "seed": "seed"}
+ALIASES = {"lr": "module.optimizer.lr", "weight_decay": "module.optimizer.weight_decay", "seed": "seed",
+           "threads": "threads"}
 #: Data keys that describe one frame, so ``fit`` takes them (value: the argument to use instead).
 FIT_ARGUMENTS = {
     "frame": "fit(df)",
