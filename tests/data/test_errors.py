@@ -113,13 +113,21 @@ def test_unparseable_or_missing_time(frame):
 
 def test_short_series_named_and_dropped_only_when_asked(markers):
     frame = markers.frame([40, 5, 40])
-    with pytest.raises(SeriesTooShortError, match=r"'s1' \(5 rows\).*drop_short=True"):
+    with pytest.raises(SeriesTooShortError, match=r"1 of 3 series .*: 's1' \(5 rows\); pass drop_short=True"):
         build(frame, id_col="series_id")
     with pytest.warns(UserWarning, match="'s1'"):
         dm = build(frame, id_col="series_id", drop_short=True)
     assert dm.series_ids == ["s0", "s2"]
-    with pytest.raises(SeriesTooShortError, match="no series is left"):
-        build(markers.frame([5]), id_col="series_id", drop_short=True)
+    with pytest.raises(SeriesTooShortError, match="2 of 2 series .*none is left"):
+        build(markers.frame([5, 4]), id_col="series_id", drop_short=True)
+
+
+def test_one_short_series_is_told_the_look_back_that_fits(markers):
+    # Dropping the only series is no fix: the message names its length and the longest look-back that fits.
+    for drop_short in (False, True):
+        with pytest.raises(SeriesTooShortError, match=r"^the series has 5 rows, fewer than lookback \+ horizon = "
+                                                      r"\d+ \+ \d+ = \d+, the length of one window; use a"):
+            build(markers.frame([5]), id_col="series_id", drop_short=drop_short)
 
 
 @pytest.mark.parametrize("name", ["lookback", "horizon", "stride", "batch_size", "eval_batch_size"])
@@ -168,3 +176,9 @@ def test_panel_series_with_different_frequencies_are_refused():
     daily = pd.DataFrame({"id": "b", "date": pd.date_range("2024-01-01", periods=40, freq="D"), "v": 1.0})
     with pytest.raises(DataValidationError, match=r"different frequencies: 'h' \(series 'a'\), 'D' \(series 'b'\)"):
         prepare_series(pd.concat([hourly, daily]), target_cols="v", time_col="date", id_col="id")
+
+
+def test_a_datetime_column_left_unnamed_is_pointed_out(frame):
+    # time_col omitted: the row index is the time axis, which the warning names with the column to pass instead.
+    with pytest.warns(UserWarning, match="no time_col was named.*column 'date' holds datetimes; pass time_col='date'"):
+        build(frame, time_col=None)

@@ -157,14 +157,20 @@ class WindowDataModule(L.LightningDataModule):
         short = [(i, n) for i, n in enumerate(series.lengths) if n < window]
         if not short:
             return series
+        if len(series.values) == 1:  # one series: dropping it is no fix, a shorter look-back is
+            rows = short[0][1]
+            fix = (f"use a lookback of at most {rows - self.horizon}" if rows > self.horizon
+                   else f"use a horizon shorter than {rows} rows")
+            raise SeriesTooShortError(f"the series has {rows} rows, fewer than lookback + horizon = {self.lookback} + "
+                                      f"{self.horizon} = {window}, the length of one window; {fix}")
         described = ", ".join(f"{series.series_ids[i]!r} ({n} rows)" for i, n in short[:5])
         more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        count = f"{len(short)} of {len(series.values)} series have fewer rows than lookback + horizon = {window}"
         if not drop_short or len(short) == len(series.values):
-            raise SeriesTooShortError(
-                f"series shorter than lookback + horizon = {window}: {described}{more}"
-                + ("; pass drop_short=True to drop them" if not drop_short else "; no series is left")
-            )
-        warnings.warn(f"dropping series shorter than lookback + horizon = {window}: {described}{more}", stacklevel=3)
+            fix = ("pass drop_short=True to train on the others, or use a shorter lookback" if not drop_short
+                   else "none is left to train on; use a shorter lookback")
+            raise SeriesTooShortError(f"{count}: {described}{more}; {fix}")
+        warnings.warn(f"dropping {count}: {described}{more}", stacklevel=3)
         short_rows = {i for i, _ in short}
         return series.select([i for i in range(len(series.values)) if i not in short_rows])
 

@@ -12,6 +12,7 @@ Column names may be any hashable label (strings, integers, ...); series ids too.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -129,6 +130,17 @@ def _timestamps(raw: pd.Series | pd.Index, name: Hashable, series_id: Hashable) 
             "sort the frame by time and drop duplicates"
         )
     return stamps
+
+
+def _warn_unused_time_column(frame: pd.DataFrame) -> None:
+    """Warn when the row index becomes the time axis although a column holds datetimes (time_col forgotten): the
+    model would train and forecast on row numbers (1095, 1096, ...) instead of timestamps."""
+    if isinstance(frame.index, pd.DatetimeIndex):
+        return
+    dated = [column for column in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[column])]
+    if dated:
+        warnings.warn(f"no time_col was named, so the row index is the time axis although column {dated[0]!r} holds "
+                      f"datetimes; pass time_col={dated[0]!r} to train and forecast on its timestamps", stacklevel=4)
 
 
 def _check_fill(fill: FillPolicy | None) -> None:
@@ -251,6 +263,8 @@ def prepare_series(
     if frame.empty:
         raise DataValidationError(f"the frame has no rows (shape {frame.shape})")
     _check_fill(fill)
+    if time_col is None:
+        _warn_unused_time_column(frame)
     input_cols, targets = resolve_columns(
         frame, target_cols=target_cols, feature_cols=feature_cols, time_col=time_col, id_col=id_col, features=features,
         future_cols=future_cols,
