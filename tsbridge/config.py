@@ -208,9 +208,11 @@ def mase_season(cfg: DictConfig, datamodule: WindowDataModule) -> int:
 
 def build_module(cfg: DictConfig, datamodule: WindowDataModule) -> ForecastModule:
     """The :class:`ForecastModule` of ``cfg.model`` and ``cfg.module`` for this data."""
+    from tsbridge.metrics import check_forecast_columns
     from tsbridge.module import ForecastModule
 
     module = {**OmegaConf.to_container(cfg.module, resolve=True), "mase_season": mase_season(cfg, datamodule)}
+    check_forecast_columns(datamodule.target_cols, module.get("levels"), (datamodule.id_col, datamodule.time_col))
     return ForecastModule(net=net_config(cfg, datamodule), **module)
 
 

@@ -18,7 +18,7 @@ CRPS (:class:`NormalCRPS`, :class:`StudentTCRPS`) is a separate diagnostic, neve
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -146,6 +146,23 @@ def quantile_columns(target: str, levels: Sequence[float]) -> list[str]:
     levels = check_levels(levels)
     lower = [f"{target}-lo-{format_level(level)}" for level in reversed(levels)]
     return [*lower, target, *(f"{target}-hi-{format_level(level)}" for level in levels)]
+
+
+def check_forecast_columns(targets: Sequence[Hashable], levels: Sequence[float] | None,
+                           reserved: Sequence[Hashable | None] = ()) -> None:
+    """Refuse targets whose forecast columns (:func:`quantile_columns`) would collide with each other or with the
+    ``reserved`` id and time columns, e.g. targets ``["y", "y-lo-80"]`` with ``levels=[80]`` (two ``y-lo-80``).
+
+    Raises:
+        ValueError: naming the column that would appear twice and the target to rename.
+    """
+    names = [name for name in reserved if name is not None]
+    for target in targets:
+        for column in quantile_columns(target, levels) if levels else [target]:
+            if column in names:
+                raise ValueError(f"the forecast would have two columns named {column!r} (targets {list(targets)}"
+                                 f"{f', levels {list(levels)}' if levels else ''}); rename the target {target!r}")
+            names.append(column)
 
 
 def _torch_backend() -> str:

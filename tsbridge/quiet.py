@@ -50,7 +50,8 @@ def hide_third_party_noise() -> None:
     Third-party deprecation warnings (in code a user does not call, e.g. Lightning's use of torch's ``LeafSpec``)
     are hidden, tsbridge's own kept. Lightning's hints that do not apply to tsbridge's fits are hidden too: the
     monitored key missing before the first validation (``fit`` validates once after training) and a logging
-    interval longer than a tiny epoch (every epoch's metrics are logged anyway).
+    interval longer than a tiny epoch (every epoch's metrics are logged anyway), and for the parameter-free
+    baselines: no optimizer, no gradient clipping, a training step without a loss.
     """
     for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
@@ -58,6 +59,10 @@ def hide_third_party_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*is deprecated, use `isinstance\(treespec")
     warnings.filterwarnings("ignore", message=r"`ModelCheckpoint\(monitor=.*could not find the monitored key")
     warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging interval")
+    # The parameter-free baselines (naive, seasonal_naive) have nothing to optimise or clip, by design.
+    for message in (r"`parameters` is an empty generator, no gradient clipping",
+                    r".*configure_optimizers.* returned `None`", r"`training_step` returned `None`"):
+        warnings.filterwarnings("ignore", message=message)
 
 
 @contextmanager

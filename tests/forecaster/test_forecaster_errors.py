@@ -134,3 +134,11 @@ def test_a_naive_start_skipped_by_daylight_saving_is_named(fitted_paris):
     with pytest.raises(ValueError, match=r"start='2024-03-31 02:30' is not a single time in the data's time zone "
                                          r"Europe/Paris"):
         fitted_paris.backtest(spring, start="2024-03-31 02:30")
+
+
+def test_targets_whose_interval_columns_would_collide_are_refused_before_training():
+    frame = hourly().assign(**{"load-lo-80": lambda f: f["load"] * 2})
+    with pytest.raises(ValueError, match=r"two columns named 'load-lo-80'.*rename the target 'load-lo-80'"):
+        tiny("lstm", levels=[80]).fit(frame, target=["load", "load-lo-80"], time_col="date", **QUIET)
+    # Without levels there are no interval columns, so the same targets are fine.
+    tiny("lstm", max_epochs=1).fit(frame, target=["load", "load-lo-80"], time_col="date", **QUIET)

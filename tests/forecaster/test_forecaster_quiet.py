@@ -71,3 +71,13 @@ def test_progress_false_hides_lightnings_information_lines_and_no_fit_prints_pro
     assert any("GPU available" in message for message in shown)  # what progress=False has to hide
     assert not any("GPU available" in message or "Trainer.fit` stopped" in message for message in hidden)
     assert not any("💡" in message for message in shown + hidden)
+
+
+def test_a_baseline_fits_without_lightnings_optimizer_and_clipping_warnings():
+    # naive has no parameters by design: nothing to optimise or clip, no loss to return.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiny("naive", progress=False).fit(hourly(), target="load", time_col="date", val_size=0.25, **QUIET)
+    messages = [str(w.message) for w in caught]
+    for noise in ("configure_optimizers", "training_step", "gradient clipping"):
+        assert not any(noise in m for m in messages), messages
