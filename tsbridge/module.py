@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import warnings
+
 import lightning as L
 import torch
 from hydra.utils import get_class
@@ -32,6 +34,10 @@ _SCHEDULER_PREFIX = ("torch.optim.lr_scheduler.", "tsbridge.schedulers.")  # str
 _SCHEDULER_LIGHTNING_KEYS = ("monitor", "interval", "frequency")
 # Readouts with one row per window; the rest are summaries averaged over the validation windows.
 _PER_WINDOW_READOUTS = frozenset({"attention/weights"})
+
+
+#: An epoch whose mean training loss is this many times the first step's is reported as diverging.
+DIVERGENCE_FACTOR = 10.0
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -161,6 +167,9 @@ class ForecastModule(L.LightningModule):
         # This epoch's batch-size-weighted sums of the training values, kept on the device (see _log_train_step).
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_windows = 0
+        # The first training step's loss (on the device) and whether a diverging fit was already reported.
+        self._first_loss: Tensor | None = None
+        self._divergence_reported = False
 
     @staticmethod
     def _with_output(net: dict[str, Any], loss: str | None, levels: list[float] | None) -> dict[str, Any]:
@@ -214,6 +223,8 @@ class ForecastModule(L.LightningModule):
         y_hat, readouts = self.net(batch["x"], batch.get("x_future"), return_readouts=True)
         loss = self.loss_fn(y_hat, batch["y"])
         self._track_nonfinite(loss, batch_idx)
+        if self._first_loss is None:
+            self._first_loss = loss.detach()
         logged, epoch_only = {}, {}
         if "blend/past_weight" in readouts:
             past = readouts["blend/past_weight"]
@@ -242,6 +253,24 @@ class ForecastModule(L.LightningModule):
                 "data for extreme values"
             )
 
+    def _warn_if_diverging(self) -> None:
+        """Warn once when an epoch's mean training loss exceeds ``DIVERGENCE_FACTOR`` times the first step's (a
+        positive loss): a fit that explodes without reaching NaN (``lr=1e6``) would otherwise end quietly with
+        useless forecasts. One host sync per epoch."""
+        total = self._epoch_sums.get("train/loss_epoch")
+        if self._divergence_reported or total is None or self._first_loss is None or not self._epoch_windows:
+            return
+        mean, first = float(total / self._epoch_windows), float(self._first_loss)
+        if first > 0 and mean > DIVERGENCE_FACTOR * first:
+            self._divergence_reported = True
+            rates = sorted({group["lr"] for optimizer in self.trainer.optimizers for group in optimizer.param_groups})
+            warnings.warn(
+                f"training is diverging: epoch {self.current_epoch}'s mean loss {mean:.3g} is over "
+                f"{DIVERGENCE_FACTOR:g}x the first step's {first:.3g}; lower the learning rate (now "
+                f"{', '.join(f'{rate:g}' for rate in rates)}) or clip gradients (trainer.gradient_clip_val)",
+                stacklevel=2,
+            )
+
     def _log_train_step(self, values: dict[str, Tensor], epoch_only: dict[str, Tensor], batch_size: int) -> None:
         """Log ``values`` as ``{name}_step`` and ``{name}_epoch``, and ``epoch_only`` under their own names, as
         ``self.log(on_step=..., on_epoch=True)`` would name them.
@@ -266,6 +295,7 @@ class ForecastModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._raise_if_nonfinite(f"the end of epoch {self.current_epoch}")
+        self._warn_if_diverging()
         for name, total in self._epoch_sums.items():
             # Averaged over DDP ranks too; one all-reduce per epoch.
             self.log(name, total / self._epoch_windows, prog_bar=name == "train/loss_epoch", sync_dist=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -142,3 +144,15 @@ def test_targets_whose_interval_columns_would_collide_are_refused_before_trainin
         tiny("lstm", levels=[80]).fit(frame, target=["load", "load-lo-80"], time_col="date", **QUIET)
     # Without levels there are no interval columns, so the same targets are fine.
     tiny("lstm", max_epochs=1).fit(frame, target=["load", "load-lo-80"], time_col="date", **QUIET)
+
+
+def test_a_diverging_fit_warns_naming_the_learning_rate():
+    with pytest.warns(UserWarning, match=r"training is diverging: .* lower the learning rate \(now 1e\+06\)"):
+        tiny("lstm", lr=1e6, max_epochs=2).fit(hourly(), target="load", time_col="date", **QUIET)
+
+
+def test_a_sane_fit_does_not_warn_of_divergence():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiny("lstm", max_epochs=2).fit(hourly(), target="load", time_col="date", **QUIET)
+    assert not [w for w in caught if "diverging" in str(w.message)]
