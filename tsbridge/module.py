@@ -25,6 +25,8 @@ from torchmetrics import MeanMetric
 from tsbridge.metrics import MeanAbsoluteScaledError, interval_metrics, original_unit_metrics, scaled_metrics
 from tsbridge.models import Readouts, build_net, model_name
 from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, LOSSES, ForecastOutput, build_output
+from tsbridge.random_state import capture_random_state, restore_random_state
+
 #: The optimizer of ``ForecastModule(net)`` (``conf/module/default.yaml`` mirrors it).
 DEFAULT_OPTIMIZER = {"_target_": "torch.optim.Adam", "lr": 0.001, "weight_decay": 0.0}
 # Only these namespaces may be named by optimizer/scheduler configs, so a checkpoint's hyperparameters
@@ -35,6 +37,9 @@ _SCHEDULER_LIGHTNING_KEYS = ("monitor", "interval", "frequency")
 # Readouts with one row per window; the rest are summaries averaged over the validation windows.
 _PER_WINDOW_READOUTS = frozenset({"attention/weights"})
 
+
+#: The checkpoint entry holding the global random state (dropout's draws) for an exact resume.
+RANDOM_STATE_KEY = "tsbridge_random_state"
 
 #: An epoch whose mean training loss is this many times the first step's is reported as diverging.
 DIVERGENCE_FACTOR = 10.0
@@ -170,6 +175,8 @@ class ForecastModule(L.LightningModule):
         # The first training step's loss (on the device) and whether a diverging fit was already reported.
         self._first_loss: Tensor | None = None
         self._divergence_reported = False
+        # The global random state of a checkpoint being resumed, applied when training starts (see on_train_start).
+        self._resumed_random_state: dict[str, Any] | None = None
 
     @staticmethod
     def _with_output(net: dict[str, Any], loss: str | None, levels: list[float] | None) -> dict[str, Any]:
@@ -289,6 +296,21 @@ class ForecastModule(L.LightningModule):
             for name, value in values.items():
                 self.log(f"{name}_step", value, on_step=True, on_epoch=False, prog_bar=name == "train/loss",
                          batch_size=batch_size)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Saved after the epoch's validation, when nothing else will draw before the next epoch starts.
+        checkpoint[RANDOM_STATE_KEY] = capture_random_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resumed_random_state = checkpoint.get(RANDOM_STATE_KEY)
+
+    def on_fit_start(self) -> None:
+        # After Lightning restored the checkpoint and before the first training batches are drawn (the sanity
+        # check keeps the random state as it found it); not at loading, where a module loaded only to forecast
+        # must leave the caller's random state alone.
+        if self._resumed_random_state is not None:
+            restore_random_state(self._resumed_random_state)
+            self._resumed_random_state = None
 
     def on_train_epoch_start(self) -> None:
         self._epoch_sums, self._epoch_windows = {}, 0
