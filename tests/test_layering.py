@@ -17,7 +17,7 @@ LAYERS = [
     ("tsbridge", "tsbridge.errors", "tsbridge.quiet"),
     ("tsbridge.data",),
     ("tsbridge.models",),
-    ("tsbridge.metrics", "tsbridge.schedulers"),
+    ("tsbridge.metrics", "tsbridge.schedulers", "tsbridge.calibration"),
     ("tsbridge.module",),
     ("tsbridge.config", "tsbridge.overrides"),
     ("tsbridge.persistence",),

@@ -209,11 +209,27 @@ def mase_season(cfg: DictConfig, datamodule: WindowDataModule) -> int:
 def build_module(cfg: DictConfig, datamodule: WindowDataModule) -> ForecastModule:
     """The :class:`ForecastModule` of ``cfg.model`` and ``cfg.module`` for this data."""
     from tsbridge.metrics import check_forecast_columns
+    from tsbridge.models.probabilistic import POINT_LOSSES
     from tsbridge.module import ForecastModule
 
     module = {**OmegaConf.to_container(cfg.module, resolve=True), "mase_season": mase_season(cfg, datamodule)}
     check_forecast_columns(datamodule.target_cols, module.get("levels"), (datamodule.id_col, datamodule.time_col))
+    if calibration_method(cfg) and module.get("loss") in POINT_LOSSES:
+        module["levels"] = None  # a point network: its intervals come from the calibration alone
     return ForecastModule(net=net_config(cfg, datamodule), **module)
+
+
+def calibration_method(cfg: DictConfig) -> str | None:
+    """``cfg.calibration.method`` checked: None or one of :data:`tsbridge.calibration.CALIBRATION_METHODS`."""
+    from tsbridge.calibration import CALIBRATION_METHODS
+
+    method = OmegaConf.select(cfg, "calibration.method")
+    if method is not None and method not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration.method must be null or one of {list(CALIBRATION_METHODS)}, got {method!r}")
+    if method is not None and not OmegaConf.select(cfg, "module.levels"):
+        raise ValueError(f"calibration.method={method} calibrates intervals: set the levels, e.g. module.levels=[80,90] "
+                         "(Forecaster(levels=[80, 90]))")
+    return method
 
 
 def _instantiate_group(group: DictConfig | None) -> list[Any]:

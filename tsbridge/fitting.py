@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,16 +19,17 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
+from tsbridge.calibration import ConformalCalibration
 from tsbridge.callbacks import BlendWeightMonitor
-from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer
+from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer, calibration_method
 from tsbridge.errors import CorruptFileError
-from tsbridge.metrics import scalar_values
+from tsbridge.metrics import interval_scores, scalar_values
 from tsbridge.persistence import load_tensors
 from tsbridge.predictor import Backtest, Predictor, Start, backtest_metrics
 from tsbridge.threads import AUTO, torch_threads
 
 if TYPE_CHECKING:
-    from tsbridge.data import WindowDataModule
+    from tsbridge.data import WindowDataModule, WindowDataset
     from tsbridge.module import ForecastModule
 
 #: Prefixes of the logged names kept as readouts (the rest are val/test metrics).
@@ -47,6 +48,8 @@ class FitResult:
         trainer: the Lightning Trainer.
         val: ``val/*`` and ``val_original/*`` of those weights (one validation pass after fitting).
         test: ``test/*`` and ``test_original/*`` of the same weights; empty without a test part or ``cfg.test``.
+            With calibration also ``test_calibrated_original/*``: crps, coverage and width of the calibrated
+            intervals on the same test windows.
         readouts: scalar readouts of those weights on the validation windows (``blend/past_weight``: the mean
             past weight a, ``blend/future_weight``, ``blend/past_share``, ``importance/past`` ...).
         validation_readouts: the same validation pass's readout tensors (``blend/profile`` ...).
@@ -58,6 +61,7 @@ class FitResult:
         run_dir: the run's output folder (``cfg.paths.output_dir``).
         epochs, global_step: training epochs and optimizer steps done.
         fit_seconds: wall time of ``trainer.fit``.
+        calibration: the conformal calibration on the validation windows (``cfg.calibration``), or None.
     """
 
     model: str
@@ -75,6 +79,7 @@ class FitResult:
     epochs: int
     global_step: int
     fit_seconds: float
+    calibration: ConformalCalibration | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -84,7 +89,7 @@ class FitResult:
     @cached_property
     def predictor(self) -> Predictor:
         """The fitted model with what forecasting needs of the training data (built on first use)."""
-        return Predictor.from_datamodule(self.module, self.datamodule)
+        return replace(Predictor.from_datamodule(self.module, self.datamodule), calibration=self.calibration)
 
 
 def _continue_checkpoints_of(trainer: L.Trainer, ckpt_path: str) -> None:
@@ -188,6 +193,12 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     if past is not None:
         readouts.update({"blend/past_weight": float(past), "blend/future_weight": 1.0 - float(past)})
     monitor = next((c for c in trainer.callbacks if isinstance(c, BlendWeightMonitor)), None)
+    calibration = None
+    if calibration_method(cfg):
+        calibration = _calibrate(cfg, module, datamodule)
+        if test:
+            test.update(_calibrated_scores(replace(Predictor.from_datamodule(module, datamodule),
+                                                   calibration=calibration), datamodule.test_dataset))
     return FitResult(
         model=module.model_name, module=module.cpu().eval(), datamodule=datamodule, trainer=trainer,
         val={k: v for k, v in validated.items() if k.startswith("val")}, test=test, readouts=readouts,
@@ -195,8 +206,28 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
         blend_history=list(monitor.history) if monitor is not None else [],
         best_checkpoint=best, last_checkpoint=_last_checkpoint(trainer),
         run_dir=Path(cfg.paths.output_dir), epochs=trainer.current_epoch, global_step=trainer.global_step,
-        fit_seconds=fit_seconds,
+        fit_seconds=fit_seconds, calibration=calibration,
     )
+
+
+def _calibrate(cfg: DictConfig, module: ForecastModule, datamodule: WindowDataModule) -> ConformalCalibration:
+    """Conformal margins of ``module``'s intervals at ``cfg.module.levels`` on the validation windows."""
+    if datamodule.val_dataset is None or not len(datamodule.val_dataset):
+        raise ValueError("calibration needs validation windows, which the model never trained on; give the data a "
+                         "validation part (val_size / data.split)")
+    predictor = Predictor.from_datamodule(module, datamodule)
+    levels = list(cfg.module.levels)
+    return predictor.calibrated(predictor.history, datamodule.val_dataset.origins(), levels,
+                                bool(cfg.calibration.get("per_series", False))).calibration
+
+
+def _calibrated_scores(predictor: Predictor, dataset: WindowDataset) -> dict[str, float]:
+    """``test_calibrated_original/`` crps, coverage and width of ``predictor``'s intervals on ``dataset``'s windows
+    (every target and step pooled, as the module's ``test_original/`` interval metrics are)."""
+    origins = dataset.origins()
+    forecast = predictor.forecast(predictor.windows(predictor.history, origins), predictor.history.series_ids)
+    scores = interval_scores(predictor.actuals(predictor.history, origins), forecast.quantiles, predictor.levels)
+    return {f"test_calibrated_original/{name}": value for name, value in scores.items()}
 
 
 def refit_backtest(fit_frame: Callable[[pd.DataFrame], FitResult], predictor: Predictor, frame: pd.DataFrame,

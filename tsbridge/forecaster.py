@@ -59,7 +59,8 @@ class Forecaster:
         **options: any key of the composed ``model``, ``module``, ``trainer`` or ``data`` config, routed to the
             node that has it (``hidden_size`` -> ``model.hidden_size``, ``max_epochs`` -> ``trainer.max_epochs``,
             ``batch_size`` -> ``data.batch_size``), plus ``lr``/``weight_decay`` (``module.optimizer.*``) and
-            ``seed`` and ``threads`` (torch's CPU threads during a fit, :mod:`tsbridge.threads`). Everything not
+            ``seed``, ``threads`` (torch's CPU threads during a fit, :mod:`tsbridge.threads`), ``calibration``
+            (``"conformal"``: calibrated intervals, :mod:`tsbridge.calibration`) and ``calibration_per_series``. Everything not
             given keeps its YAML default. Unknown names raise ``TypeError``.
 
     Attributes:
@@ -216,6 +217,28 @@ class Forecaster:
                                  "only predicts)")
         return fitting.refit_backtest(self._fit, predictor, df, start, stride)
 
+    def calibrate(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1,
+                  levels: Sequence[float] | None = None, per_series: bool = False) -> Forecaster:
+        """Conformally calibrate the intervals (:mod:`tsbridge.calibration`) on the windows of ``df`` from ``start``
+        (every ``stride``-th origin, as :meth:`backtest` chooses them), and return ``self``.
+
+        ``fit`` with ``calibration="conformal"`` already calibrates on the validation part; this post-fit step
+        calibrates on a tail the caller chooses, e.g. the newest data of a loaded model. Those windows must be data
+        the model never trained on, or the intervals come out too narrow. One forecasting pass, no refit; the
+        margins are saved with the model.
+
+        Args:
+            df: data holding the calibration windows and the values after them.
+            start: the first origin (a timestamp, a row position, a fraction of each series; None: the earliest).
+            stride: every ``stride``-th origin.
+            levels: interval levels in percent; None: the model's own (required for a point model).
+            per_series: one margin per series instead of one pooled over the panel.
+        """
+        predictor = self._fitted()
+        series = predictor.prepare(df)
+        self.predictor = predictor.calibrated(series, predictor.origins(series, start, stride), levels, per_series)
+        return self
+
     # ------------------------------------------------------------------ readouts
     @property
     def blend_weights(self) -> dict[str, Any]:
@@ -259,7 +282,8 @@ class Forecaster:
 
     def plot_calibration(self, backtest: Backtest) -> Figure:
         """Nominal against empirical coverage of each interval level in a :meth:`backtest` (the diagonal is
-        perfect calibration)."""
+        perfect calibration); for a calibrated model the network's own intervals are drawn dashed beside the
+        calibrated ones."""
         predictor = self._fitted()
         if not predictor.levels:
             raise MissingReadoutError("this model forecasts points; fit it with levels=[...] to forecast intervals")

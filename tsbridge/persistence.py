@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 
 from tsbridge import __version__
+from tsbridge.calibration import ConformalCalibration
 from tsbridge.data import SeriesFrame, StandardScaler, calendar_width
 from tsbridge.errors import CorruptFileError, UnsafeCheckpointError
 from tsbridge.module import ForecastModule
@@ -114,6 +115,9 @@ def _data_to_json(predictor: Predictor) -> dict[str, Any]:
         "series_ids": [_label_to_json(s) for s in history.series_ids],
         "values": [_tensor_to_json(v[-rows:]) for v in history.values],
         "timestamps": [_stamps_to_json(s[-rows:]) for s in history.timestamps],
+        "calibration": None if predictor.calibration is None else {
+            **predictor.calibration.to_json(),
+            "series_ids": [_label_to_json(s) for s in predictor.calibration.series_ids]},
     }
 
 
@@ -134,7 +138,12 @@ def _predictor_fields(saved: dict[str, Any], module: ForecastModule) -> dict[str
         target_cols=target_cols, freq=saved["freq"], future_cols=input_cols[len(input_cols) - n_future :],
         calendar=calendar,
     )
+    calibration = saved.get("calibration")
+    if calibration is not None:
+        calibration = ConformalCalibration.from_json(calibration,
+                                                     [_label_from_json(s) for s in calibration["series_ids"]])
     return {"module": module, "target_cols": target_cols, "input_cols": input_cols, "scaler": scaler,
+            "calibration": calibration,
             "history": history, "future_features": [_label_from_json(c) for c in saved["future_features"]],
             "calendar": calendar, **{key: saved[key] for key in _SETTINGS}}
 

@@ -103,7 +103,7 @@ def plot_series_forecast(predictor: Predictor, series: SeriesFrame, series_id: H
         origin = pd.Timestamp(origin)
     end = len(stamps) if origin is None else int(stamps.searchsorted(origin, side="right"))
     if predictor.n_future and end + predictor.horizon <= len(stamps):  # the known future is in the data
-        forecast = predictor.forecast(predictor.windows(series, torch.tensor([[position, end - 1]])))
+        forecast = predictor.forecast(predictor.windows(series, torch.tensor([[position, end - 1]])), series.series_ids)
         columns = [c for target in predictor.target_cols for c in predictor.interval_columns(target)]
         predicted = pd.DataFrame(forecast.values()[0].reshape(predictor.horizon, -1).numpy(),
                                  index=stamps[end : end + predictor.horizon], columns=columns)
@@ -125,7 +125,8 @@ def plot_calibration(metrics: pd.DataFrame, levels: Sequence[float]) -> Figure:
     the diagonal; below it, intervals are too narrow).
 
     Args:
-        metrics: a backtest's metrics (one row per target) with ``coverage-<level>`` columns.
+        metrics: a backtest's metrics (one row per target) with ``coverage-<level>`` columns, and with
+            ``raw_coverage-<level>`` ones for a calibrated model (drawn dashed: the network's own intervals).
         levels: the interval levels in percent.
     """
     show_figures_in_jupyter()
@@ -133,11 +134,15 @@ def plot_calibration(metrics: pd.DataFrame, levels: Sequence[float]) -> Figure:
     axis = figure.subplots()
     nominal = [level / 100 for level in sorted(levels)]
     axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="calibrated")
+    calibrated = f"raw_coverage-{format_level(levels[0])}" in metrics.columns
     for target, row in metrics.iterrows():
         empirical = [row[f"coverage-{format_level(level)}"] for level in sorted(levels)]
-        axis.plot(nominal, empirical, marker="o", label=str(target))
+        line, = axis.plot(nominal, empirical, marker="o", label=f"{target}, calibrated" if calibrated else str(target))
         for x, y in zip(nominal, empirical):
             axis.annotate(f"{y:.2f}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+        if calibrated:
+            raw = [row[f"raw_coverage-{format_level(level)}"] for level in sorted(levels)]
+            axis.plot(nominal, raw, marker="x", linestyle="--", color=line.get_color(), label=f"{target}, raw")
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1)
     axis.set_xlabel("nominal coverage (interval level)")

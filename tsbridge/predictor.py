@@ -9,7 +9,7 @@ works the same right after fitting and after :meth:`Predictor.load`. Window posi
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -21,6 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from tsbridge import persistence
+from tsbridge.calibration import ConformalCalibration
 from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, WindowDataset, collate_windows,
                            extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
 from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
@@ -72,6 +73,7 @@ class Predictor:
         batch_size: windows per forward pass.
         future_features: columns whose values for the forecast steps are known (passed as ``future=``).
         calendar: calendar features derived from the timestamps (known for any step).
+        calibration: conformal margins that replace the network's own intervals (:meth:`calibrated`), or None.
     """
 
     module: ForecastModule
@@ -88,6 +90,7 @@ class Predictor:
     batch_size: int
     future_features: list[Hashable] = field(default_factory=list)
     calendar: tuple[str, ...] = ()
+    calibration: ConformalCalibration | None = None
 
     @classmethod
     def from_datamodule(cls, module: ForecastModule, datamodule: WindowDataModule) -> Predictor:
@@ -122,8 +125,8 @@ class Predictor:
 
     @property
     def levels(self) -> tuple[float, ...]:
-        """Interval levels (percent) the model forecasts; empty for points."""
-        return self.module.output.levels
+        """Interval levels (percent) forecast: the calibration's, else the network's; empty for points."""
+        return self.calibration.levels if self.calibration is not None else self.module.output.levels
 
     def interval_columns(self, target: Hashable) -> list[str]:
         """Names of a target's forecast columns: ``<target>`` (the median), ``<target>-lo-80``, ``<target>-hi-80``,
@@ -167,19 +170,29 @@ class Predictor:
         return WindowDataset(**self._scaled(series), index=starts, lookback=self.lookback, horizon=self.horizon,
                              n_targets=self.n_targets, with_target=False, n_future=self.n_future)
 
-    def forecast(self, dataset: WindowDataset) -> Forecast:
+    def forecast(self, dataset: WindowDataset, series_ids: Sequence[Hashable] = (), raw: bool = False) -> Forecast:
         """Forecasts of every window of ``dataset``, in order, in original units (float64): the point (N, H, T)
-        and, for interval models, the quantiles (N, H, T, Q) at ``module.output.quantile_levels``."""
+        and, for interval models, the quantiles (N, H, T, Q) at ``levels_to_quantiles(levels)``: calibrated ones
+        when the predictor is calibrated, unless ``raw`` (the network's own, None for a point network).
+        ``series_ids``: the ids of the dataset's series, for per-series calibration margins (a series not
+        calibrated, or none given, gets the pooled margin)."""
         self.module.eval()
-        points, quantiles = [], []
+        points, quantiles, scales, positions = [], [], [], []
         with torch.inference_mode():
             for batch in DataLoader(dataset, batch_size=self.batch_size, collate_fn=collate_windows):
+                scales.append(batch["scale"])
+                positions.append(batch["series"])
                 batch = {key: value.to(self.module.device) for key, value in batch.items()}
                 outputs = self.module.predict_step(batch, 0)
                 points.append(outputs["forecast"].cpu())
                 if "quantiles" in outputs:
                     quantiles.append(outputs["quantiles"].cpu())
-        return Forecast(torch.cat(points), torch.cat(quantiles) if quantiles else None)
+        forecast = Forecast(torch.cat(points), torch.cat(quantiles) if quantiles else None)
+        if self.calibration is None or raw:
+            return forecast
+        series_ids = list(series_ids) or [None] * len(dataset.values)
+        return forecast._replace(quantiles=self.calibration.apply(
+            *forecast, scale=torch.cat(scales), series=torch.cat(positions), series_ids=series_ids))
 
     def _ends(self, series: SeriesFrame, future: pd.DataFrame | None) -> tuple[SeriesFrame, Tensor]:
         """The series extended by their known future (when the model reads it) and the origin at each one's end."""
@@ -222,7 +235,7 @@ class Predictor:
     def forecast_frame(self, series: SeriesFrame, horizon: int, future: pd.DataFrame | None = None) -> pd.DataFrame:
         """:meth:`predict` of prepared ``series``: the ``horizon`` steps after each series' end."""
         extended, origins = self._ends(series, future)
-        forecast = self.forecast(self.windows(extended, origins))
+        forecast = self.forecast(self.windows(extended, origins), series.series_ids)
         values = forecast.values()[:, :horizon].numpy()  # (S, horizon, T, Q or 1)
         columns = [column for target in self.target_cols for column in self.interval_columns(target)]
         parts = [pd.DataFrame(values[i].reshape(horizon, -1), index=series.future_index(i, horizon), columns=columns)
@@ -257,23 +270,32 @@ class Predictor:
             )
         return index
 
-    def forecast_table(self, series: SeriesFrame, origins: Tensor) -> pd.DataFrame:
+    def actuals(self, series: SeriesFrame, origins: Tensor) -> Tensor:
+        """The ``horizon`` target values after each of ``origins`` (``(series, origin)`` pairs): (N, H, T) float64."""
+        rows = origins[:, 1:] + torch.arange(1, self.horizon + 1)  # (N, H)
+        return torch.stack([series.values[s][rows[i], : self.n_targets].double()
+                            for i, s in enumerate(origins[:, 0].tolist())]) if len(origins) else torch.empty(0)
+
+    def forecast_table(self, series: SeriesFrame, origins: Tensor, raw: bool = False) -> pd.DataFrame:
         """Long frame of forecasts and actuals at ``origins`` (``(series, origin)`` pairs), one batched pass.
 
         Columns: [id_col], ``origin``, ``timestamp``, ``step`` (1..H), ``target``, ``actual``, ``forecast`` (the
-        median for interval models), and per level ``lo-<level>``, ``hi-<level>``. Known-future inputs are read
-        from ``series`` itself, on each origin's forecast rows only.
+        median for interval models), and per level ``lo-<level>``, ``hi-<level>`` (the network's own with
+        ``raw``, else calibrated ones when the predictor is calibrated). Known-future inputs are read from
+        ``series`` itself, on each origin's forecast rows only.
         """
-        forecast = self.forecast(self.windows(series, origins))
+        forecast = self.forecast(self.windows(series, origins), series.series_ids, raw)
         values = forecast.values().numpy()  # (N, H, T, Q or 1)
-        bounds = interval_bounds(self.levels)  # column name -> position among the quantiles
+        actuals = self.actuals(series, origins).numpy()  # (N, H, T)
+        levels = self.module.output.levels if raw else self.levels
+        bounds = interval_bounds(levels)  # column name -> position among the quantiles
         steps = np.arange(1, self.horizon + 1)
         parts = []
         for s in origins[:, 0].unique().tolist():
             rows = (origins[:, 0] == s).numpy()
             origin = origins[rows, 1].numpy()  # (k,)
             future = origin[:, None] + steps  # (k, H) rows forecast from each origin
-            actual = series.values[s][:, : self.n_targets].double().numpy()[future]  # (k, H, T)
+            actual = actuals[rows]  # (k, H, T)
             stamps = series.timestamps[s]
             columns = {"origin": stamps[origin].repeat(self.horizon), "timestamp": stamps[future.ravel()],
                        "step": np.tile(steps, len(origin))}
@@ -292,10 +314,47 @@ class Predictor:
         """Rolling-origin evaluation of ``frame``: every ``stride``-th origin from ``start`` (see :meth:`origins`),
         each forecast reading only the ``lookback`` rows up to its origin (and the known-future values of its
         ``horizon`` forecast rows), in one batched pass. Metrics per target: mse, mae, rmse, mape, smape and, for
-        interval models, crps, coverage-<level> and width-<level> (original units)."""
+        interval models, crps, coverage-<level> and width-<level> (original units). A calibrated predictor
+        reports its calibrated intervals there and the network's own beside them as ``raw_crps``,
+        ``raw_coverage-<level>``, ``raw_width-<level>`` (when the network forecasts intervals)."""
         series = self.prepare(frame)
-        forecasts = self.forecast_table(series, self.origins(series, start, stride))
-        return Backtest(forecasts, backtest_metrics(forecasts, self.levels))
+        origins = self.origins(series, start, stride)
+        forecasts = self.forecast_table(series, origins)
+        metrics = backtest_metrics(forecasts, self.levels)
+        if self.calibration is not None and self.module.output.levels:
+            raw = backtest_metrics(self.forecast_table(series, origins, raw=True), self.module.output.levels)
+            interval = [column for column in raw.columns if column.startswith(("crps", "coverage-", "width-"))]
+            metrics = metrics.join(raw[interval].add_prefix("raw_"))
+        return Backtest(forecasts, metrics)
+
+    def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,
+                   per_series: bool = False) -> Predictor:
+        """A copy of this predictor whose intervals are conformally calibrated (:mod:`tsbridge.calibration`) on
+        the windows ending at ``origins`` (``(series, origin)`` pairs of ``series``), which the model must not
+        have trained on: one forecasting pass, no refit.
+
+        Args:
+            series: prepared series holding the calibration windows and the values after them.
+            origins: the calibration windows' origins (:meth:`origins`, or the validation part's).
+            levels: interval levels in percent; None: the network's own (required for a point network).
+            per_series: one margin per series instead of one pooled over the panel.
+
+        Raises:
+            ValueError: no levels for a point network, levels other than a quantile network's, or too few windows.
+        """
+        own = self.module.output.levels
+        if levels is None and not own:
+            raise ValueError("calibrating a point forecast needs interval levels, e.g. levels=[80, 90]")
+        levels = own if levels is None else tuple(levels)
+        if own and tuple(sorted(levels)) != own:
+            raise ValueError(f"the network forecasts the levels {list(own)}; calibrate those (got {list(levels)})")
+        raw = self.forecast(self.windows(series, origins), raw=True)
+        scale = (self.scaler.target_stats(series.series_ids, self.n_targets)[1] if self.scaler is not None
+                 else torch.ones(len(series.values), 1, self.n_targets, dtype=torch.float64))
+        calibration = ConformalCalibration.fit(
+            raw.point, raw.quantiles, self.actuals(series, origins), scale[origins[:, 0]], origins[:, 0],
+            series.series_ids, levels, per_series)
+        return replace(self, calibration=calibration)
 
     # ------------------------------------------------------------------ readouts
     def require_readout(self, kind: str) -> None:

@@ -61,9 +61,9 @@ def test_one_batched_pass_over_lazy_windows(fitted_hourly, monkeypatch):
     calls = []
     original = Predictor.forecast
 
-    def counting(self, dataset):
+    def counting(self, dataset, *args, **kwargs):
         calls.append(len(dataset))
-        return original(self, dataset)
+        return original(self, dataset, *args, **kwargs)
 
     monkeypatch.setattr(Predictor, "forecast", counting)
     forecasts = fitted_hourly.backtest(hourly(), stride=1).forecasts

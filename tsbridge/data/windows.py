@@ -165,6 +165,13 @@ class WindowDataset(Dataset):
             window["x_future"] = series_values[end : end + self.horizon, -self.n_future :]  # (H, n_future) view
         return window
 
+    def origins(self) -> Tensor:
+        """``(series, origin)`` pairs of every window, in order: int64 ``(N, 2)``, ``origin`` the row of its last
+        input step (the positions :meth:`tsbridge.predictor.Predictor.windows` takes)."""
+        pairs = (self.index.pairs() if isinstance(self.index, StridedWindows) else self.index).clone()
+        pairs[:, 1] += self.lookback - 1
+        return pairs
+
     def __getitems__(self, items: Sequence[int]) -> WindowBatch:
         """The windows ``items`` as one collated batch (the keys of :meth:`__getitem__`, batch first).
 

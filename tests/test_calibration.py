@@ -1,0 +1,164 @@
+"""Conformal calibration (tsbridge.calibration): the finite-sample rank, both methods on known distributions, pooled
+and per-series margins, and the path through fit, backtest, plots and save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tsbridge import Forecaster
+from tsbridge.calibration import ConformalCalibration, conformal_quantile
+from tsbridge.config import calibration_method, compose_config
+
+LEVELS = (80.0, 90.0)
+
+
+def test_conformal_quantile_takes_the_finite_sample_rank():
+    scores = torch.arange(1.0, 10.0).flip(0)  # 9 scores 9..1, unsorted on purpose
+    assert float(conformal_quantile(scores, 80)) == 8.0  # rank ceil(10 * 0.8) = 8, not the plain 80% quantile 7.4
+    assert float(conformal_quantile(scores, 90)) == 9.0
+    with pytest.raises(ValueError, match="at least 19 calibration windows, got 9"):
+        conformal_quantile(scores, 95)
+
+
+def coverage(quantiles: torch.Tensor, actual: torch.Tensor, k: int) -> float:
+    """Share of ``actual`` inside level ``k``'s interval (levels ascending; bounds at K-1-k and K+1+k)."""
+    n_levels = (quantiles.shape[-1] - 1) // 2
+    lo, hi = quantiles[..., n_levels - 1 - k], quantiles[..., n_levels + 1 + k]
+    return float(((actual >= lo) & (actual <= hi)).double().mean())
+
+
+def gaussian_windows(n: int, seed: int, noise: float = 1.0):
+    """Point forecasts 0 and actual values N(0, noise^2): (n, H=3, T=1), one series of scale 2."""
+    generator = torch.Generator().manual_seed(seed)
+    actual = torch.randn(n, 3, 1, generator=generator, dtype=torch.float64) * noise
+    return torch.zeros_like(actual), actual, torch.full((n, 1, 1), 2.0, dtype=torch.float64)
+
+
+def test_intervals_around_a_point_forecast_reach_nominal_coverage_on_new_windows():
+    point, actual, scale = gaussian_windows(4000, seed=0)
+    calibration = ConformalCalibration.fit(point, None, actual, scale, torch.zeros(4000, dtype=torch.long), ["s"],
+                                           LEVELS)
+    assert calibration.around_point and calibration.windows == 4000 and calibration.margins.shape == (3, 1, 2)
+    # In model units: |N(0, 1)| / 2 has its 80% / 90% quantiles at 1.2816 / 2 and 1.6449 / 2.
+    assert calibration.margins[..., 0].mean() == pytest.approx(1.2816 / 2, rel=0.05)
+    assert calibration.margins[..., 1].mean() == pytest.approx(1.6449 / 2, rel=0.05)
+    point, actual, scale = gaussian_windows(4000, seed=1)
+    quantiles = calibration.apply(point, None, scale, torch.zeros(4000, dtype=torch.long), ["s"])
+    assert quantiles.shape == (4000, 3, 1, 5) and torch.equal(quantiles[..., 2], point)
+    for k, level in enumerate(LEVELS):
+        assert coverage(quantiles, actual, k) == pytest.approx(level / 100, abs=0.02)
+
+
+@pytest.mark.parametrize("raw_scale", [0.5, 3.0])  # intervals too narrow, then too wide
+def test_conformalised_quantiles_widen_narrow_intervals_and_narrow_wide_ones(raw_scale):
+    normal_quantiles = torch.tensor([-1.6449, -1.2816, 0.0, 1.2816, 1.6449], dtype=torch.float64)
+    point, actual, scale = gaussian_windows(4000, seed=2)
+    raw = (point.unsqueeze(-1) + normal_quantiles * raw_scale)
+    series = torch.zeros(4000, dtype=torch.long)
+    calibration = ConformalCalibration.fit(point, raw, actual, scale, series, ["s"], LEVELS)
+    assert not calibration.around_point
+    assert (calibration.margins > 0).all() if raw_scale < 1 else (calibration.margins < 0).all()
+    point, actual, scale = gaussian_windows(4000, seed=3)
+    raw = (point.unsqueeze(-1) + normal_quantiles * raw_scale)
+    calibrated = calibration.apply(point, raw, scale, series, ["s"])
+    assert (calibrated.diff(dim=-1) >= 0).all()  # still ordered quantiles
+    for k, level in enumerate(LEVELS):
+        assert coverage(raw, actual, k) != pytest.approx(level / 100, abs=0.05)
+        assert coverage(calibrated, actual, k) == pytest.approx(level / 100, abs=0.02)
+
+
+def test_per_series_margins_follow_each_series_and_new_series_get_the_pooled_one():
+    _, quiet, _ = gaussian_windows(2000, seed=4, noise=1.0)
+    _, loud, _ = gaussian_windows(2000, seed=5, noise=3.0)
+    actual = torch.cat([quiet, loud])
+    point, scale = torch.zeros_like(actual), torch.ones(4000, 1, 1, dtype=torch.float64)
+    series = torch.repeat_interleave(torch.tensor([0, 1]), 2000)
+    pooled = ConformalCalibration.fit(point, None, actual, scale, series, ["a", "b"], LEVELS)
+    separate = ConformalCalibration.fit(point, None, actual, scale, series, ["a", "b"], LEVELS, per_series=True)
+    assert pooled.series_margins is None and separate.series_ids == ("a", "b")
+    quiet_margin, loud_margin = separate.series_margins[:, 0, 0, 0]
+    assert float(loud_margin / quiet_margin) == pytest.approx(3.0, rel=0.1)
+    assert torch.equal(separate.margins, pooled.margins)
+    one = torch.zeros(1, 3, 1, dtype=torch.float64)
+    ones = torch.ones(1, 1, 1, dtype=torch.float64)
+    zero = torch.zeros(1, dtype=torch.long)
+    new = separate.apply(one, None, ones, zero, ["unseen"])
+    assert torch.equal(new, pooled.apply(one, None, ones, zero, ["unseen"]))
+    assert torch.equal(separate.apply(one, None, ones, zero, ["b"])[0, 0, 0, 3], loud_margin)  # hi-80
+
+
+def test_too_few_windows_in_a_series_for_per_series_calibration_says_to_pool():
+    point, actual, scale = gaussian_windows(20, seed=6)
+    series = torch.tensor([0] * 15 + [1] * 5)
+    with pytest.raises(ValueError, match="per-series calibration.*got 5.*per_series=False"):
+        ConformalCalibration.fit(point, None, actual, scale, series, ["a", "b"], LEVELS, per_series=True)
+
+
+# ---------------------------------------------------------------------------------------------- through fit
+
+
+def noisy_sine(n_rows: int = 2000) -> pd.DataFrame:
+    """The short-fit case of the issue: 2 sin(hourly day) + N(0, 1)."""
+    noise = np.random.default_rng(0).normal(size=n_rows)
+    return pd.DataFrame({"date": pd.date_range("2020-01-01", periods=n_rows, freq="h"),
+                         "y": 2 * np.sin(np.arange(n_rows) * 2 * np.pi / 24) + noise})
+
+
+def short_fit(loss: str, calibration: str = "conformal") -> Forecaster:
+    forecaster = Forecaster("lstm", lookback=48, horizon=12, hidden_size=16, max_epochs=3, levels=list(LEVELS),
+                            loss=loss, calibration=calibration, progress=False)
+    return forecaster.fit(noisy_sine(), target="y", time_col="date", val_size=0.2, test_size=0.2, logger=False)
+
+
+@pytest.fixture(scope="module")
+def calibrated_quantiles() -> Forecaster:
+    return short_fit("quantile")
+
+
+def test_a_short_quantile_fit_is_calibrated_on_the_test_part(calibrated_quantiles):
+    metrics = calibrated_quantiles.metrics
+    for level in ("80", "90"):
+        nominal = int(level) / 100
+        raw, calibrated = metrics[f"test_original/coverage-{level}"], metrics[f"test_calibrated_original/coverage-{level}"]
+        assert abs(calibrated - nominal) < 0.03 and abs(calibrated - nominal) < abs(raw - nominal)
+    assert calibrated_quantiles.predictor.calibration.windows == len(calibrated_quantiles.result.datamodule.val_dataset)
+
+
+def test_the_backtest_reports_calibrated_and_raw_intervals_and_the_plot_draws_both(calibrated_quantiles):
+    backtest = calibrated_quantiles.backtest(noisy_sine(), start=0.8)
+    row = backtest.metrics.loc["y"]
+    for name in ("crps", "coverage-80", "coverage-90", "width-80", "width-90"):
+        assert np.isfinite(row[name]) and np.isfinite(row[f"raw_{name}"])
+    assert row["coverage-90"] != row["raw_coverage-90"]
+    assert row["crps"] <= row["raw_crps"] * 1.02  # calibration costs no sharpness worth the name
+    lines = calibrated_quantiles.plot_calibration(backtest).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["calibrated", "y, calibrated", "y, raw"]
+
+
+def test_calibration_round_trips_through_save_and_load(calibrated_quantiles, tmp_path):
+    calibrated_quantiles.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model")
+    assert loaded.predictor.calibration.levels == LEVELS
+    assert torch.equal(loaded.predictor.calibration.margins, calibrated_quantiles.predictor.calibration.margins)
+    pd.testing.assert_frame_equal(loaded.predict(), calibrated_quantiles.predict())
+
+
+def test_a_point_model_gets_intervals_from_calibration_alone_and_a_loaded_one_recalibrates(tmp_path):
+    forecaster = short_fit("mse")
+    assert forecaster.module.output.levels == ()  # the network forecasts points
+    assert list(forecaster.predict().columns) == ["y-lo-90", "y-lo-80", "y", "y-hi-80", "y-hi-90"]
+    assert 0.7 < forecaster.metrics["test_calibrated_original/coverage-80"] < 0.9
+    forecaster.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model").calibrate(noisy_sine(), start=0.8, levels=[50], per_series=True)
+    assert loaded.predictor.levels == (50.0,) and list(loaded.predict().columns) == ["y-lo-50", "y", "y-hi-50"]
+    assert loaded.backtest(noisy_sine(), start=0.8).metrics.loc["y", "coverage-50"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_bad_calibration_settings_name_the_option():
+    with pytest.raises(ValueError, match="calibration.method must be null or one of"):
+        short_fit("quantile", calibration="isotonic")
+    with pytest.raises(ValueError, match="set the levels"):
+        calibration_method(compose_config(["calibration.method=conformal"]))
