@@ -220,7 +220,8 @@ def render(rows: pd.DataFrame) -> str:
             lines += [f"## {name}, series {series}", "",
                       "| config | seeds | " + " | ".join(METRICS) + " | epochs |",
                       "|---|---|" + "---|" * (len(METRICS) + 1)]
-            for config in [c for c in CONFIGS if c in set(group["config"])]:
+            peers = sorted(set(group["config"]) - set(CONFIGS))  # benchmarks/peers/ rows, after ours
+            for config in [*(c for c in CONFIGS if c in set(group["config"])), *peers]:
                 mine = group[group["config"] == config]
                 cells = [cell(mine[metric], 2 if metric in ("mae", "mse", "crps") or metric.startswith("width")
                               else 3) for metric in METRICS]
@@ -236,6 +237,14 @@ def checks(group: pd.DataFrame) -> list[str]:
     """The issue's targets for one series, each with its measured value and gap."""
     mean = group.groupby("config")[list(METRICS)].mean()
     out = []
+    ours, peers = mean[mean.index.isin(list(CONFIGS))], mean[~mean.index.isin(list(CONFIGS))]
+    for metric in ("mae", "crps"):
+        if not peers.empty and ours[metric].notna().any():
+            mine, theirs = ours[metric].idxmin(), peers[metric].idxmin()
+            gap = ours.loc[mine, metric] / peers.loc[theirs, metric] - 1
+            out.append(f"- best {metric.upper()}: tsbridge {ours.loc[mine, metric]:.3f} ({mine}) against "
+                       f"{peers.loc[theirs, metric]:.3f} ({theirs}), {gap:+.1%} (target: at or below) "
+                       f"{'met' if gap <= 0 else 'missed'}")
     for model in ("lstm", "blend"):
         if {model, f"{model}+cov"} <= set(mean.index):
             gain = 1 - mean.loc[f"{model}+cov", "mae"] / mean.loc[model, "mae"]

@@ -173,6 +173,38 @@ def test_intervals_quick_rows_and_rendered_checks(tmp_path):
     assert "CRPS" in text and "below the seasonal naive's" in text
 
 
+def test_intervals_render_puts_peer_rows_after_ours_and_checks_the_calibrated_and_peer_targets():
+    intervals = load_script("intervals")
+    base = {"dataset": "epf_fr_be", "series": "BE", "smape": 0.1, "mse": 50.0, "width-80": 10.0, "width-90": 12.0,
+            "val_loss": 0.5, "epochs": 5, "train_seconds": 1.0, "machine": "test"}
+    rows = pd.DataFrame([
+        {**base, "config": "blend+cov quantile", "seed": 0, "mae": 5.1, "crps": 2.8, "coverage-80": 0.75,
+         "coverage-90": 0.86},
+        {**base, "config": "blend+cov quantile conformal", "seed": 0, "mae": 5.1, "crps": 2.7, "coverage-80": 0.79,
+         "coverage-90": 0.91},
+        {**base, "config": "NF LSTM+cov MQLoss", "seed": 0, "mae": 5.0, "crps": 2.75, "coverage-80": 0.86,
+         "coverage-90": 0.93},
+    ])
+    text = intervals.render(rows)
+    table = markdown_tables(text)[0]
+    assert [row[0] for row in table[2:]] == ["blend+cov quantile", "blend+cov quantile conformal",
+                                             "NF LSTM+cov MQLoss"]
+    assert "blend+cov quantile conformal: coverage at 90% is 0.910 (+0.010; target within ±0.02) met" in text
+    assert "blend+cov quantile conformal: CRPS -3.6% against blend+cov quantile" in text
+    assert "best MAE: tsbridge 5.100 (blend+cov quantile) against 5.000 (NF LSTM+cov MQLoss), +2.0%" in text
+    assert "best CRPS: tsbridge 2.700 (blend+cov quantile conformal) against 2.750" in text and "met" in text
+
+
+def test_calibration_benchmark_reports_raw_and_calibrated_coverage(tmp_path):
+    out = tmp_path / "calibration.md"
+    run_script("calibration", "--heads", "quantile", "--seeds", "0", "--out", str(out), tmp_path=tmp_path)
+    table = markdown_tables(out.read_text())[0]
+    assert table[0][:3] == ["head", "coverage-80 raw", "coverage-80 calibrated"] and table[2][0] == "quantile"
+    raw_90, calibrated_90 = float(table[2][3]), float(table[2][4])
+    assert abs(calibrated_90 - 0.9) < abs(raw_90 - 0.9)
+    assert pd.read_csv(out.with_suffix(".csv"))["calibration_windows"].iloc[0] > 0
+
+
 def test_the_segments_experiment_is_the_recipe_the_etth1_rows_measured():
     """conf/experiment/etth1_segments.yaml composes to the same data, model and module as the benchmark rows of the
     validation-selected recipe (accuracy.py with its --override options), so `tsbridge-train` reproduces a row."""
