@@ -36,3 +36,8 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError, with the failing cell and its traceback, on any error
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if str(data.get("text/plain", "")).startswith("<Figure size"):  # a returned figure must be drawn
+                assert "image/png" in data, f"{path.name}: a figure printed as {data['text/plain']!r}, not drawn"

@@ -206,7 +206,7 @@ class Forecaster:
 
         Returns:
             ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and
-            ``lo-``/``hi-`` interval columns), and per-target metrics (mse, mae, rmse, mape, smape; crps,
+            ``forecast-lo-<level>``/``forecast-hi-<level>`` interval columns), and per-target metrics (mse, mae, rmse, mape, smape; crps,
             coverage-<level>, width-<level> for interval models).
         """
         predictor = self._fitted()

@@ -280,7 +280,7 @@ class Predictor:
         """Long frame of forecasts and actuals at ``origins`` (``(series, origin)`` pairs), one batched pass.
 
         Columns: [id_col], ``origin``, ``timestamp``, ``step`` (1..H), ``target``, ``actual``, ``forecast`` (the
-        median for interval models), and per level ``lo-<level>``, ``hi-<level>`` (the network's own with
+        median for interval models), and per level ``forecast-lo-<level>``, ``forecast-hi-<level>`` (the network's own with
         ``raw``, else calibrated ones when the predictor is calibrated). Known-future inputs are read from
         ``series`` itself, on each origin's forecast rows only.
         """
@@ -474,16 +474,16 @@ def _first_origin(start: Start, stamps: pd.Index) -> int:
 
 def interval_bounds(levels: tuple[float, ...]) -> dict[str, int]:
     """Long-table column -> position among the quantiles at ``levels_to_quantiles(levels)``: ``forecast`` (the
-    median), ``lo-80``, ``hi-80`` ...; empty for points."""
+    median), ``forecast-lo-80``, ``forecast-hi-80`` ... (the names :meth:`Predictor.predict` gives a target's
+    columns, NeuralForecast's); empty for points."""
     if not levels:
         return {}
-    columns = quantile_columns("forecast", levels)  # forecast-lo-90, ..., forecast, ..., forecast-hi-90
-    return {column.removeprefix("forecast-"): position for position, column in enumerate(columns)}
+    return {column: position for position, column in enumerate(quantile_columns("forecast", levels))}
 
 
 def backtest_metrics(forecasts: pd.DataFrame, levels: tuple[float, ...] = ()) -> pd.DataFrame:
     """Per target: mse, mae, rmse, mape, smape of a :meth:`Predictor.forecast_table` (original units) and, with
-    ``levels``, crps, coverage-<level> and width-<level> of its ``lo-``/``hi-`` columns."""
+    ``levels``, crps, coverage-<level> and width-<level> of its ``forecast-lo-``/``forecast-hi-`` columns."""
     bounds = interval_bounds(levels)
     ordered = sorted(bounds, key=bounds.get)
     rows = {}

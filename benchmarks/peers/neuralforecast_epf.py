@@ -61,12 +61,12 @@ def build(model: str, spec: Dataset, covariates: list[str], seed: int, quick: bo
 
 def backtest_table(forecasts: pd.DataFrame, data: pd.DataFrame, spec: Dataset, model_name: str) -> pd.DataFrame:
     """NeuralForecast's cross-validation output as tsbridge's backtest table (``origin``, ``step``, ``actual``,
-    ``forecast`` (the median), ``lo-80`` ...)."""
+    ``forecast`` (the median), ``forecast-lo-80`` ...)."""
     table = forecasts.rename(columns={"unique_id": spec.id_col or "series", "cutoff": "origin", "ds": "timestamp",
                                       "y": "actual", f"{model_name}-median": "forecast"})
     for level in LEVELS:
-        table = table.rename(columns={f"{model_name}-lo-{level}": f"lo-{level}",
-                                      f"{model_name}-hi-{level}": f"hi-{level}"})
+        table = table.rename(columns={f"{model_name}-lo-{level}": f"forecast-lo-{level}",
+                                      f"{model_name}-hi-{level}": f"forecast-hi-{level}"})
     table["target"] = spec.target
     table["step"] = table.groupby([spec.id_col or "series", "origin"]).cumcount() + 1
     return table

@@ -23,10 +23,11 @@ def test_train_logs_interval_metrics_and_eval_writes_the_interval_columns(cli, o
     cli("evaluate", f"ckpt_path={summary['best_checkpoint']}")
     (predictions,) = (output_root / "outputs" / "eval").glob("*/predictions.csv")
     frame = pd.read_csv(predictions)
-    assert ["forecast", "lo-90", "lo-80", "hi-80", "hi-90"] == [c for c in frame.columns if c in
-                                                                   ("forecast", "lo-90", "lo-80", "hi-80", "hi-90")]
-    assert (frame["lo-90"] <= frame["lo-80"]).all() and (frame["hi-80"] <= frame["hi-90"]).all()
-    assert (frame["lo-80"] <= frame["forecast"]).all() and (frame["forecast"] <= frame["hi-80"]).all()
+    names = ("forecast", "forecast-lo-90", "forecast-lo-80", "forecast-hi-80", "forecast-hi-90")
+    assert list(names) == [c for c in frame.columns if c in names]
+    assert (frame["forecast-lo-90"] <= frame["forecast-lo-80"]).all()
+    assert (frame["forecast-hi-80"] <= frame["forecast-hi-90"]).all()
+    assert (frame["forecast-lo-80"] <= frame["forecast"]).all() and (frame["forecast"] <= frame["forecast-hi-80"]).all()
 
 
 def test_a_column_in_both_covariate_lists_is_one_clear_error(cli):

@@ -94,7 +94,8 @@ def test_interval_metrics_and_a_calibrated_gaussian():
     assert 0.7 <= result.metrics.loc["y", "coverage-80"] <= 0.9
     assert {"crps", "coverage-80", "width-80", "mae"} <= set(result.metrics.columns)
     forecasts = result.forecasts
-    assert (forecasts["lo-80"] <= forecasts["forecast"]).all() and (forecasts["forecast"] <= forecasts["hi-80"]).all()
+    assert (forecasts["forecast-lo-80"] <= forecasts["forecast"]).all()
+    assert (forecasts["forecast"] <= forecasts["forecast-hi-80"]).all()
     assert {"val/crps", "val/coverage-80", "val/width-80", "val_original/crps"} <= set(fc.metrics)
     fc.plot_calibration(result)
 

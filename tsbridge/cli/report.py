@@ -22,6 +22,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
+from tsbridge.plotting import show_figures_in_jupyter
+
 # Config entries worth a column of their own (dotted paths into the run's resolved config).
 HYPERPARAMETERS = {
     "seed": "seed",
@@ -124,6 +126,7 @@ def plot_past_weights(table: pd.DataFrame) -> Figure | None:
     if runs.empty:
         return None
     left_out = table[table["past_weight"].isna()]
+    show_figures_in_jupyter()
     labels = [f"{row.run}: {row.model} {row.overrides}".strip() for row in runs.itertuples()]
     figure = Figure(figsize=(8, 1.2 + 0.4 * len(runs)))
     axis = figure.subplots()
