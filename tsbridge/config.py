@@ -267,13 +267,22 @@ def build_trainer(cfg: DictConfig, callbacks: list[L.Callback] | None = None,
     """The Lightning Trainer of ``cfg.trainer``; ``callbacks``/``logger`` default to the configured ones.
 
     With ``enable_progress_bar=False`` (config or ``overrides``) configured progress-bar callbacks are left out:
-    Lightning refuses the two together.
+    Lightning refuses the two together. The model summary, when enabled, is
+    :class:`~tsbridge.quiet.ParameterSummary` (Lightning's, without rows that have no parameters) unless a
+    model-summary callback is configured.
     """
-    from lightning.pytorch.callbacks import ProgressBar
+    from lightning.pytorch.callbacks import ModelSummary, ProgressBar
+
+    from tsbridge.quiet import ParameterSummary
 
     _check_epochs({**OmegaConf.to_container(cfg.trainer, resolve=True), **overrides})
-    callbacks = build_callbacks(cfg) if callbacks is None else callbacks
+    callbacks = build_callbacks(cfg) if callbacks is None else list(callbacks)
     if not overrides.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True)):
         callbacks = [callback for callback in callbacks if not isinstance(callback, ProgressBar)]
+    summary = overrides.get("enable_model_summary", cfg.trainer.get("enable_model_summary", True))
+    if summary and not any(isinstance(callback, ModelSummary) for callback in callbacks):
+        callbacks.append(ParameterSummary())
+        # Lightning adds no summary of its own then, and says it would have (one more line to read) unless told.
+        overrides = {**overrides, "enable_model_summary": False}
     logger = (build_loggers(cfg) or False) if logger is None else logger
     return instantiate_unwrapped(cfg.trainer, callbacks=callbacks, logger=logger, **overrides)

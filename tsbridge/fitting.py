@@ -182,8 +182,14 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     fit_seconds = time.perf_counter() - started
     best = _load_best(module, trainer)
-    # Empty when validation is off (limit_val_batches=0).
+    # Empty when validation is off (limit_val_batches=0). Without a bar: it repeats the last epoch's validation
+    # bar for the best weights, and would print every epoch's line a second time.
+    bar = trainer.progress_bar_callback
+    if bar is not None:
+        bar.disable()
     validated = next(iter(trainer.validate(module, datamodule=datamodule, verbose=False)), {})
+    if bar is not None:
+        bar.enable()
     validated = scalar_values(validated)
     test: dict[str, float] = {}
     if cfg.get("test", True) and len(datamodule.test_dataset):

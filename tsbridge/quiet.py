@@ -6,6 +6,9 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from lightning.pytorch.callbacks import ModelSummary
 
 #: The loggers Lightning writes its console lines to.
 LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning", "lightning.pytorch.utilities.rank_zero")
@@ -75,3 +78,29 @@ def quiet_fit(progress: bool = True) -> Iterator[None]:
         hide_third_party_noise()
         with nullcontext() if progress else lightning_warnings_only():
             yield
+
+
+class ParameterSummary(ModelSummary):
+    """Lightning's model summary, cut to what a reader can act on: the modules that hold parameters, their types and
+    sizes, and the totals. A :class:`~tsbridge.module.ForecastModule` also holds its metrics and loss as modules
+    (six rows of 0 parameters), and Lightning counts FLOPs only when a module has an example input, so it would
+    print ``Total Flops: 0``."""
+
+    @staticmethod
+    def summarize(summary_data: list[tuple[str, list[str]]], total_parameters: int, trainable_parameters: int,
+                  model_size: float, total_training_modes: dict[str, int], total_flops: int,
+                  **summarize_kwargs: Any) -> None:
+        from lightning.pytorch.utilities.model_summary.model_summary import get_human_readable_count
+
+        columns = dict(summary_data)
+        rows = [(name, kind, params) for name, kind, params in zip(columns["Name"], columns["Type"], columns["Params"])
+                if params.strip() != "0"]
+        widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(("Name", "Type", "Params"))]
+        lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths))
+                 for row in [("Name", "Type", "Params"), *rows]]
+        lines.insert(1, "-" * len(lines[0]))
+        lines.append(f"{get_human_readable_count(trainable_parameters)} trainable parameters of "
+                     f"{get_human_readable_count(total_parameters)} ({model_size:,.3f} MB)")
+        # Printed, as Lightning's default (rich) summary prints to its console: shown in terminals and notebooks
+        # whatever the logging set-up; enable_model_summary=False (progress=False) leaves this callback out.
+        print("\n".join(lines), flush=True)

@@ -10,7 +10,7 @@ import warnings
 from forecaster_frames import QUIET, hourly, tiny
 
 BAR = "Epoch 0"  # TQDMProgressBar's description of the first epoch
-SUMMARY = "Total params"  # the last table of Lightning's model summary
+SUMMARY = "trainable parameters of"  # the last line of the model summary (tsbridge.quiet.ParameterSummary)
 
 
 def fit_output(capfd, forecaster, **fit_args) -> str:
@@ -24,6 +24,14 @@ def test_progress_false_hides_bars_and_the_model_summary(capfd):
     assert BAR in shown and SUMMARY in shown  # what progress=False has to hide
     hidden = fit_output(capfd, tiny(progress=False, enable_model_summary=True))
     assert BAR not in hidden and SUMMARY not in hidden
+
+
+def test_the_summary_lists_modules_with_parameters_only_and_no_validation_bar_is_repeated(capfd):
+    shown = fit_output(capfd, tiny(progress=True, enable_model_summary=True))
+    assert "net  | BridgedLSTM |" in shown  # the one module holding parameters
+    assert "ModuleDict" not in shown and "Flops" not in shown and "already configured" not in shown
+    # One epoch, no sanity check: one validation bar (fit's own pass over the best weights draws none).
+    assert shown.count("Validation DataLoader 0:   0%") == 1
 
 
 def test_disabling_the_bar_through_trainer_kwargs_fits(capfd):
