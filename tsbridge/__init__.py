@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Forecaster": "tsbridge.forecaster",
+    "compare": "tsbridge.forecaster",
+    "Comparison": "tsbridge.forecaster",
     "ForecastModule": "tsbridge.module",
     "BlendWeightMonitor": "tsbridge.callbacks",
     "WindowDataModule": "tsbridge.data",

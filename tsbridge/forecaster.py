@@ -21,9 +21,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning as L
 import pandas as pd
@@ -104,6 +104,11 @@ class Forecaster:
         cfg = compose_config(overrides)
         cfg.paths.output_dir = str(output_dir or self.work_dir)  # ${hydra:...} exists only inside a Hydra app
         return cfg
+
+    @property
+    def model(self) -> str:
+        """The ``conf/model`` name this forecaster was built with (``"blend"``, ``"lstm"`` ...)."""
+        return next(entry.split("=", 1)[1] for entry in reversed(self.overrides) if entry.startswith("model="))
 
     def __repr__(self) -> str:
         return f"Forecaster.from_config({self.overrides!r})  # fitted: {self.predictor is not None}"
@@ -321,3 +326,64 @@ class Forecaster:
         forecaster.predictor, forecaster._saved = Predictor(**saved.fields), saved.extras
         forecaster._fit_args = saved.extras.get("fit_args", {})
         return forecaster
+
+
+class Comparison(NamedTuple):
+    """What :func:`compare` returns.
+
+    Attributes:
+        forecasts: the forecasts past the end of the data, one column block per model (columns ``(model, column)``:
+            ``("lstm", "y")``, ``("lstm", "y-lo-80")`` ...), indexed as :meth:`Forecaster.predict` indexes them.
+        metrics: each model's backtest metrics on the test part, one row per ``(model, target)``.
+        forecasters: the fitted forecasters by name, to plot, read out or save.
+    """
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+    forecasters: dict[str, Forecaster]
+
+
+def compare(models: Sequence[str | Forecaster] | Mapping[str, str | Forecaster], df: pd.DataFrame, *, target: str | Sequence[str],
+            test_size: float = 0.2, stride: int = 1, lookback: int = 96, horizon: int = 24,
+            progress: bool = False, **fit_args: Any) -> Comparison:
+    """Fit several models on the same data and set their forecasts and test metrics side by side (as
+    ``NeuralForecast(models=[...])`` does): the everyday first question of which model to use.
+
+    Each model is fitted with the same ``fit`` arguments, holding out each series' last ``test_size`` share; its
+    metrics come from a :meth:`Forecaster.backtest` of that test part (every ``stride``-th origin whose forecast
+    lies in it), its forecast from :meth:`Forecaster.predict` past the end of ``df``. Choose on validation metrics
+    (``forecasters[name].metrics["val/loss"]``) when the choice must stay honest; the test part is for reporting.
+
+    Args:
+        models: model names (``"blend"``, ``"lstm"``, ``"seasonal_naive"`` ...), built with ``lookback``,
+            ``horizon`` and ``progress``, or configured :class:`Forecaster` objects (used as given; each is
+            fitted here), named by their model; or a mapping from the names to use to either (two configurations
+            of one model: ``{"small": Forecaster("lstm", hidden_size=16), "large": ...}``).
+        df: the data, as for :meth:`Forecaster.fit`.
+        target: the column(s) to forecast.
+        test_size: each series' share held out and scored, in (0, 1).
+        stride: every ``stride``-th test origin is scored.
+        lookback, horizon, progress: for models given by name.
+        **fit_args: the other :meth:`Forecaster.fit` arguments (``time_col``, ``id_col``, ``val_size`` ...).
+
+    Raises:
+        ValueError: no models, a repeated name, or ``test_size`` outside (0, 1).
+    """
+    if isinstance(models, str) or not models:
+        raise ValueError(f"models must be a list of model names or Forecasters, e.g. ['blend', 'lstm'], got {models!r}")
+    if not 0 < test_size < 1:
+        raise ValueError(f"test_size must lie in (0, 1): the share of each series that is scored, got {test_size!r}")
+    named = list(models.items()) if isinstance(models, Mapping) else [(None, model) for model in models]
+    forecasters: dict[str, Forecaster] = {}
+    for name, model in named:
+        forecaster = model if isinstance(model, Forecaster) else Forecaster(model, lookback, horizon, progress=progress)
+        name = name or forecaster.model
+        if name in forecasters:
+            raise ValueError(f"model {name!r} is given twice; name the configurations with a dict, e.g. "
+                             "{'small': Forecaster('lstm', hidden_size=16), 'large': Forecaster('lstm')}")
+        forecasters[name] = forecaster.fit(df, target=target, test_size=test_size, **fit_args)
+    start = 1 - test_size
+    metrics = pd.concat({name: fc.backtest(df, start=start, stride=stride).metrics for name, fc in forecasters.items()},
+                        names=["model"])
+    forecasts = pd.concat({name: fc.predict() for name, fc in forecasters.items()}, axis=1, names=["model", None])
+    return Comparison(forecasts, metrics, forecasters)
