@@ -31,6 +31,10 @@ from tsbridge.module import ForecastModule
 if TYPE_CHECKING:
     from tsbridge.data import WindowDataModule
 
+#: The smallest look-back spread (in units of the series' scale) conformal scores are divided by: a flat window
+#: would otherwise give a zero margin.
+MIN_SPREAD = 1e-3
+
 #: Where a backtest starts: a timestamp, a row position, a fraction of each series, or None (earliest).
 Start = pd.Timestamp | str | int | float | None
 
@@ -176,11 +180,28 @@ class Predictor:
         when the predictor is calibrated, unless ``raw`` (the network's own, None for a point network).
         ``series_ids``: the ids of the dataset's series, for per-series calibration margins (a series not
         calibrated, or none given, gets the pooled margin)."""
+        forecast, spread, positions = self._forecast_windows(dataset)
+        if self.calibration is None or raw:
+            return forecast
+        series_ids = list(series_ids) or [None] * len(dataset.values)
+        return forecast._replace(quantiles=self.calibration.apply(
+            *forecast, scale=spread, series=positions, series_ids=series_ids))
+
+    def _forecast_windows(self, dataset: WindowDataset) -> tuple[Forecast, Tensor, Tensor]:
+        """The network's own forecasts of ``dataset``'s windows (see :meth:`forecast`), each window's look-back
+        spread (N, 1, T) and its series position (N,).
+
+        The spread, the standard deviation of the window's target values in original units, is what conformal
+        scores are divided by (normalised conformal): a margin then widens with the volatility of the moment, as the
+        errors do, and one pooled margin serves series of any size.
+        """
         self.module.eval()
-        points, quantiles, scales, positions = [], [], [], []
+        points, quantiles, spreads, positions = [], [], [], []
         with torch.inference_mode():
             for batch in DataLoader(dataset, batch_size=self.batch_size, collate_fn=collate_windows):
-                scales.append(batch["scale"])
+                targets = batch["x"][:, :, : self.n_targets].double()  # scaled by the series' scaler
+                spread = targets.std(dim=1, correction=0, keepdim=True).clamp_min(MIN_SPREAD)
+                spreads.append(spread * batch["scale"])
                 positions.append(batch["series"])
                 batch = {key: value.to(self.module.device) for key, value in batch.items()}
                 outputs = self.module.predict_step(batch, 0)
@@ -188,11 +209,7 @@ class Predictor:
                 if "quantiles" in outputs:
                     quantiles.append(outputs["quantiles"].cpu())
         forecast = Forecast(torch.cat(points), torch.cat(quantiles) if quantiles else None)
-        if self.calibration is None or raw:
-            return forecast
-        series_ids = list(series_ids) or [None] * len(dataset.values)
-        return forecast._replace(quantiles=self.calibration.apply(
-            *forecast, scale=torch.cat(scales), series=torch.cat(positions), series_ids=series_ids))
+        return forecast, torch.cat(spreads), torch.cat(positions)
 
     def _ends(self, series: SeriesFrame, future: pd.DataFrame | None) -> tuple[SeriesFrame, Tensor]:
         """The series extended by their known future (when the model reads it) and the origin at each one's end."""
@@ -348,12 +365,9 @@ class Predictor:
         levels = own if levels is None else tuple(levels)
         if own and tuple(sorted(levels)) != own:
             raise ValueError(f"the network forecasts the levels {list(own)}; calibrate those (got {list(levels)})")
-        raw = self.forecast(self.windows(series, origins), raw=True)
-        scale = (self.scaler.target_stats(series.series_ids, self.n_targets)[1] if self.scaler is not None
-                 else torch.ones(len(series.values), 1, self.n_targets, dtype=torch.float64))
-        calibration = ConformalCalibration.fit(
-            raw.point, raw.quantiles, self.actuals(series, origins), scale[origins[:, 0]], origins[:, 0],
-            series.series_ids, levels, per_series)
+        raw, spread, positions = self._forecast_windows(self.windows(series, origins))
+        calibration = ConformalCalibration.fit(raw.point, raw.quantiles, self.actuals(series, origins), spread,
+                                               positions, series.series_ids, levels, per_series)
         return replace(self, calibration=calibration)
 
     # ------------------------------------------------------------------ readouts
