@@ -43,7 +43,7 @@ def test_every_group_is_checked_here():
     groups = {str(p.parent.relative_to(CONF)) for p in CONF.rglob("*.yaml") if p.parent != CONF}
     assert groups == {"callbacks", "data", "experiment", "hparams_search", "hydra", "hydra/launcher", "logger",
                       "model", "model/shared", "data/shared", "module", "paths", "trainer"}
-    assert {p.name for p in CONF.glob("*.yaml")} == {"train.yaml", "eval.yaml"}
+    assert {p.name for p in CONF.glob("*.yaml")} == {"train.yaml", "eval.yaml", "predict.yaml"}
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,8 @@ def test_eval_config_composes(tmp_path):
     cfg = compose_config(["ckpt_path=some.ckpt", f"paths.output_dir={tmp_path}"], config_name="eval")
     assert cfg.split == "test" and cfg.task_name == "eval"
     build_trainer(cfg, callbacks=[], logger=False)
+
+
+def test_predict_config_composes_with_the_run_data_and_no_future_by_default():
+    cfg = compose_config(["ckpt_path=some.ckpt"], config_name="predict")
+    assert cfg.task_name == "predict" and cfg.data.frame.path is None and cfg.future is None and cfg.plot

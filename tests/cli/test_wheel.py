@@ -39,12 +39,12 @@ def test_wheel_contains_every_config_file_and_runs_outside_the_repository(tmp_pa
     configs = {f"tsbridge/conf/{p.relative_to(CONF).as_posix()}" for p in CONF.rglob("*.yaml")}
     assert "tsbridge/conf/train.yaml" in configs and "tsbridge/conf/eval.yaml" in configs
     assert configs <= names, f"missing from the wheel: {sorted(configs - names)}"
-    for module in ("train", "evaluate", "report"):
+    for module in ("train", "evaluate", "predict", "report"):
         assert f"tsbridge/cli/{module}.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     for script in ("tsbridge-train = tsbridge.cli.train:main", "tsbridge-eval = tsbridge.cli.evaluate:main",
-                   "tsbridge-report = tsbridge.cli.report:main"):
+                   "tsbridge-predict = tsbridge.cli.predict:main", "tsbridge-report = tsbridge.cli.report:main"):
         assert script in scripts
 
     # Unpacked on PYTHONPATH (ahead of the editable install), run from a folder outside the checkout.

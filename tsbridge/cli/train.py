@@ -15,12 +15,15 @@ import math
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from tsbridge.cli.common import check_override_syntax, quiet_runtime, report_errors, route_lightning_logs, write_json
+
+if TYPE_CHECKING:
+    from tsbridge.fitting import FitResult
 
 #: What the summary says each headline metric measures (README repeats it).
 METRIC_MEANINGS = {
@@ -58,9 +61,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     if result.trainer.is_global_zero:
+        summary["forecast"] = _write_forecast(result, Path(cfg.paths.output_dir)) if cfg.get("forecast", True) else ""
         write_json(Path(cfg.paths.output_dir) / "metrics.json", summary)
         _print_summary(summary)
     return summary
+
+
+def _write_forecast(result: FitResult, output_dir: Path) -> str:
+    """``forecast.csv`` and ``forecast.png`` of the horizon after the data's end; "" (and why, on stderr) for a
+    model that needs the future features' values, which only ``tsbridge-predict future=<file>`` can give."""
+    from tsbridge.cli.predict import forecast_files
+
+    if result.predictor.future_features:
+        print(f"tsbridge-train: no forecast.csv: {result.model} reads future features; run tsbridge-predict "
+              f"ckpt_path={result.best_checkpoint} future=<their values for the next steps>", file=sys.stderr)
+        return ""
+    return forecast_files(result.predictor, output_dir)["forecast"]
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
