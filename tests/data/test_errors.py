@@ -1,5 +1,7 @@
 """Every bad input raises a clear ValueError subclass naming the column, series or row."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,35 @@ def test_short_series_named_and_dropped_only_when_asked(markers):
     assert dm.series_ids == ["s0", "s2"]
     with pytest.raises(SeriesTooShortError, match="2 of 2 series .*none is left"):
         build(markers.frame([5, 4]), id_col="series_id", drop_short=True)
+
+
+def test_every_dropped_series_is_named_in_one_warning_with_the_count(markers):
+    # Seven short series, more than the error lists (5): the warning, the record of what was dropped, names all.
+    frame = markers.frame([40, 5, 5, 4, 5, 5, 5, 5, 40])
+    with pytest.warns(UserWarning) as caught:
+        dm = build(frame, id_col="series_id", drop_short=True)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith("dropping 7 of 9 series have fewer rows than lookback + horizon = 6: ")
+    assert "'s1', 's2', 's4', 's5', 's6', 's7' (5 rows); 's3' (4 rows)" in message
+    assert dm.series_ids == ["s0", "s8"]
+
+
+def test_series_without_a_training_window_are_kept_and_named_in_one_warning(markers):
+    # 's1' holds one window (9 rows >= 4 + 2) but its training part, int(0.6 * 9) = 5 rows, none: before, it was left
+    # out of training without a word. It stays: scaled on its training rows, validated and forecast.
+    with pytest.warns(UserWarning) as caught:
+        dm = build(markers.frame([40, 9, 40]), id_col="series_id")
+    assert [str(w.message) for w in caught] == [
+        "1 of 3 series hold no training window (fewer training rows than lookback + horizon = 6 under split "
+        "(0.6, 0.2, 0.2)): 's1' (5 training rows); they are scaled, validated and forecast but never trained on "
+        "(a shorter lookback or a smaller validation share trains on them)"]
+    dm.setup()
+    assert dm.series_ids == ["s0", "s1", "s2"] and dm.scaler.group("s1") == 1
+    assert dm.train_dataset.index.counts[1] == 0 and dm.val_dataset.index.counts[1] == 2  # val rows 1..7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # long enough everywhere: no warning
+        build(markers.frame([40, 10, 40]), id_col="series_id")
 
 
 def test_one_short_series_is_told_the_look_back_that_fits(markers):

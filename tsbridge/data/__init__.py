@@ -11,6 +11,7 @@ Typical use::
 from typing import Any
 
 from tsbridge.data.calendar import CALENDAR_FEATURES, calendar_columns, calendar_features, calendar_width
+from tsbridge.data.competitions import COMPETITIONS, Competition, competition, load_competition
 from tsbridge.data.datasets import cache_dir, load_dataset, read_frame
 from tsbridge.data.errors import (
     DatasetNotFoundError,
@@ -43,6 +44,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CALENDAR_FEATURES",
+    "COMPETITIONS",
+    "Competition",
     "DataValidationError",
     "DatasetNotFoundError",
     "EmptySplitError",
@@ -64,9 +67,11 @@ __all__ = [
     "calendar_features",
     "calendar_width",
     "collate_windows",
+    "competition",
     "extend_with_future",
     "future_feature_columns",
     "cache_dir",
+    "load_competition",
     "load_dataset",
     "make_synthetic",
     "model_units",

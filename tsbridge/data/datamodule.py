@@ -29,6 +29,16 @@ def _positive_int(name: str, value: int, minimum: int = 1) -> int:
     return value
 
 
+def _listed(lengths: Sequence[tuple[Hashable, int]], unit: str, limit: int | None = None) -> str:
+    """``'s1', 's3' (5 rows); 's2' (4 rows)``: the first ``limit`` (None: all) series grouped by their count of
+    ``unit``, so hundreds of series of a few lengths (M3's yearly panel) stay readable."""
+    groups: dict[int, list[str]] = {}
+    for series_id, n in lengths[:limit]:
+        groups.setdefault(n, []).append(repr(series_id))
+    shown = "; ".join(f"{', '.join(ids)} ({n} {unit})" for n, ids in groups.items())
+    return shown + (f" and {len(lengths) - limit} more" if limit is not None and len(lengths) > limit else "")
+
+
 class EpochShuffleSampler(Sampler[int]):
     """A random order of ``n`` items that depends only on ``seed`` and the epoch.
 
@@ -90,7 +100,10 @@ class WindowDataModule(L.LightningDataModule):
         freq: pandas frequency of a datetime time axis; None infers it (the most common step when gaps defeat
             pandas' inference). Every series is read on this frequency's grid: a skipped timestamp is a missing
             row (see ``fill``), never two adjacent rows.
-        drop_short: drop (with a warning) series shorter than ``lookback + horizon`` instead of raising.
+        drop_short: drop series shorter than ``lookback + horizon`` (one window) instead of raising, naming every
+            one in a single warning with their count. A panel's series that are long enough but whose training
+            part holds no window under ``split`` are kept (scaled on their training rows, validated, forecast)
+            and named in a single warning too: no series leaves training unsaid.
         seed: seed of the training shuffle, whose order depends only on ``(seed, epoch)``.
     """
 
@@ -146,6 +159,7 @@ class WindowDataModule(L.LightningDataModule):
             for n, series_id in zip(self._series.lengths, self._series.series_ids)
         ]
         self._check_splits()
+        self._warn_untrained()
         self.scaler: StandardScaler | None = None
         self.scaled_series: SeriesFrame | None = None
         self.train_dataset: WindowDataset | None = None
@@ -163,16 +177,31 @@ class WindowDataModule(L.LightningDataModule):
                    else f"use a horizon shorter than {rows} rows")
             raise SeriesTooShortError(f"the series has {rows} rows, fewer than lookback + horizon = {self.lookback} + "
                                       f"{self.horizon} = {window}, the length of one window; {fix}")
-        described = ", ".join(f"{series.series_ids[i]!r} ({n} rows)" for i, n in short[:5])
-        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        named = [(series.series_ids[i], n) for i, n in short]
         count = f"{len(short)} of {len(series.values)} series have fewer rows than lookback + horizon = {window}"
         if not drop_short or len(short) == len(series.values):
             fix = ("pass drop_short=True to train on the others, or use a shorter lookback" if not drop_short
                    else "none is left to train on; use a shorter lookback")
-            raise SeriesTooShortError(f"{count}: {described}{more}; {fix}")
-        warnings.warn(f"dropping {count}: {described}{more}", stacklevel=3)
+            raise SeriesTooShortError(f"{count}: {_listed(named, 'rows', limit=5)}; {fix}")
+        # Every dropped series is named: the warning is the record of what the model never saw.
+        warnings.warn(f"dropping {count}: {_listed(named, 'rows')}", stacklevel=3)
         short_rows = {i for i, _ in short}
         return series.select([i for i in range(len(series.values)) if i not in short_rows])
+
+    def _warn_untrained(self) -> None:
+        """Name, in one warning, the series long enough for a window whose training part holds none under the
+        split (e.g. 14 values, ``lookback + horizon = 14``, validation taking the last 3): they stay in the data,
+        scaled on their training rows, validated where they hold a validation window and forecast, but no training
+        window comes from them. (When no series holds one, :meth:`_check_splits` has already refused the split.)"""
+        train = StridedWindows.from_ranges([r["train"] for r in self.row_ranges], self.lookback, self.horizon)
+        untrained = [(series_id, r["train"][1])
+                     for series_id, r, count in zip(self.series_ids, self.row_ranges, train.counts) if count == 0]
+        if untrained:
+            warnings.warn(
+                f"{len(untrained)} of {len(self.series_ids)} series hold no training window (fewer training rows than "
+                f"lookback + horizon = {self.lookback + self.horizon} under split {self.split!r}): "
+                f"{_listed(untrained, 'training rows')}; they are scaled, validated and forecast but never trained "
+                f"on (a shorter lookback or a smaller validation share trains on them)", stacklevel=3)
 
     def _check_splits(self) -> None:
         for part in SPLIT_PARTS:

