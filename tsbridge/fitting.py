@@ -201,7 +201,7 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     monitor = next((c for c in trainer.callbacks if isinstance(c, BlendWeightMonitor)), None)
     calibration = None
     if calibration_method(cfg):
-        calibration = _calibrate(cfg, module, datamodule)
+        calibration = calibrate(cfg, module, datamodule)
         if test:
             test.update(_calibrated_scores(replace(Predictor.from_datamodule(module, datamodule),
                                                    calibration=calibration), datamodule.test_dataset))
@@ -216,8 +216,9 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     )
 
 
-def _calibrate(cfg: DictConfig, module: ForecastModule, datamodule: WindowDataModule) -> ConformalCalibration:
-    """Conformal margins of ``module``'s intervals at ``cfg.module.levels`` on the validation windows."""
+def calibrate(cfg: DictConfig, module: ForecastModule, datamodule: WindowDataModule) -> ConformalCalibration:
+    """Conformal margins of ``module``'s intervals at ``cfg.module.levels`` on the validation windows (as
+    ``cfg.calibration`` says; a rebuilt run recomputes them the same way: one forecasting pass)."""
     if datamodule.val_dataset is None or not len(datamodule.val_dataset):
         raise ValueError("calibration needs validation windows, which the model never trained on; give the data a "
                          "validation part (val_size / data.split)")

@@ -195,6 +195,16 @@ def test_intervals_render_puts_peer_rows_after_ours_and_checks_the_calibrated_an
     assert "best CRPS: tsbridge 2.700 (blend+cov quantile conformal) against 2.750" in text and "met" in text
 
 
+def test_threads_benchmark_times_one_all_and_auto_threads(tmp_path):
+    out = tmp_path / "threads.md"
+    run_script("threads", "--batches", "2", "--repeats", "1", "--out", str(out), tmp_path=tmp_path)
+    text = out.read_text()
+    assert text.startswith("### Threads on a") and "load average" in text
+    table = markdown_tables(text)[0]
+    assert [row[0].split(" ")[0] for row in table[2:]] == ["1", str(os.cpu_count()), "auto"]
+    assert table[2][2] == "1.00x" and all(float(row[1]) > 0 for row in table[2:])
+
+
 def test_calibration_benchmark_reports_raw_and_calibrated_coverage(tmp_path):
     out = tmp_path / "calibration.md"
     run_script("calibration", "--heads", "quantile", "--seeds", "0", "--out", str(out), tmp_path=tmp_path)

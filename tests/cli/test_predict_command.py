@@ -23,7 +23,7 @@ def test_a_training_run_writes_its_forecast_and_predict_forecasts_past_newer_dat
     data.iloc[:600].to_csv(output_root / "train.csv", index=False)
     data.to_csv(output_root / "newer.csv", index=False)
     cli("train", *TINY, "data=csv", "~data.frame.n_rows", "data.frame.path=train.csv", "data.target_cols=[target]",
-        "data.features=S", "module.levels=[80,90]")
+        "data.features=S", "module.levels=[80,90]", "calibration.method=conformal")
     (metrics,) = metrics_files(output_root)
     run = metrics.parent
     written = pd.read_csv(run / "forecast.csv", parse_dates=["date"])
@@ -36,7 +36,7 @@ def test_a_training_run_writes_its_forecast_and_predict_forecasts_past_newer_dat
     cli("predict", f"ckpt_path={checkpoint}")
     summary = predict_summary(output_root)
     again = pd.read_csv(summary["forecast"], parse_dates=["date"])
-    pd.testing.assert_frame_equal(again, written)  # the same model and data: the same forecast
+    pd.testing.assert_frame_equal(again, written)  # the same model, data and recomputed margins: the same forecast
     cli("predict", f"ckpt_path={checkpoint}", "data.frame.path=newer.csv", "plot=false")
     newer = pd.read_csv(sorted((output_root / "outputs" / "predict").glob("*/forecast.csv"))[-1], parse_dates=["date"])
     assert newer["date"].iloc[0] == data["date"].iloc[-1] + pd.Timedelta(hours=1)

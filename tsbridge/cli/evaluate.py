@@ -33,7 +33,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {cfg.split!r}")
     ckpt_path = Path(cfg.ckpt_path)
-    datamodule, module = load_run(ckpt_path, cfg.run_config)
+    _, datamodule, module = load_run(ckpt_path, cfg.run_config)
     from tsbridge.predictor import Predictor  # imports Lightning: kept out of --help, completion and errors
 
     route_lightning_logs()

@@ -8,7 +8,8 @@ Examples::
     tsbridge-predict ckpt_path=outputs/train/<run>/checkpoints/last.ckpt future=tomorrow.csv
 
 The run is read back as ``tsbridge-eval`` reads it (:mod:`tsbridge.cli.runs`: a checked config, the scaler refitted
-on the same training rows, weights only), so a forecast of a newer file uses the training run's scaling.
+on the same training rows, weights only), so a forecast of a newer file uses the training run's scaling; a run
+trained with conformal calibration has its margins recomputed on its validation windows, as its fit did.
 ``forecast.csv`` holds :meth:`tsbridge.predictor.Predictor.predict`'s frame: the time column (and the id column of a
 panel), one column per target and, for interval models, ``<target>-lo-<level>`` / ``-hi-<level>``.
 """
@@ -16,6 +17,7 @@ panel), one column per target and, for interval models, ``<target>-lo-<level>`` 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +66,16 @@ def forecast_files(predictor: Predictor, output_dir: Path, frame: pd.DataFrame |
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Forecast past the end of ``cfg.ckpt_path``'s run data (or of ``cfg.data.frame.path``); write the files and
     ``predict.json`` into the command's run folder."""
-    datamodule, module = load_run(Path(cfg.ckpt_path), cfg.run_config)
+    run_config, datamodule, module = load_run(Path(cfg.ckpt_path), cfg.run_config)
+    from tsbridge.config import calibration_method
     from tsbridge.data import read_frame
+    from tsbridge.fitting import calibrate
     from tsbridge.predictor import Predictor  # imports Lightning: kept out of --help, completion and errors
 
     route_lightning_logs()
     predictor = Predictor.from_datamodule(module, datamodule)
+    if calibration_method(run_config):  # a checkpoint holds no margins: recompute them as the run's fit did
+        predictor = replace(predictor, calibration=calibrate(run_config, module, datamodule))
     frame = None if cfg.data.frame.path is None else read_frame(cfg.data.frame.path)
     output_dir = Path(cfg.paths.output_dir)
     written = forecast_files(predictor, output_dir, frame, _read_future(cfg.future, predictor), cfg.plot)

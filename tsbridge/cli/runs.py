@@ -62,8 +62,9 @@ def load_module(ckpt_path: Path) -> ForecastModule:
     return module
 
 
-def load_run(ckpt_path: Path, run_config: str | None = None) -> tuple[WindowDataModule, ForecastModule]:
-    """The data module and the fitted module of the run that wrote ``ckpt_path`` (see the module docstring).
+def load_run(ckpt_path: Path, run_config: str | None = None) -> tuple[DictConfig, WindowDataModule, ForecastModule]:
+    """The config, the data module and the fitted module of the run that wrote ``ckpt_path`` (see the module
+    docstring).
 
     Raises:
         FileNotFoundError: no checkpoint there, or no training config found for it.
@@ -73,4 +74,4 @@ def load_run(ckpt_path: Path, run_config: str | None = None) -> tuple[WindowData
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"no checkpoint at {str(ckpt_path)!r}")
     config, source = load_run_config(ckpt_path, run_config)
-    return build_datamodule(config, source=str(source)), load_module(ckpt_path)
+    return config, build_datamodule(config, source=str(source)), load_module(ckpt_path)
