@@ -21,7 +21,8 @@ from omegaconf import DictConfig
 
 from tsbridge.calibration import ConformalCalibration
 from tsbridge.callbacks import BlendWeightMonitor
-from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer, calibration_method
+from tsbridge.config import (build_callbacks, build_datamodule, build_module, build_trainer, calibration_method,
+                             check_options)
 from tsbridge.errors import CorruptFileError
 from tsbridge.metrics import interval_scores, scalar_values
 from tsbridge.persistence import load_tensors
@@ -169,6 +170,7 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
 
 def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Callback], logger: Any,
          trainer_kwargs: dict[str, Any] | None) -> FitResult:
+    check_options(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, frame)
     module = build_module(cfg, datamodule)

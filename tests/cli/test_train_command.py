@@ -42,6 +42,7 @@ def test_run_writes_a_complete_metrics_json(trained_run):
                                  "got 'abc'"),
     (["trainer.max_epochs=-5"], "trainer.max_epochs must be a whole number of epochs"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
+    (["seed=abc"], "seed must be a whole number such as 42, got 'abc'"),  # was Lightning's "invalid literal for int()"
 ])
 def test_config_errors_end_with_one_clear_message(cli, overrides, message):
     result = cli("train", *TINY, *overrides, check=False)

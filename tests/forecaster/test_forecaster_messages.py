@@ -12,3 +12,17 @@ FIT = {"target": "load", "time_col": "date", "val_size": 0.25, **QUIET}
 def test_a_zero_segment_length_is_named_not_the_output_segment_length_it_defaults():
     with pytest.raises(ValueError, match=r"^segment_length must be a positive integer, got 0$"):
         tiny(segment_length=0).fit(hourly(), **FIT)
+
+
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("levels", "80", r"^levels must be a list of percentages such as \[80\] or \[80, 90\], not the string '80'$"),
+    ("seed", "abc", r"^seed must be a whole number such as 42, got 'abc'$"),
+])
+def test_a_bad_seed_or_levels_is_named_when_the_forecaster_is_built(option, value, words):
+    with pytest.raises(ValueError, match=words):
+        tiny(**{option: value})
+
+
+def test_a_string_of_levels_is_not_read_character_by_character_when_calibrating(fitted_hourly):
+    with pytest.raises(ValueError, match=r"not the string '80'"):
+        fitted_hourly.calibrate(hourly(), levels="80")
