@@ -26,3 +26,9 @@ def test_a_bad_seed_or_levels_is_named_when_the_forecaster_is_built(option, valu
 def test_a_string_of_levels_is_not_read_character_by_character_when_calibrating(fitted_hourly):
     with pytest.raises(ValueError, match=r"not the string '80'"):
         fitted_hourly.calibrate(hourly(), levels="80")
+
+
+def test_a_fractional_level_trains_and_names_its_columns_as_neuralforecast_does():
+    fitted = tiny("lstm", levels=[80.5]).fit(hourly(), **FIT)
+    assert list(fitted.predict().columns) == ["load-lo-80.5", "load", "load-hi-80.5"]
+    assert {"val/coverage-80.5", "val_original/width-80.5"} <= set(fitted.metrics)
