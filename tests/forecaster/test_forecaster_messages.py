@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 from forecaster_frames import QUIET, hourly, tiny
 
+from tsbridge.data.errors import SeriesTooShortError
+
 FIT = {"target": "load", "time_col": "date", "val_size": 0.25, **QUIET}
+
+
+def test_a_one_row_frame_is_too_few_rows_not_a_frequency_problem():
+    with pytest.raises(SeriesTooShortError, match=r"^the series has 1 row, fewer than lookback \+ horizon = 16 \+ 4 = "
+                                                  r"20, the length of one window; pass more rows$"):
+        tiny().fit(hourly().iloc[:1], **FIT)
 
 
 def test_a_zero_segment_length_is_named_not_the_output_segment_length_it_defaults():

@@ -52,8 +52,8 @@ class SeriesFrame:
         series_ids: the id of each series (``[0]`` for a wide frame); any hashable value.
         input_cols: names of the channels of ``values``, targets first.
         target_cols: names of the target channels.
-        freq: pandas offset alias shared by the series (e.g. ``"h"``); always set for datetime axes by
-            :func:`prepare_series`, None for numeric ones.
+        freq: pandas offset alias shared by the series (e.g. ``"h"``); set for datetime axes by
+            :func:`prepare_series` unless every series has a single row, None for numeric ones.
         future_cols: the last channels, whose values are known for the forecast steps too: the future
             features, then the calendar features' columns.
         calendar: the calendar features (names of :data:`~tsbridge.data.calendar.CALENDAR_FEATURES`) derived from
@@ -252,7 +252,7 @@ def prepare_series(
 
     Returns:
         A :class:`SeriesFrame` whose tensors own their memory (never views of ``frame``); series keep their
-        first-appearance order; ``freq`` is set for datetime axes.
+        first-appearance order; ``freq`` is set for datetime axes unless every series has a single row.
 
     Raises:
         DataValidationError: a subclass naming the column, series, row or timestamp at fault;
