@@ -4,11 +4,18 @@ as early as possible (or, where tsbridge can support the input, it is supported)
 from __future__ import annotations
 
 import pytest
-from forecaster_frames import QUIET, hourly, tiny
+from forecaster_frames import HORIZON, QUIET, hourly, tiny
 
-from tsbridge.data.errors import SeriesTooShortError
+from tsbridge.data.errors import NonNumericColumnError, SeriesTooShortError
+from tsbridge.data.future import MissingFutureError
 
 FIT = {"target": "load", "time_col": "date", "val_size": 0.25, **QUIET}
+
+
+@pytest.fixture(scope="module")
+def fitted_future(make_fitted):
+    """``temp`` known in the future; the frame ends HORIZON rows before ``hourly(160)`` does."""
+    return make_fitted("hourly-future", "lstm", hourly().iloc[:-HORIZON], future_features=["temp"], **FIT)
 
 
 def test_a_one_row_frame_is_too_few_rows_not_a_frequency_problem():
@@ -40,3 +47,19 @@ def test_a_fractional_level_trains_and_names_its_columns_as_neuralforecast_does(
     fitted = tiny("lstm", levels=[80.5]).fit(hourly(), **FIT)
     assert list(fitted.predict().columns) == ["load-lo-80.5", "load", "load-hi-80.5"]
     assert {"val/coverage-80.5", "val_original/width-80.5"} <= set(fitted.metrics)
+
+
+def test_a_string_in_a_future_column_is_named(fitted_future):
+    future = hourly().iloc[-HORIZON:].astype({"temp": object})
+    future.iloc[1, future.columns.get_loc("temp")] = "abc"
+    with pytest.raises(NonNumericColumnError, match=r"^series 0: the future frame's column 'temp' holds a value that "
+                                                    r"is not a number \(could not convert string to float: 'abc'\)$"):
+        fitted_future.predict(hourly().iloc[:-HORIZON], future=future)
+
+
+def test_a_tz_aware_future_frame_on_naive_data_names_the_time_zones(fitted_future):
+    future = hourly().iloc[-HORIZON:]
+    future["date"] = future["date"].dt.tz_localize("UTC")
+    with pytest.raises(MissingFutureError, match=r"^series 0: the future frame's timestamps have a time zone \(UTC\) "
+                                                 r"but the data's are tz-naive; pass them tz-naive"):
+        fitted_future.predict(hourly().iloc[:-HORIZON], future=future)
