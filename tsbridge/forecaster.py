@@ -131,7 +131,8 @@ class Forecaster:
             id_col: the series id column of a long frame.
             features: covariates known up to the forecast origin only (a list: past covariates), or ``"S"``
                 (targets only), ``"MS"`` (every other numeric column but the future features is an input) or ``"M"``
-                (forecast every such column); None keeps the configured ``data.features``.
+                (forecast every such column); None keeps the configured ``data.features`` (``"MS"`` in the default
+                config). Each fit logs the columns it chose (INFO, logger ``tsbridge.fitting``).
             future_features: covariates whose values for the forecast steps are known when forecasting (a load or
                 generation forecast, a holiday flag): the model reads them over the horizon too, and ``predict``
                 then needs ``future=`` (their next ``horizon`` rows). A column belongs in one list only.

@@ -107,6 +107,7 @@ def terminal_output(tmp_path_factory) -> str:
 
 def test_each_log_line_is_printed_once(terminal_output):
     assert terminal_output.count("GPU available:") == 1  # Lightning's own handler used to print it a second time
+    assert terminal_output.count("[tsbridge.fitting][INFO] - forecasting ['target'] from the input columns") == 1
     messages = [line.split("] - ", 1)[1] for line in terminal_output.splitlines() if "] - " in line]
     assert messages and len(messages) == len(set(messages))
 

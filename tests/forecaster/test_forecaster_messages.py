@@ -3,6 +3,8 @@ as early as possible (or, where tsbridge can support the input, it is supported)
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from forecaster_frames import HORIZON, QUIET, hourly, tiny
 
@@ -63,3 +65,11 @@ def test_a_tz_aware_future_frame_on_naive_data_names_the_time_zones(fitted_futur
     with pytest.raises(MissingFutureError, match=r"^series 0: the future frame's timestamps have a time zone \(UTC\) "
                                                  r"but the data's are tz-naive; pass them tz-naive"):
         fitted_future.predict(hourly().iloc[:-HORIZON], future=future)
+
+
+def test_fit_logs_the_target_and_input_columns_it_chose(caplog):
+    frame = hourly().assign(extra=1.0, note="text")  # features MS: every other numeric column is an input
+    with caplog.at_level(logging.INFO, logger="tsbridge.fitting"):
+        tiny(max_epochs=1).fit(frame, **FIT)
+    lines = [record.getMessage() for record in caplog.records if record.name == "tsbridge.fitting"]
+    assert lines == ["forecasting ['load'] from the input columns ['load', 'temp', 'extra']"]
