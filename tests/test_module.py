@@ -11,6 +11,7 @@ import torch
 
 from tsbridge.callbacks import BlendWeightMonitor
 from tsbridge.config import build_datamodule, build_module, compose_config
+from tsbridge.models import build_model
 from tsbridge.module import ForecastModule, NonFiniteLossError
 
 TINY = [
@@ -232,6 +233,8 @@ def test_bad_module_options_fail_at_construction():
         tiny("naive", "module.loss=l3")
     with pytest.raises(ValueError, match="optimizer `_target_` must name a class under 'torch.optim.'"):
         tiny("naive", "module.optimizer._target_=os.system")
+    with pytest.raises(ValueError, match=r"not the string '80'"):  # not its characters '8' and '0'
+        ForecastModule(build_model("lstm", 1, 1, 8, 2), levels="80")
     _, _, module = tiny("naive")
     assert module.configure_optimizers() is None  # nothing to optimise
 

@@ -219,6 +219,23 @@ def build_module(cfg: DictConfig, datamodule: WindowDataModule) -> ForecastModul
     return ForecastModule(net=net_config(cfg, datamodule), **module)
 
 
+def check_options(cfg: DictConfig) -> None:
+    """Refuse a ``seed`` or ``module.levels`` of the wrong kind before any data is read, naming the option.
+
+    Checked here because their own readers report them late and in other words: Lightning's seeding says
+    ``invalid literal for int()``, and the levels are first read after the data. The model's options are checked
+    when the net is built, as their rules depend on the data's sizes.
+    """
+    from tsbridge.models.probabilistic import check_levels
+
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be a whole number such as 42, got {seed!r}")
+    levels = OmegaConf.select(cfg, "module.levels")
+    if levels:
+        check_levels(levels)
+
+
 def calibration_method(cfg: DictConfig) -> str | None:
     """``cfg.calibration.method`` checked: None or one of :data:`tsbridge.calibration.CALIBRATION_METHODS`."""
     from tsbridge.calibration import CALIBRATION_METHODS

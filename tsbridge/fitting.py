@@ -7,6 +7,7 @@ the estimator's ``train``; the :class:`~tsbridge.predictor.Predictor` it returns
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,8 @@ from omegaconf import DictConfig
 
 from tsbridge.calibration import ConformalCalibration
 from tsbridge.callbacks import BlendWeightMonitor
-from tsbridge.config import build_callbacks, build_datamodule, build_module, build_trainer, calibration_method
+from tsbridge.config import (build_callbacks, build_datamodule, build_module, build_trainer, calibration_method,
+                             check_options)
 from tsbridge.errors import CorruptFileError
 from tsbridge.metrics import interval_scores, scalar_values
 from tsbridge.persistence import load_tensors
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 #: Prefixes of the logged names kept as readouts (the rest are val/test metrics).
 READOUT_PREFIXES = ("blend", "importance", "attention")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -169,8 +173,14 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
 
 def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Callback], logger: Any,
          trainer_kwargs: dict[str, Any] | None) -> FitResult:
+    check_options(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg, frame)
+    # Which columns became inputs follows a rule (data.features: "MS", the default data's, takes every other numeric
+    # column), so the fit says what it chose.
+    future = datamodule.input_cols[datamodule.n_inputs - datamodule.n_future :]
+    log.info("forecasting %s from the input columns %s%s", datamodule.target_cols, datamodule.input_cols,
+             f" ({future} known for the forecast steps too)" if future else "")
     module = build_module(cfg, datamodule)
     trainer = build_trainer(cfg, callbacks=build_callbacks(cfg) + list(callbacks), logger=logger,
                             **(trainer_kwargs or {}))

@@ -32,7 +32,7 @@ from omegaconf import DictConfig
 
 from tsbridge import fitting, persistence
 from tsbridge.callbacks import plot_blend_history
-from tsbridge.config import compose_config, packaged_targets, resolved_config
+from tsbridge.config import check_options, compose_config, packaged_targets, resolved_config
 from tsbridge.models import check_model_name
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
@@ -102,6 +102,7 @@ class Forecaster:
 
     def _compose(self, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
         cfg = compose_config(overrides)
+        check_options(cfg)  # at construction: a bad seed or levels is named before fit reads any data
         cfg.paths.output_dir = str(output_dir or self.work_dir)  # ${hydra:...} exists only inside a Hydra app
         return cfg
 
@@ -130,7 +131,8 @@ class Forecaster:
             id_col: the series id column of a long frame.
             features: covariates known up to the forecast origin only (a list: past covariates), or ``"S"``
                 (targets only), ``"MS"`` (every other numeric column but the future features is an input) or ``"M"``
-                (forecast every such column); None keeps the configured ``data.features``.
+                (forecast every such column); None keeps the configured ``data.features`` (``"MS"`` in the default
+                config). Each fit logs the columns it chose (INFO, logger ``tsbridge.fitting``).
             future_features: covariates whose values for the forecast steps are known when forecasting (a load or
                 generation forecast, a holiday flag): the model reads them over the horizon too, and ``predict``
                 then needs ``future=`` (their next ``horizon`` rows). A column belongs in one list only.

@@ -114,8 +114,15 @@ class Float64MetricCollection(MetricCollection):
     """
 
     def __init__(self, metrics: Mapping[str, Metric], **kwargs: Any) -> None:
-        super().__init__(dict(metrics), **kwargs)
+        # torch refuses "." in module names, which the metrics of a fractional level have ("coverage-97.5"): they
+        # are held under "_" keys and reported by their own names (as the forecast columns "y-lo-97.5" are).
+        keys = {name.replace(".", "_"): name for name in metrics}
+        super().__init__({key: metrics[name] for key, name in keys.items()}, **kwargs)
+        self._names = keys
         self.set_dtype(torch.float64)
+
+    def _set_name(self, base: str) -> str:
+        return super()._set_name(self._names.get(base, base))
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         super().update(*map(_float64, args), **{key: _float64(value) for key, value in kwargs.items()})

@@ -127,9 +127,9 @@ class ForecastModule(L.LightningModule):
         super().__init__()
         if loss is not None and loss not in LOSSES:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
-        levels = list(levels) if levels else None
         #: The loss and how forecasts are read from the net's outputs (a point, quantiles or a distribution).
-        self.output: ForecastOutput = build_output(loss, levels)
+        self.output: ForecastOutput = build_output(loss, levels)  # checks levels before list() splits a string
+        levels = list(levels) if levels else None
         optimizer = DEFAULT_OPTIMIZER if optimizer is None else _plain(optimizer)
         scheduler = _plain(scheduler)
         _resolve_class(optimizer, _OPTIMIZER_PREFIX, "optimizer")  # fail at construction, not at fit

@@ -16,6 +16,7 @@ interrupted save leaves the previous save (or nothing), never half a directory.
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 import shutil
@@ -31,13 +32,17 @@ import torch
 
 from tsbridge import __version__
 from tsbridge.calibration import ConformalCalibration
-from tsbridge.data import SeriesFrame, StandardScaler, calendar_width
+from tsbridge.data import FrequencyError, SeriesFrame, StandardScaler, calendar_width
+from tsbridge.data.timegrid import canonical_freq
 from tsbridge.errors import CorruptFileError, UnsafeCheckpointError
+from tsbridge.models.registry import net_target_class
 from tsbridge.module import ForecastModule
 
 if TYPE_CHECKING:  # the Predictor saves itself through this module, which only reads its attributes
     from tsbridge.predictor import Predictor
 
+#: How a file torch.save writes begins: a zip archive, or (the format before torch 1.6) a pickle of protocol 2.
+_TORCH_STARTS = (b"PK\x03\x04", b"\x80")
 FORMAT = "tsbridge.forecaster"
 VERSION = 2
 CONFIG_FILE = "forecaster.json"
@@ -93,8 +98,17 @@ def _tensor_to_json(tensor: torch.Tensor) -> dict[str, Any]:
     return {"dtype": str(tensor.dtype).removeprefix("torch."), "values": tensor.tolist()}
 
 
-def _tensor_from_json(saved: dict[str, Any]) -> torch.Tensor:
-    return torch.tensor(saved["values"], dtype=getattr(torch, saved["dtype"]))
+def _damaged(file: Path, key: str, problem: str) -> CorruptFileError:
+    """The error of a saved value that tsbridge did not write, naming the file and the key."""
+    return CorruptFileError(f"{file}: {key} {problem}; the save is damaged, edited or not tsbridge's, so it was not "
+                            "loaded")
+
+
+def _tensor_from_json(saved: dict[str, Any], file: Path, key: str) -> torch.Tensor:
+    try:
+        return torch.tensor(saved["values"], dtype=getattr(torch, saved["dtype"]))
+    except (TypeError, ValueError, KeyError, AttributeError) as error:  # a string among the numbers, a bad dtype ...
+        raise _damaged(file, key, f"does not hold a tensor of numbers ({error})") from None
 
 
 _SETTINGS = ("time_col", "id_col", "fill", "lookback", "horizon", "freq", "batch_size")
@@ -121,18 +135,32 @@ def _data_to_json(predictor: Predictor) -> dict[str, Any]:
     }
 
 
-def _predictor_fields(saved: dict[str, Any], module: ForecastModule) -> dict[str, Any]:
-    scaler = saved["scaler"]
-    if scaler is not None:
-        scaler = StandardScaler.from_state_dict({
-            "per_series": scaler["per_series"], "mean": _tensor_from_json(scaler["mean"]),
-            "std": _tensor_from_json(scaler["std"]), "series_ids": [_label_from_json(s) for s in scaler["series_ids"]]})
+def _scaler_from_json(saved: dict[str, Any], file: Path) -> StandardScaler:
+    mean, std = (_tensor_from_json(saved[key], file, f"data.scaler.{key}") for key in ("mean", "std"))
+    # The scaler divides by std: a 0 here would surface at predict as values beyond float32's range, blaming the data.
+    bad = std[~(torch.isfinite(std) & (std > 0))]
+    if bad.numel():
+        raise _damaged(file, "data.scaler.std", f"holds {bad[0].item():g}, but a fitted scaler's standard deviations "
+                       "are positive and finite")
+    return StandardScaler.from_state_dict({"per_series": saved["per_series"], "mean": mean, "std": std,
+                                           "series_ids": [_label_from_json(s) for s in saved["series_ids"]]})
+
+
+def _predictor_fields(saved: dict[str, Any], module: ForecastModule, file: Path) -> dict[str, Any]:
+    """The Predictor's fields from the saved ``data`` section of ``file``, each value read checked."""
+    scaler = None if saved["scaler"] is None else _scaler_from_json(saved["scaler"], file)
+    if saved["freq"] is not None:
+        try:  # checked now, not at the first forecast, which would blame pandas
+            canonical_freq(saved["freq"])
+        except FrequencyError:
+            raise _damaged(file, "data.freq", f"{saved['freq']!r} is not a pandas frequency") from None
     input_cols = [_label_from_json(c) for c in saved["input_cols"]]
     target_cols = [_label_from_json(c) for c in saved["target_cols"]]
     calendar = tuple(saved["calendar"])
     n_future = len(saved["future_features"]) + (calendar_width(calendar) if calendar else 0)
     history = SeriesFrame(
-        values=[_tensor_from_json(v).reshape(-1, len(input_cols)) for v in saved["values"]],
+        values=[_tensor_from_json(v, file, f"data.values[{i}]").reshape(-1, len(input_cols))
+                for i, v in enumerate(saved["values"])],
         timestamps=[_stamps_from_json(s) for s in saved["timestamps"]],
         series_ids=[_label_from_json(s) for s in saved["series_ids"]], input_cols=input_cols,
         target_cols=target_cols, freq=saved["freq"], future_cols=input_cols[len(input_cols) - n_future :],
@@ -245,6 +273,10 @@ def check_overrides(overrides: Any, source: Path) -> list[str]:
     return overrides
 
 
+def _unreadable(path: Path, reason: str) -> CorruptFileError:
+    return CorruptFileError(f"{path} is truncated or corrupt, not a readable torch file ({reason})")
+
+
 def load_tensors(path: Path, what: str = "weights file") -> Any:
     """``torch.load(path, weights_only=True)`` with errors that name the file and what is wrong with it.
 
@@ -259,6 +291,10 @@ def load_tensors(path: Path, what: str = "weights file") -> Any:
         UnsafeCheckpointError: the file holds pickled objects other than tensors and plain containers.
         CorruptFileError: the file is truncated, empty or not a torch file.
     """
+    with open(path, "rb") as file:  # a missing file: FileNotFoundError, unchanged
+        start = file.read(len(_TORCH_STARTS[0]))
+    if not start.startswith(_TORCH_STARTS):  # other bytes: torch's unpickler would fail on them with KeyError: 101
+        raise _unreadable(path, f"it begins with {start!r}, as no file torch.save writes" if start else "it is empty")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -268,11 +304,9 @@ def load_tensors(path: Path, what: str = "weights file") -> Any:
             f"{path} is not a tsbridge {what}: it holds pickled objects, not only tensors, so it was not loaded "
             f"(unpickling them could run code; tsbridge reads tensors only): {reason}"
         ) from None
-    except FileNotFoundError:
-        raise
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as error:  # damaged after the header
         reason = str(error).split(". ")[0].splitlines()[0] if str(error) else type(error).__name__
-        raise CorruptFileError(f"{path} is truncated or corrupt, not a readable torch file ({reason})") from None
+        raise _unreadable(path, reason) from None
 
 
 def _load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -294,10 +328,27 @@ def _read_document(file: Path) -> dict[str, Any]:
     return document
 
 
-def _check_consistent(file: Path, data: dict[str, Any], net: dict[str, Any] | None) -> None:
+def _check_module(file: Path, module: dict[str, Any]) -> None:
+    """The module section may hold only :class:`ForecastModule`'s arguments and must name a tsbridge net; checked
+    first, as a foreign net lacks the sizes :func:`_check_consistent` compares.
+
+    Raises:
+        CorruptFileError: a key that is no argument, naming it.
+        UnsafeCheckpointError: a net ``_target_`` outside tsbridge's nets.
+    """
+    unknown = [key for key in module if key not in inspect.signature(ForecastModule).parameters]
+    if unknown:
+        raise _damaged(file, f"module.{unknown[0]}", "is no setting of a tsbridge model")
+    net = module.get("net")
+    try:
+        net_target_class(net.get("_target_") if isinstance(net, dict) else None)
+    except ValueError as error:
+        raise UnsafeCheckpointError(f"{file}: module.net: {error}; a foreign or edited save is not loaded, and "
+                                    "nothing was built") from None
+
+
+def _check_consistent(file: Path, data: dict[str, Any], net: dict[str, Any]) -> None:
     """The data settings must describe the saved net: name the first value that disagrees."""
-    if net is None:
-        return
     expected = {"lookback": data["lookback"], "horizon": data["horizon"], "n_inputs": len(data["input_cols"]),
                 "n_targets": len(data["target_cols"])}
     for key, value in expected.items():
@@ -326,11 +377,12 @@ def load(path: str | Path) -> SavedPredictor:
     document = _read_document(path / CONFIG_FILE)
     extras = document.get("extras", {})
     check_overrides(extras.get("overrides", []), path / CONFIG_FILE)
-    _check_consistent(path / CONFIG_FILE, document["data"], document["module"].get("net"))
+    _check_module(path / CONFIG_FILE, document["module"])
+    _check_consistent(path / CONFIG_FILE, document["data"], document["module"]["net"])
     state = _load_weights(path / WEIGHTS_FILE)
     try:
         module = ForecastModule(**document["module"])
-    except ValueError as error:  # build_net / optimizer checks refused a foreign _target_
+    except ValueError as error:  # the optimizer or scheduler check refused a foreign _target_, or bad net options
         raise UnsafeCheckpointError(f"{path / CONFIG_FILE}: {error}") from None
     try:
         module.load_state_dict(state)
@@ -338,4 +390,4 @@ def load(path: str | Path) -> SavedPredictor:
         reason = "; ".join(line.strip() for line in str(error).splitlines()[1:3] if line.strip())
         raise CorruptFileError(f"{path / WEIGHTS_FILE} does not fit the model described in {CONFIG_FILE} "
                                f"(weights of another model?): {reason}") from None
-    return SavedPredictor(_predictor_fields(document["data"], module.eval()), extras)
+    return SavedPredictor(_predictor_fields(document["data"], module.eval(), path / CONFIG_FILE), extras)

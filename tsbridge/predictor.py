@@ -26,6 +26,7 @@ from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, Win
                            extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
 from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
 from tsbridge.models import MODELS
+from tsbridge.models.probabilistic import check_levels
 from tsbridge.module import ForecastModule
 
 if TYPE_CHECKING:
@@ -362,8 +363,8 @@ class Predictor:
         own = self.module.output.levels
         if levels is None and not own:
             raise ValueError("calibrating a point forecast needs interval levels, e.g. levels=[80, 90]")
-        levels = own if levels is None else tuple(levels)
-        if own and tuple(sorted(levels)) != own:
+        levels = own if levels is None else check_levels(levels)  # sorted
+        if own and levels != own:
             raise ValueError(f"the network forecasts the levels {list(own)}; calibrate those (got {list(levels)})")
         raw, spread, positions = self._forecast_windows(self.windows(series, origins))
         calibration = ConformalCalibration.fit(raw.point, raw.quantiles, self.actuals(series, origins), spread,

@@ -42,6 +42,7 @@ def test_run_writes_a_complete_metrics_json(trained_run):
                                  "got 'abc'"),
     (["trainer.max_epochs=-5"], "trainer.max_epochs must be a whole number of epochs"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 trains nothing"),
+    (["seed=abc"], "seed must be a whole number such as 42, got 'abc'"),  # was Lightning's "invalid literal for int()"
 ])
 def test_config_errors_end_with_one_clear_message(cli, overrides, message):
     result = cli("train", *TINY, *overrides, check=False)
@@ -106,6 +107,7 @@ def terminal_output(tmp_path_factory) -> str:
 
 def test_each_log_line_is_printed_once(terminal_output):
     assert terminal_output.count("GPU available:") == 1  # Lightning's own handler used to print it a second time
+    assert terminal_output.count("[tsbridge.fitting][INFO] - forecasting ['target'] from the input columns") == 1
     messages = [line.split("] - ", 1)[1] for line in terminal_output.splitlines() if "] - " in line]
     assert messages and len(messages) == len(set(messages))
 

@@ -161,6 +161,12 @@ def test_one_short_series_is_told_the_look_back_that_fits(markers):
             build(markers.frame([5]), id_col="series_id", drop_short=drop_short)
 
 
+def test_series_of_one_row_are_too_short_not_of_unknown_frequency(markers):
+    # One timestamp per series gives no step to infer a frequency from, but the problem to fix is the length.
+    with pytest.raises(SeriesTooShortError, match=r"^2 of 2 series have fewer rows than lookback \+ horizon = 6"):
+        build(markers.frame([1, 1]), id_col="series_id")
+
+
 @pytest.mark.parametrize("name", ["lookback", "horizon", "stride", "batch_size", "eval_batch_size"])
 @pytest.mark.parametrize("value", [0, -1, 1.5, True])
 def test_sizes_must_be_positive_integers(frame, name, value):

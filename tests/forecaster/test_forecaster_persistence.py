@@ -157,6 +157,38 @@ def test_an_edited_lookback_is_refused_at_load_naming_both_values(saved, tmp_pat
         Forecaster.load(edited)
 
 
+# ---------------------------------------------------------------- issue 21: damaged or foreign saves, named at load
+@pytest.mark.parametrize(("change", "error", "words"), [
+    (lambda d: d["module"].update(net={"_target_": "torch.nn.Linear", "in_features": 2, "out_features": 1}),
+     UnsafeCheckpointError, r"module.net: _target_ 'torch.nn.Linear' is not a tsbridge net"),  # not lookback=None
+    (lambda d: d["module"].update(foo=1), CorruptFileError, r"module.foo is no setting of a tsbridge model"),
+    (lambda d: d["data"].update(freq="xyz"), CorruptFileError, r"data.freq 'xyz' is not a pandas frequency"),
+    (lambda d: d["data"]["values"][0]["values"][3].__setitem__(0, "abc"), CorruptFileError,
+     r"data.values\[0\] does not hold a tensor of numbers \(must be real number, not str\)"),
+    (lambda d: d["data"]["scaler"]["std"]["values"][0].__setitem__(0, 0.0), CorruptFileError,
+     r"data.scaler.std holds 0, but a fitted scaler's standard deviations are positive and finite"),
+], ids=["foreign-net", "unknown-module-key", "bad-freq", "string-in-history", "zero-std"])
+def test_an_edited_or_foreign_config_names_the_file_and_the_key(saved, tmp_path, change, error, words):
+    edited = _copy(saved, tmp_path)
+    document = json.loads((edited / CONFIG_FILE).read_text())
+    change(document)
+    (edited / CONFIG_FILE).write_text(json.dumps(document))
+    with pytest.raises(error, match=rf"^{edited / CONFIG_FILE}: {words};"):
+        Forecaster.load(edited)
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"hello world, not torch" * 10, r"it begins with b'hell', as no file torch.save writes"),  # was KeyError: 101
+    (b"\x80\x02" + b"e" * 50, r"pop from empty list"),  # a pickle's header, damaged after it: IndexError
+], ids=["other-bytes", "damaged-pickle"])
+def test_weights_holding_other_bytes_are_named(saved, tmp_path, content, reason):
+    damaged = _copy(saved, tmp_path)
+    (damaged / WEIGHTS_FILE).write_bytes(content)
+    with pytest.raises(CorruptFileError, match=rf"^{damaged / WEIGHTS_FILE} is truncated or corrupt, not a readable "
+                                               rf"torch file \({reason}\)$"):
+        Forecaster.load(damaged)
+
+
 # ---------------------------------------------------------------- issue 12: an interrupted save
 def _disk_full(*args, **kwargs):
     raise OSError(28, "No space left on device")

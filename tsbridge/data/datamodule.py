@@ -173,10 +173,14 @@ class WindowDataModule(L.LightningDataModule):
             return series
         if len(series.values) == 1:  # one series: dropping it is no fix, a shorter look-back is
             rows = short[0][1]
-            fix = (f"use a lookback of at most {rows - self.horizon}" if rows > self.horizon
-                   else f"use a horizon shorter than {rows} rows")
-            raise SeriesTooShortError(f"the series has {rows} rows, fewer than lookback + horizon = {self.lookback} + "
-                                      f"{self.horizon} = {window}, the length of one window; {fix}")
+            if rows > self.horizon:
+                fix = f"use a lookback of at most {rows - self.horizon}"
+            elif rows > 1:
+                fix = f"use a horizon shorter than {rows} rows"
+            else:  # no look-back and horizon fit in one row
+                fix = "pass more rows"
+            raise SeriesTooShortError(f"the series has {rows} row{'s' * (rows != 1)}, fewer than lookback + horizon = "
+                                      f"{self.lookback} + {self.horizon} = {window}, the length of one window; {fix}")
         named = [(series.series_ids[i], n) for i, n in short]
         count = f"{len(short)} of {len(series.values)} series have fewer rows than lookback + horizon = {window}"
         if not drop_short or len(short) == len(series.values):

@@ -30,6 +30,7 @@ from tsbridge.data.errors import (
     FrequencyError,
     MissingTimestampError,
     NonFiniteValueError,
+    NonNumericColumnError,
     TimestampOrderError,
 )
 from tsbridge.data.timegrid import RegularAxis, canonical_freq, describe_irregular_step, panel_freq, regular_axis
@@ -52,8 +53,8 @@ class SeriesFrame:
         series_ids: the id of each series (``[0]`` for a wide frame); any hashable value.
         input_cols: names of the channels of ``values``, targets first.
         target_cols: names of the target channels.
-        freq: pandas offset alias shared by the series (e.g. ``"h"``); always set for datetime axes by
-            :func:`prepare_series`, None for numeric ones.
+        freq: pandas offset alias shared by the series (e.g. ``"h"``); set for datetime axes by
+            :func:`prepare_series` unless every series has a single row, None for numeric ones.
         future_cols: the last channels, whose values are known for the forecast steps too: the future
             features, then the calendar features' columns.
         calendar: the calendar features (names of :data:`~tsbridge.data.calendar.CALENDAR_FEATURES`) derived from
@@ -199,11 +200,24 @@ def _check_complete(axis: RegularAxis, series_id: Hashable) -> None:
         )
 
 
-def _float64_values(frame: pd.DataFrame, columns: list[Hashable]) -> np.ndarray:
-    """``(rows, channels)`` float64, C-ordered and owned (never a view of ``frame``), filled column by column."""
+def float64_values(frame: pd.DataFrame, columns: list[Hashable], where: str = "") -> np.ndarray:
+    """``(rows, channels)`` float64, C-ordered and owned (never a view of ``frame``), filled column by column.
+
+    Args:
+        frame: the rows to read.
+        columns: the columns to read, in channel order.
+        where: what the messages put before "column ..." (``"the future frame's "``).
+
+    Raises:
+        NonNumericColumnError: a value that is no number (an object column holding a string), naming its column.
+    """
     values = np.empty((len(frame), len(columns)), dtype=np.float64)
     for channel, column in enumerate(columns):
-        values[:, channel] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            values[:, channel] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as error:
+            raise NonNumericColumnError(f"{where}column {column!r} holds a value that is not a number "
+                                        f"({error})") from None
     return values
 
 
@@ -252,7 +266,7 @@ def prepare_series(
 
     Returns:
         A :class:`SeriesFrame` whose tensors own their memory (never views of ``frame``); series keep their
-        first-appearance order; ``freq`` is set for datetime axes.
+        first-appearance order; ``freq`` is set for datetime axes unless every series has a single row.
 
     Raises:
         DataValidationError: a subclass naming the column, series, row or timestamp at fault;
@@ -284,7 +298,7 @@ def prepare_series(
         raise FrequencyError(f"freq={freq!r} applies to datetime time axes, but {time_name!r} holds numbers (their "
                              "step is the most common difference); drop freq or pass datetimes")
     shared_freq = panel_freq(stamps, list(groups), freq)
-    all_values = _float64_values(frame, input_cols)
+    all_values = float64_values(frame, input_cols)
     values, timestamps = [], []
     for (series_id, rows), series_stamps in zip(groups.items(), stamps):
         axis = regular_axis(series_stamps, shared_freq, series_id)

@@ -17,7 +17,7 @@ import torch
 
 from tsbridge.data.calendar import calendar_columns, calendar_features
 from tsbridge.data.errors import DataValidationError, MissingColumnError, NonFiniteValueError
-from tsbridge.data.frames import SeriesFrame
+from tsbridge.data.frames import SeriesFrame, float64_values
 
 
 class MissingFutureError(DataValidationError):
@@ -42,6 +42,11 @@ def _future_rows(future: pd.DataFrame, columns: list[Hashable], time_col: Hashab
         times = pd.DatetimeIndex(pd.to_datetime(times))
         if stamps.tz is not None and times.tz is None:
             times = times.tz_localize(stamps.tz)
+        elif stamps.tz is None and times.tz is not None:  # which local time the data's naive stamps mean is unknown
+            raise MissingFutureError(
+                f"series {series_id!r}: the future frame's timestamps have a time zone ({times.tz}) but the data's "
+                "are tz-naive; pass them tz-naive, in the data's local time (.dt.tz_convert(<the data's zone>)"
+                ".dt.tz_localize(None))")
     if times.has_duplicates:
         raise MissingFutureError(f"series {series_id!r}: the future frame repeats timestamp "
                                  f"{times[times.duplicated()][0]}")
@@ -50,7 +55,7 @@ def _future_rows(future: pd.DataFrame, columns: list[Hashable], time_col: Hashab
         raise MissingFutureError(
             f"series {series_id!r}: the future frame lacks {len(missing)} of the {len(stamps)} forecast timestamps, "
             f"the first {sorted(missing)[0]}; it needs {columns} at {stamps[0]} .. {stamps[-1]}")
-    values = rows.set_axis(times)[columns].loc[stamps].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = float64_values(rows.set_axis(times).loc[stamps], columns, f"series {series_id!r}: the future frame's ")
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
         row, column = bad[0]
@@ -72,7 +77,8 @@ def extend_with_future(series: SeriesFrame, horizon: int, future: pd.DataFrame |
         time_col, id_col: the training frame's time and id columns.
 
     Raises:
-        MissingFutureError, MissingColumnError, NonFiniteValueError: naming the series, column or timestamp.
+        MissingFutureError, MissingColumnError, NonFiniteValueError, NonNumericColumnError: naming the series,
+            column or timestamp.
     """
     columns = future_feature_columns(series)
     if columns and future is None:

@@ -124,10 +124,11 @@ def panel_freq(timestamps: Sequence[pd.Index], series_ids: Sequence[Hashable], f
 
     Series with gaps defeat pandas' inference; they take the frequency inferred from the regular series when
     their most common step is one of its steps (a weekly series with a gap joins ``"W-SUN"``), else (no series
-    is regular) the frequency of their most common step.
+    is regular) the frequency of their most common step. None when no series has two timestamps: there is no step
+    to infer, and such series are too short for any window, which is the error their reader reports.
 
     Raises:
-        FrequencyError: an invalid ``freq``, series with different frequencies, or no series with two timestamps.
+        FrequencyError: an invalid ``freq``, or series with different frequencies.
     """
     if freq is not None:
         return canonical_freq(freq)
@@ -152,11 +153,7 @@ def panel_freq(timestamps: Sequence[pd.Index], series_ids: Sequence[Hashable], f
             f"series have different frequencies: {described}; resample them to one, or pass freq= to read every "
             "series at that frequency"
         )
-    if not found:
-        raise FrequencyError(
-            "cannot infer the frequency from one timestamp per series; pass freq= (such as 'h' or 'D')"
-        )
-    return next(iter(found))
+    return next(iter(found), None)
 
 
 def describe_irregular_step(stamps: pd.Index) -> str:

@@ -27,6 +27,8 @@ def check_head_options(
     it applies to ``head="pmf"`` only. ``head_dropout`` None means ``dropout``.
     """
     check_choice("head", head, HEAD_KINDS)
+    # First: a bad segment_length would otherwise be reported as the output_segment_length it defaults.
+    check_positive_int("segment_length", segment_length)
     if output_segment_length is not None and head != "pmf":
         raise ValueError(f"output_segment_length applies to head='pmf' only, got head={head!r}")
     if output_segment_length is None:

@@ -35,13 +35,17 @@ MIN_SCALE = 1e-4
 MIN_DF = 2.0
 
 
+#: What ``levels`` must be, as messages say it.
+_LEVELS = "percentages such as [80] or [80, 90]"
+
+
 def _as_list(name: str, values: Sequence[float], what: str) -> list:
-    if isinstance(values, (str, bytes)):
-        raise ValueError(f"{name} must be a sequence of {what}, got the string {values!r}")
+    if isinstance(values, (str, bytes)):  # list("80") would be the characters "8" and "0"
+        raise ValueError(f"{name} must be a list of {what}, not the string {values!r}")
     try:
         return list(values)
     except TypeError:
-        raise ValueError(f"{name} must be a sequence of {what}, got {values!r}") from None
+        raise ValueError(f"{name} must be a list of {what}, got {values!r}") from None
 
 
 def _check_fractions(name: str, values: Sequence[float]) -> tuple[float, ...]:
@@ -55,7 +59,7 @@ def _check_fractions(name: str, values: Sequence[float]) -> tuple[float, ...]:
 
 def check_levels(levels: Sequence[float]) -> tuple[float, ...]:
     """``levels`` (interval levels in percent) as floats sorted ascending, or ``ValueError`` naming the bad one."""
-    listed = _as_list("levels", levels, "percentages such as [80, 90]")
+    listed = _as_list("levels", levels, _LEVELS)
     if not listed:
         raise ValueError("levels must name at least one interval level in percent, such as [80, 90]")
     for level in listed:
@@ -102,7 +106,7 @@ class ForecastOutput(nn.Module):
 
     def __init__(self, levels: Sequence[float] | None = None) -> None:
         super().__init__()
-        listed = [] if levels is None else _as_list("levels", levels, "percentages such as [80, 90]")
+        listed = [] if levels is None else _as_list("levels", levels, _LEVELS)
         self.levels: tuple[float, ...] = check_levels(listed) if listed else ()
 
     @property
@@ -336,7 +340,7 @@ def build_output(loss: str | None = None, levels: Sequence[float] | None = None)
     Raises:
         ValueError: an unknown loss, bad levels, levels with a point loss, or a probabilistic loss without levels.
     """
-    levels = [] if levels is None else _as_list("levels", levels, "percentages such as [80, 90]")
+    levels = [] if levels is None else _as_list("levels", levels, _LEVELS)
     if loss is not None:
         check_choice("loss", loss, LOSSES)
     if not levels:

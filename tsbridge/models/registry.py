@@ -100,6 +100,21 @@ def build_model(name: str, n_inputs: int, n_targets: int, lookback: int, horizon
     return net_class(spec.net_class)(n_inputs, n_targets, lookback, horizon, **{**spec.options, **options})
 
 
+def net_target_class(target: Any) -> type[nn.Module]:
+    """The class a net config's ``_target_`` names, if it is one of :data:`NET_CLASSES` (by
+    ``tsbridge.models.<Class>`` or its defining module's path); else ``ValueError`` listing the allowed ones."""
+    if not isinstance(target, str):
+        raise ValueError(f"model config needs a _target_ string, got {target!r}")
+    module_path, _, class_name = target.rpartition(".")
+    cls = net_class(class_name) if class_name in NET_CLASSES else None
+    if cls is None or module_path not in ("tsbridge.models", cls.__module__):
+        raise ValueError(
+            f"_target_ {target!r} is not a tsbridge net; allowed: "
+            + ", ".join(f"tsbridge.models.{name}" for name in NET_CLASSES)
+        )
+    return cls
+
+
 def build_net(config: Mapping[str, Any], **overrides: Any) -> nn.Module:
     """Build a net from ``{"_target_": "tsbridge.models.<Class>", **kwargs}``.
 
@@ -117,16 +132,7 @@ def build_net(config: Mapping[str, Any], **overrides: Any) -> nn.Module:
             options the class does not take.
     """
     kwargs = {**dict(config), **overrides}
-    target = kwargs.pop("_target_", None)
-    if not isinstance(target, str):
-        raise ValueError(f"model config needs a _target_ string, got {target!r}")
-    module_path, _, class_name = target.rpartition(".")
-    cls = net_class(class_name) if class_name in NET_CLASSES else None
-    if cls is None or module_path not in ("tsbridge.models", cls.__module__):
-        raise ValueError(
-            f"_target_ {target!r} is not a tsbridge net; allowed: "
-            + ", ".join(f"tsbridge.models.{name}" for name in NET_CLASSES)
-        )
+    cls = net_target_class(kwargs.pop("_target_", None))
     special = [key for key in kwargs if key.startswith("_") and key not in _IGNORED_KEYS]
     if special:
         raise ValueError(f"model config keys {special} are not supported by build_net")
@@ -134,4 +140,4 @@ def build_net(config: Mapping[str, Any], **overrides: Any) -> nn.Module:
     try:
         return cls(**kwargs)
     except TypeError as error:  # unknown or missing keyword: a config mistake, not a bug to trace
-        raise ValueError(f"invalid options for {class_name}: {error}") from error
+        raise ValueError(f"invalid options for {cls.__name__}: {error}") from error
