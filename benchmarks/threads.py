@@ -67,9 +67,10 @@ def render(rows: list[dict[str, object]], batches: int, busy: int) -> str:
     one = statistics.median(by_setting["1"])
     loads = [float(row["load"]) for row in rows]
     cores = os.cpu_count() or 1
-    state = "busy machine" if min(loads) >= cores / 2 else "idle machine"
     cause = f", {busy} cores kept busy by spinning processes" if busy else ""
-    lines = [f"### Threads on a {state} (1-minute load average {min(loads):.1f}-{max(loads):.1f}{cause})", "",
+    # The load average counts this process too, and trails the machine by about a minute.
+    lines = [f"### Threads at a 1-minute load average of {min(loads):.1f}-{max(loads):.1f} (this process included{cause})",
+             "",
              f"`python benchmarks/threads.py{f' --busy {busy}' if busy else ''} --batches {batches}`: training time "
              f"of {batches} batches of the default run, median of {len(by_setting['1'])} interleaved repetitions, "
              f"{cores} cores.", "",

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: int
 from intervals import (COLUMNS, DATASETS, LEVELS, RESULTS, TEST_SIZE, VAL_SIZE, Dataset, append_rows,  # noqa: E402
                        first_test_origin, load, machine_name, render, scores)
 
-#: NeuralForecast's settings: its defaults except the look-back, the budget of the issue's runs (300 steps) and
-#: early stopping on its validation part, as our fits stop on theirs.
+#: NeuralForecast's settings: its defaults except the look-back, the budget of the issue's runs (300 steps), robust
+#: window scaling for both models and early stopping on its validation part, as our fits stop on theirs.
 MAX_STEPS, VAL_CHECK_STEPS, PATIENCE = 300, 50, 3
 MODELS = ("lstm", "nhits")
 CALENDAR = {"hour": lambda stamps: stamps.dt.hour, "minute": lambda stamps: stamps.dt.minute,
@@ -55,6 +55,9 @@ def build(model: str, spec: Dataset, covariates: list[str], seed: int, quick: bo
     options = {"h": spec.horizon, "input_size": spec.lookback, "futr_exog_list": covariates,
                "loss": MQLoss(level=list(LEVELS)), "random_seed": seed, "max_steps": 5 if quick else MAX_STEPS,
                "val_check_steps": VAL_CHECK_STEPS, "early_stop_patience_steps": PATIENCE,
+               # Each window standardised robustly, as LSTM does by default; NHITS defaults to none, and on raw
+               # prices it scored MAE 10.4 on BE (seed 0) against LSTM's 5.0.
+               "scaler_type": "robust",
                "enable_progress_bar": False, "logger": False, "enable_model_summary": False, "accelerator": "cpu"}
     return (LSTM if model == "lstm" else NHITS)(**options)
 
