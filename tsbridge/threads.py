@@ -9,6 +9,7 @@ that the load average says are free, at least one and never more than torch woul
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,15 +26,34 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def own_load() -> float:
+    """This process's part of the 1-minute load average, which counts it too: its mean CPU use over its life, in
+    cores, times the share of that life the 1-minute average has taken in (``1 - exp(-age / 60 s)``). Without it a
+    process that has just finished a fit (a benchmark, back-to-back fits) reads its own work as another job's, and
+    an otherwise idle 2-core machine looks half busy. 0 where ``/proc`` is missing."""
+    try:
+        with open("/proc/self/stat") as stat:
+            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22, counted after the name
+        with open("/proc/uptime") as uptime:
+            age = float(uptime.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    if age <= 0:
+        return 0.0
+    times = os.times()
+    share = min(available_cores(), (times.user + times.system) / age)
+    return share * (1 - math.exp(-age / 60))
+
+
 def free_cores() -> int:
-    """Available cores minus the 1-minute load average (rounded), at least 1; all of them where there is no load
-    average (Windows)."""
+    """Available cores minus the 1-minute load average of the other processes (the load average less
+    :func:`own_load`, rounded), at least 1; all of them where there is no load average (Windows)."""
     cores = available_cores()
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return cores
-    return max(1, min(cores, cores - round(load)))
+    return max(1, min(cores, cores - round(load - own_load())))
 
 
 def resolve_threads(threads: int | str | None) -> int | None:

@@ -13,8 +13,10 @@ from tsbridge.threads import resolve_threads, torch_threads
 
 @pytest.fixture
 def two_cores(monkeypatch):
-    """A 2-core machine whose 1-minute load average the test sets; torch starts with 2 threads."""
+    """A 2-core machine whose 1-minute load average the test sets (none of it this process's own); torch starts
+    with 2 threads."""
     monkeypatch.setattr("tsbridge.threads.available_cores", lambda: 2)
+    monkeypatch.setattr("tsbridge.threads.own_load", lambda: 0.0)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield lambda load: monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
@@ -25,6 +27,23 @@ def two_cores(monkeypatch):
 def test_auto_uses_the_free_cores_and_at_least_one(two_cores, load, expected):
     two_cores(load)
     assert resolve_threads("auto") == expected
+
+
+@pytest.mark.parametrize(("load", "own", "expected"), [
+    (1.0, 1.0, 2),    # the load is this process's own last fit: the machine is otherwise idle
+    (2.0, 1.0, 1),    # one other job besides
+    (1.15, 0.15, 1),  # a fresh process: one other job, and little of its own start in the average yet
+])
+def test_auto_does_not_count_this_process_as_another_job(two_cores, monkeypatch, load, own, expected):
+    two_cores(load)
+    monkeypatch.setattr("tsbridge.threads.own_load", lambda: own)
+    assert resolve_threads("auto") == expected
+
+
+def test_this_process_load_is_its_cpu_use_seen_by_the_one_minute_average():
+    from tsbridge.threads import available_cores, own_load
+
+    assert 0.0 <= own_load() <= available_cores()
 
 
 def test_auto_never_raises_torchs_own_count(two_cores):
