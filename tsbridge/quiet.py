@@ -95,12 +95,13 @@ class ParameterSummary(ModelSummary):
         columns = dict(summary_data)
         rows = [(name, kind, params) for name, kind, params in zip(columns["Name"], columns["Type"], columns["Params"])
                 if params.strip() != "0"]
-        widths = [max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(("Name", "Type", "Params"))]
+        # A parameter-free baseline (naive, seasonal_naive) has no rows: the header alone sets the widths.
+        widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(("Name", "Type", "Params"))]
         lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths))
                  for row in [("Name", "Type", "Params"), *rows]]
         lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"{get_human_readable_count(trainable_parameters)} trainable parameters of "
-                     f"{get_human_readable_count(total_parameters)} ({model_size:,.3f} MB)")
+        lines.append(f"{get_human_readable_count(trainable_parameters).strip()} trainable parameters of "
+                     f"{get_human_readable_count(total_parameters).strip()} ({model_size:,.3f} MB)")
         # Printed, as Lightning's default (rich) summary prints to its console: shown in terminals and notebooks
         # whatever the logging set-up; enable_model_summary=False (progress=False) leaves this callback out.
         print("\n".join(lines), flush=True)

@@ -34,6 +34,11 @@ def test_the_summary_lists_modules_with_parameters_only_and_no_validation_bar_is
     assert shown.count("Validation DataLoader 0:   0%") == 1
 
 
+def test_a_parameter_free_baseline_gets_a_summary_with_no_rows(capfd):
+    shown = fit_output(capfd, tiny("naive", progress=True, enable_model_summary=True))
+    assert "0 trainable parameters of 0" in shown
+
+
 def test_disabling_the_bar_through_trainer_kwargs_fits(capfd):
     forecaster = tiny(progress=True)
     output = fit_output(capfd, forecaster, trainer_kwargs={"enable_progress_bar": False, "num_sanity_val_steps": 0})
