@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pandas as pd
 import pytest
@@ -67,9 +66,9 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_in_their_own_folders(cli, out
     for name, run in runs.items():
         assert run["config"]["paths"]["output_dir"] == str(sweep_dir / name)
         assert all(str(sweep_dir / name) in run[key] for key in ("best_checkpoint", "last_checkpoint"))
-    (start_a, end_a), (start_b, end_b) = ((datetime.fromisoformat(r["started"]), datetime.fromisoformat(r["finished"]))
-                                          for r in runs.values())
-    assert start_a < end_b and start_b < end_a, "the two jobs did not overlap in time"
+    # Two worker processes of the pool, not one process in turn (the basic launcher's way). Their start and end
+    # times are not compared: a 1-second job can end before a slower worker has finished importing.
+    assert len({run["pid"] for run in runs.values()}) == 2
 
 
 def test_a_failing_sweep_job_does_not_stop_the_others_and_is_named_at_the_end(cli, output_root):

@@ -12,6 +12,8 @@ Examples::
 from __future__ import annotations
 
 import math
+import os
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +59,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "fit_seconds": round(result.fit_seconds, 3),
         "started": started.isoformat(timespec="milliseconds"),
         "finished": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+        # Where a sweep job ran: a launcher's worker process, or a cluster node under submitit.
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
         "run_dir": str(result.run_dir),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
