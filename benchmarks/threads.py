@@ -49,21 +49,27 @@ def fit_seconds(threads: str | int, batches: int) -> float:
 
 
 def measure(batches: int, repeats: int) -> list[dict[str, object]]:
+    from tsbridge.threads import resolve_threads
+
     settings: list[str | int] = [1, os.cpu_count() or 1, "auto"]
     rows = []
     for repeat in range(repeats):
         for setting in settings:
             load = os.getloadavg()[0]
-            rows.append({"threads": str(setting), "repeat": repeat, "load": load,
+            used = resolve_threads(setting)  # what the fit is about to choose, for auto
+            rows.append({"threads": str(setting), "repeat": repeat, "load": load, "used": used,
                          "seconds": fit_seconds(setting, batches)})
-            print(f"threads={setting} repeat={repeat}: {rows[-1]['seconds']:.1f} s (load {load:.1f})", flush=True)
+            print(f"threads={setting} ({used} used) repeat={repeat}: {rows[-1]['seconds']:.1f} s (load {load:.1f})",
+                  flush=True)
     return rows
 
 
 def render(rows: list[dict[str, object]], batches: int, busy: int) -> str:
     by_setting: dict[str, list[float]] = {}
+    used: dict[str, list[str]] = {}
     for row in rows:
         by_setting.setdefault(str(row["threads"]), []).append(float(row["seconds"]))
+        used.setdefault(str(row["threads"]), []).append(str(row["used"]))
     one = statistics.median(by_setting["1"])
     loads = [float(row["load"]) for row in rows]
     cores = os.cpu_count() or 1
@@ -74,10 +80,11 @@ def render(rows: list[dict[str, object]], batches: int, busy: int) -> str:
              f"`python benchmarks/threads.py{f' --busy {busy}' if busy else ''} --batches {batches}`: training time "
              f"of {batches} batches of the default run, median of {len(by_setting['1'])} interleaved repetitions, "
              f"{cores} cores.", "",
-             "| torch threads | seconds | against 1 thread |", "|---|---|---|"]
+             "| torch threads | threads used, run by run | seconds | against 1 thread |", "|---|---|---|---|"]
     for setting, seconds in by_setting.items():
         label = {"auto": "auto (threads: auto, the default)", "1": "1"}.get(setting, f"{setting} (every core)")
-        lines.append(f"| {label} | {statistics.median(seconds):.1f} | {statistics.median(seconds) / one:.2f}x |")
+        lines.append(f"| {label} | {', '.join(used[setting])} | {statistics.median(seconds):.1f} "
+                     f"| {statistics.median(seconds) / one:.2f}x |")
     return "\n".join(lines) + "\n"
 
 

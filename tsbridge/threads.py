@@ -4,13 +4,13 @@ torch starts one intra-op thread per core. On a machine whose cores are busy wit
 waiting for each other: a default fit on a 2-core machine running two other jobs took 80x longer than with one
 thread (README, "Threads"). tsbridge's nets are small, so a thread that has no core of its own costs far more than
 it can add; ``threads="auto"`` (the default of ``conf/train.yaml`` and of the Forecaster) therefore uses the cores
-that the load average says are free, at least one and never more than torch would have used.
+that other processes leave free when the fit starts, at least one and never more than torch would have used.
 """
 
 from __future__ import annotations
 
-import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,34 +26,57 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def own_load() -> float:
-    """This process's part of the 1-minute load average, which counts it too: its mean CPU use over its life, in
-    cores, times the share of that life the 1-minute average has taken in (``1 - exp(-age / 60 s)``). Without it a
-    process that has just finished a fit (a benchmark, back-to-back fits) reads its own work as another job's, and
-    an otherwise idle 2-core machine looks half busy. 0 where ``/proc`` is missing."""
+SAMPLE_SECONDS = 0.1
+
+
+def _cpu_seconds(cpus: set[int]) -> tuple[float, float] | None:
+    """(busy CPU seconds of ``cpus`` since boot, from ``/proc/stat``; this process's own CPU seconds), or None where
+    ``/proc/stat`` is missing or unreadable."""
     try:
-        with open("/proc/self/stat") as stat:
-            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22, counted after the name
-        with open("/proc/uptime") as uptime:
-            age = float(uptime.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+        with open("/proc/stat") as stat:
+            lines = [line.split() for line in stat if line.startswith("cpu") and line[3].isdigit()]
+        busy_ticks = 0
+        for name, *ticks in lines:
+            if int(name[3:]) in cpus:
+                user, nice, system, idle, iowait, irq, softirq, steal = (int(t) for t in ticks[:8])
+                busy_ticks += user + nice + system + irq + softirq + steal  # steal: the hypervisor gave it away
     except (OSError, ValueError, IndexError):
-        return 0.0
-    if age <= 0:
-        return 0.0
-    times = os.times()
-    share = min(available_cores(), (times.user + times.system) / age)
-    return share * (1 - math.exp(-age / 60))
+        return None
+    own = os.times()
+    return busy_ticks / os.sysconf("SC_CLK_TCK"), own.user + own.system
+
+
+def others_busy_cores() -> float | None:
+    """Cores of this process's CPU set that other processes keep busy now: the busy time of those CPUs over a
+    :data:`SAMPLE_SECONDS` sample, less this process's own, in cores; None where ``/proc/stat`` is missing.
+
+    Sampled now rather than read from the load average, which trails the machine by a minute (jobs started together,
+    such as a parallel sweep's, would each see the others' load too late) and counts the whole machine where a
+    container is confined to a few of its CPUs."""
+    cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    started, before = time.monotonic(), _cpu_seconds(cpus)
+    if before is None:
+        return None
+    time.sleep(SAMPLE_SECONDS)
+    elapsed, after = time.monotonic() - started, _cpu_seconds(cpus)
+    if after is None or elapsed <= 0:
+        return None
+    busy, own = after[0] - before[0], after[1] - before[1]
+    return max(0.0, busy - own) / elapsed
 
 
 def free_cores() -> int:
-    """Available cores minus the 1-minute load average of the other processes (the load average less
-    :func:`own_load`, rounded), at least 1; all of them where there is no load average (Windows)."""
+    """Available cores less those other processes keep busy (:func:`others_busy_cores`, rounded), at least 1. Where
+    ``/proc/stat`` is missing (macOS) the 1-minute load average stands in for the busy cores; where there is neither
+    (Windows) every core counts as free."""
     cores = available_cores()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cores
-    return max(1, min(cores, cores - round(load - own_load())))
+    busy = others_busy_cores()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return cores
+    return max(1, min(cores, cores - round(busy)))
 
 
 def resolve_threads(threads: int | str | None) -> int | None:

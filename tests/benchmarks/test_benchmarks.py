@@ -202,7 +202,9 @@ def test_threads_benchmark_times_one_all_and_auto_threads(tmp_path):
     assert text.startswith("### Threads at a 1-minute load average")
     table = markdown_tables(text)[0]
     assert [row[0].split(" ")[0] for row in table[2:]] == ["1", str(os.cpu_count()), "auto"]
-    assert table[2][2] == "1.00x" and all(float(row[1]) > 0 for row in table[2:])
+    assert table[2][3] == "1.00x" and all(float(row[2]) > 0 for row in table[2:])
+    assert table[2][1] == "1" and table[3][1] == str(os.cpu_count())
+    assert 1 <= int(table[4][1]) <= os.cpu_count()  # the count auto chose
 
 
 def test_calibration_benchmark_reports_raw_and_calibrated_coverage(tmp_path):

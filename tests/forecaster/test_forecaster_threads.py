@@ -2,48 +2,73 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
+
 import lightning as L
 import pytest
 import torch
 
 from forecaster_frames import QUIET, hourly, tiny
 
+from tsbridge import threads
 from tsbridge.threads import resolve_threads, torch_threads
 
 
 @pytest.fixture
 def two_cores(monkeypatch):
-    """A 2-core machine whose 1-minute load average the test sets (none of it this process's own); torch starts
-    with 2 threads."""
+    """A 2-core machine on which the test sets how many cores other processes keep busy; torch starts with 2
+    threads."""
     monkeypatch.setattr("tsbridge.threads.available_cores", lambda: 2)
-    monkeypatch.setattr("tsbridge.threads.own_load", lambda: 0.0)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
-    yield lambda load: monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    yield lambda busy: monkeypatch.setattr("tsbridge.threads.others_busy_cores", lambda: busy)
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize(("load", "expected"), [(0.0, 2), (0.4, 2), (1.0, 1), (2.3, 1), (7.0, 1)])
-def test_auto_uses_the_free_cores_and_at_least_one(two_cores, load, expected):
-    two_cores(load)
+@pytest.mark.parametrize(("busy", "expected"), [(0.0, 2), (0.4, 2), (1.0, 1), (2.3, 1), (7.0, 1)])
+def test_auto_uses_the_free_cores_and_at_least_one(two_cores, busy, expected):
+    two_cores(busy)
     assert resolve_threads("auto") == expected
 
 
-@pytest.mark.parametrize(("load", "own", "expected"), [
-    (1.0, 1.0, 2),    # the load is this process's own last fit: the machine is otherwise idle
-    (2.0, 1.0, 1),    # one other job besides
-    (1.15, 0.15, 1),  # a fresh process: one other job, and little of its own start in the average yet
-])
-def test_auto_does_not_count_this_process_as_another_job(two_cores, monkeypatch, load, own, expected):
-    two_cores(load)
-    monkeypatch.setattr("tsbridge.threads.own_load", lambda: own)
+@pytest.mark.parametrize(("load", "expected"), [(0.4, 2), (1.0, 1), (7.0, 1)])
+def test_without_proc_stat_the_load_average_stands_in(two_cores, monkeypatch, load, expected):
+    two_cores(None)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
     assert resolve_threads("auto") == expected
 
 
-def test_this_process_load_is_its_cpu_use_seen_by_the_one_minute_average():
-    from tsbridge.threads import available_cores, own_load
+def spin() -> None:
+    while True:
+        pass
 
-    assert 0.0 <= own_load() <= available_cores()
+
+def multiply_until(stop: threading.Event) -> None:
+    square = torch.ones(300, 300)
+    while not stop.is_set():
+        torch.mm(square, square)
+
+
+def test_a_process_spinning_on_a_core_is_counted_and_this_process_s_own_work_is_not():
+    if threads.others_busy_cores() is None:
+        pytest.skip("no /proc/stat on this platform")
+    spinner = multiprocessing.Process(target=spin, daemon=True)
+    spinner.start()
+    try:
+        with_spinner = threads.others_busy_cores()
+    finally:
+        spinner.terminate()
+        spinner.join()
+    stop = threading.Event()
+    worker = threading.Thread(target=multiply_until, args=(stop,))
+    worker.start()
+    try:
+        with_own_work = threads.others_busy_cores()
+    finally:
+        stop.set()
+        worker.join()
+    assert with_spinner > 0.5 and with_own_work < 0.5
 
 
 def test_auto_never_raises_torchs_own_count(two_cores):
