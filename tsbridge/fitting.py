@@ -211,10 +211,10 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     monitor = next((c for c in trainer.callbacks if isinstance(c, BlendWeightMonitor)), None)
     calibration = None
     if calibration_method(cfg):
-        calibration = calibrate(cfg, module, datamodule)
+        calibrated = calibrated_predictor(cfg, module, datamodule)
+        calibration = calibrated.calibration
         if test:
-            test.update(_calibrated_scores(replace(Predictor.from_datamodule(module, datamodule),
-                                                   calibration=calibration), datamodule.test_dataset))
+            test.update(_calibrated_scores(calibrated, datamodule.test_dataset))
     return FitResult(
         model=module.model_name, module=module.cpu().eval(), datamodule=datamodule, trainer=trainer,
         val={k: v for k, v in validated.items() if k.startswith("val")}, test=test, readouts=readouts,
@@ -226,16 +226,17 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     )
 
 
-def calibrate(cfg: DictConfig, module: ForecastModule, datamodule: WindowDataModule) -> ConformalCalibration:
-    """Conformal margins of ``module``'s intervals at ``cfg.module.levels`` on the validation windows (as
-    ``cfg.calibration`` says; a rebuilt run recomputes them the same way: one forecasting pass)."""
+def calibrated_predictor(cfg: DictConfig, module: ForecastModule, datamodule: WindowDataModule) -> Predictor:
+    """``module``'s predictor over ``datamodule``'s data with conformal margins at ``cfg.module.levels`` from the
+    validation windows (as ``cfg.calibration`` says; a rebuilt run recomputes them the same way: one forecasting
+    pass)."""
     if datamodule.val_dataset is None or not len(datamodule.val_dataset):
         raise ValueError("calibration needs validation windows, which the model never trained on; give the data a "
                          "validation part (val_size / data.split)")
     predictor = Predictor.from_datamodule(module, datamodule)
     levels = list(cfg.module.levels)
     return predictor.calibrated(predictor.history, datamodule.val_dataset.origins(), levels,
-                                bool(cfg.calibration.get("per_series", False))).calibration
+                                bool(cfg.calibration.get("per_series", False)))
 
 
 def _calibrated_scores(predictor: Predictor, dataset: WindowDataset) -> dict[str, float]:

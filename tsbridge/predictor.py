@@ -181,16 +181,21 @@ class Predictor:
         when the predictor is calibrated, unless ``raw`` (the network's own, None for a point network).
         ``series_ids``: the ids of the dataset's series, for per-series calibration margins (a series not
         calibrated, or none given, gets the pooled margin)."""
-        forecast, spread, positions = self._forecast_windows(dataset)
-        if self.calibration is None or raw:
-            return forecast
-        series_ids = list(series_ids) or [None] * len(dataset.values)
+        calibrate = self.calibration is not None and not raw
+        forecast, spread, positions = self._forecast_windows(dataset, with_spread=calibrate)
+        return self._calibrate(forecast, spread, positions, series_ids, len(dataset.values)) if calibrate else forecast
+
+    def _calibrate(self, forecast: Forecast, spread: Tensor, positions: Tensor, series_ids: Sequence[Hashable],
+                   n_series: int) -> Forecast:
+        """``forecast`` with the calibration's intervals (see :meth:`forecast`)."""
+        series_ids = list(series_ids) or [None] * n_series
         return forecast._replace(quantiles=self.calibration.apply(
             *forecast, scale=spread, series=positions, series_ids=series_ids))
 
-    def _forecast_windows(self, dataset: WindowDataset) -> tuple[Forecast, Tensor, Tensor]:
+    def _forecast_windows(self, dataset: WindowDataset, with_spread: bool = True
+                          ) -> tuple[Forecast, Tensor | None, Tensor]:
         """The network's own forecasts of ``dataset``'s windows (see :meth:`forecast`), each window's look-back
-        spread (N, 1, T) and its series position (N,).
+        spread (N, 1, T; None unless ``with_spread``) and its series position (N,).
 
         The spread, the standard deviation of the window's target values in original units, is what conformal
         scores are divided by (normalised conformal): a margin then widens with the volatility of the moment, as the
@@ -200,9 +205,10 @@ class Predictor:
         points, quantiles, spreads, positions = [], [], [], []
         with torch.inference_mode():
             for batch in DataLoader(dataset, batch_size=self.batch_size, collate_fn=collate_windows):
-                targets = batch["x"][:, :, : self.n_targets].double()  # scaled by the series' scaler
-                spread = targets.std(dim=1, correction=0, keepdim=True).clamp_min(MIN_SPREAD)
-                spreads.append(spread * batch["scale"])
+                if with_spread:
+                    targets = batch["x"][:, :, : self.n_targets].double()  # scaled by the series' scaler
+                    spread = targets.std(dim=1, correction=0, keepdim=True).clamp_min(MIN_SPREAD)
+                    spreads.append(spread * batch["scale"])
                 positions.append(batch["series"])
                 batch = {key: value.to(self.module.device) for key, value in batch.items()}
                 outputs = self.module.predict_step(batch, 0)
@@ -210,7 +216,7 @@ class Predictor:
                 if "quantiles" in outputs:
                     quantiles.append(outputs["quantiles"].cpu())
         forecast = Forecast(torch.cat(points), torch.cat(quantiles) if quantiles else None)
-        return forecast, torch.cat(spreads), torch.cat(positions)
+        return forecast, torch.cat(spreads) if with_spread else None, torch.cat(positions)
 
     def _ends(self, series: SeriesFrame, future: pd.DataFrame | None) -> tuple[SeriesFrame, Tensor]:
         """The series extended by their known future (when the model reads it) and the origin at each one's end."""
@@ -303,9 +309,13 @@ class Predictor:
         ``series`` itself, on each origin's forecast rows only.
         """
         forecast = self.forecast(self.windows(series, origins), series.series_ids, raw)
+        return self._table(series, origins, forecast, self.module.output.levels if raw else self.levels)
+
+    def _table(self, series: SeriesFrame, origins: Tensor, forecast: Forecast, levels: tuple[float, ...]
+               ) -> pd.DataFrame:
+        """:meth:`forecast_table` of ``forecast``, the forecasts at ``origins`` with intervals at ``levels``."""
         values = forecast.values().numpy()  # (N, H, T, Q or 1)
         actuals = self.actuals(series, origins).numpy()  # (N, H, T)
-        levels = self.module.output.levels if raw else self.levels
         bounds = interval_bounds(levels)  # column name -> position among the quantiles
         steps = np.arange(1, self.horizon + 1)
         parts = []
@@ -337,12 +347,19 @@ class Predictor:
         ``raw_coverage-<level>``, ``raw_width-<level>`` (when the network forecasts intervals)."""
         series = self.prepare(frame)
         origins = self.origins(series, start, stride)
-        forecasts = self.forecast_table(series, origins)
+        if self.calibration is None:
+            forecasts = self.forecast_table(series, origins)
+            return Backtest(forecasts, backtest_metrics(forecasts, self.levels))
+        dataset = self.windows(series, origins)
+        raw, spread, positions = self._forecast_windows(dataset)  # one pass serves both tables
+        forecasts = self._table(series, origins, self._calibrate(raw, spread, positions, series.series_ids,
+                                                                 len(dataset.values)), self.levels)
         metrics = backtest_metrics(forecasts, self.levels)
-        if self.calibration is not None and self.module.output.levels:
-            raw = backtest_metrics(self.forecast_table(series, origins, raw=True), self.module.output.levels)
-            interval = [column for column in raw.columns if column.startswith(("crps", "coverage-", "width-"))]
-            metrics = metrics.join(raw[interval].add_prefix("raw_"))
+        if self.module.output.levels:
+            own = self.module.output.levels
+            raw_metrics = backtest_metrics(self._table(series, origins, raw, own), own)
+            interval = [column for column in raw_metrics.columns if column.startswith(("crps", "coverage-", "width-"))]
+            metrics = metrics.join(raw_metrics[interval].add_prefix("raw_"))
         return Backtest(forecasts, metrics)
 
     def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,

@@ -29,21 +29,27 @@ def available_cores() -> int:
 SAMPLE_SECONDS = 0.1
 
 
+def busy_seconds(stat: str, cpus: set[int]) -> float:
+    """Busy CPU seconds since boot of ``cpus``, from the text of ``/proc/stat`` (its per-CPU ``cpuN`` lines)."""
+    busy_ticks = 0
+    for line in stat.splitlines():
+        name, *ticks = line.split() or [""]
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            user, nice, system, idle, iowait, irq, softirq, steal = (int(t) for t in ticks[:8])
+            busy_ticks += user + nice + system + irq + softirq + steal  # steal: the hypervisor gave it away
+    return busy_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_seconds(cpus: set[int]) -> tuple[float, float] | None:
-    """(busy CPU seconds of ``cpus`` since boot, from ``/proc/stat``; this process's own CPU seconds), or None where
-    ``/proc/stat`` is missing or unreadable."""
+    """(:func:`busy_seconds` of ``cpus`` now; this process's own CPU seconds), or None where ``/proc/stat`` is
+    missing or unreadable."""
     try:
         with open("/proc/stat") as stat:
-            lines = [line.split() for line in stat if line.startswith("cpu") and line[3].isdigit()]
-        busy_ticks = 0
-        for name, *ticks in lines:
-            if int(name[3:]) in cpus:
-                user, nice, system, idle, iowait, irq, softirq, steal = (int(t) for t in ticks[:8])
-                busy_ticks += user + nice + system + irq + softirq + steal  # steal: the hypervisor gave it away
-    except (OSError, ValueError, IndexError):
+            busy = busy_seconds(stat.read(), cpus)
+    except (OSError, ValueError):
         return None
     own = os.times()
-    return busy_ticks / os.sysconf("SC_CLK_TCK"), own.user + own.system
+    return busy, own.user + own.system
 
 
 def others_busy_cores() -> float | None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
+import os
 
 import lightning as L
 import pytest
@@ -39,36 +38,35 @@ def test_without_proc_stat_the_load_average_stands_in(two_cores, monkeypatch, lo
     assert resolve_threads("auto") == expected
 
 
-def spin() -> None:
-    while True:
-        pass
+STAT = """cpu  900 0 300 5000 100 0 0 0 0 0
+cpu0 500 0 100 2000 50 10 5 3 0 0
+cpu1 400 0 200 3000 50 0 0 0 0 0
+intr 12345 0 0
+ctxt 999
+"""
 
 
-def multiply_until(stop: threading.Event) -> None:
-    square = torch.ones(300, 300)
-    while not stop.is_set():
-        torch.mm(square, square)
+def test_busy_seconds_add_the_busy_ticks_of_the_given_cpus_only():
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert threads.busy_seconds(STAT, {0}) == pytest.approx((500 + 100 + 10 + 5 + 3) / ticks)  # idle, iowait out
+    assert threads.busy_seconds(STAT, {0, 1}) == pytest.approx((618 + 600) / ticks)
+    assert threads.busy_seconds(STAT, {7}) == 0.0
 
 
-def test_a_process_spinning_on_a_core_is_counted_and_this_process_s_own_work_is_not():
-    if threads.others_busy_cores() is None:
+def test_others_busy_cores_is_the_cpus_busy_time_less_this_process_s_own_per_second(monkeypatch):
+    readings = iter([(100.0, 5.0), (100.25, 5.1)])  # (busy seconds of the CPUs, this process's seconds)
+    clock = iter([10.0, 10.1])
+    monkeypatch.setattr(threads, "_cpu_seconds", lambda cpus: next(readings))
+    monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: None)
+    assert threads.others_busy_cores() == pytest.approx((0.25 - 0.1) / 0.1)
+
+
+def test_others_busy_cores_on_this_machine_is_a_share_of_its_cores():
+    busy = threads.others_busy_cores()
+    if busy is None:
         pytest.skip("no /proc/stat on this platform")
-    spinner = multiprocessing.Process(target=spin, daemon=True)
-    spinner.start()
-    try:
-        with_spinner = threads.others_busy_cores()
-    finally:
-        spinner.terminate()
-        spinner.join()
-    stop = threading.Event()
-    worker = threading.Thread(target=multiply_until, args=(stop,))
-    worker.start()
-    try:
-        with_own_work = threads.others_busy_cores()
-    finally:
-        stop.set()
-        worker.join()
-    assert with_spinner > 0.5 and with_own_work < 0.5
+    assert 0.0 <= busy <= threads.available_cores() + 0.5  # + tick rounding over a 0.1 s sample
 
 
 def test_auto_never_raises_torchs_own_count(two_cores):

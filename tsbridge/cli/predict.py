@@ -17,7 +17,6 @@ panel), one column per target and, for interval models, ``<target>-lo-<level>`` 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,13 +68,14 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     run_config, datamodule, module = load_run(Path(cfg.ckpt_path), cfg.run_config)
     from tsbridge.config import calibration_method
     from tsbridge.data import read_frame
-    from tsbridge.fitting import calibrate
+    from tsbridge.fitting import calibrated_predictor
     from tsbridge.predictor import Predictor  # imports Lightning: kept out of --help, completion and errors
 
     route_lightning_logs()
-    predictor = Predictor.from_datamodule(module, datamodule)
     if calibration_method(run_config):  # a checkpoint holds no margins: recompute them as the run's fit did
-        predictor = replace(predictor, calibration=calibrate(run_config, module, datamodule))
+        predictor = calibrated_predictor(run_config, module, datamodule)
+    else:
+        predictor = Predictor.from_datamodule(module, datamodule)
     frame = None if cfg.data.frame.path is None else read_frame(cfg.data.frame.path)
     output_dir = Path(cfg.paths.output_dir)
     written = forecast_files(predictor, output_dir, frame, _read_future(cfg.future, predictor), cfg.plot)
