@@ -7,11 +7,12 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import hydra
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
@@ -137,3 +138,26 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON, creating the parent folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def hydra_command(program: str, config_name: str, run: Callable[[DictConfig], Any],
+                  sweep_value: Callable[[DictConfig, Any], float] | None = None) -> Callable[[], Any]:
+    """The entry point of ``program``: quiet third-party noise, check the override syntax, then run ``run`` as the
+    Hydra app of ``conf/<config_name>.yaml`` with its errors reported by :func:`report_errors`. ``sweep_value``
+    turns the run's result (None for a sweep job that failed) into the value the app returns to sweepers."""
+
+    @hydra.main(version_base="1.3", config_path="pkg://tsbridge.conf", config_name=config_name)
+    def hydra_app(cfg: DictConfig) -> Any:
+        quiet_runtime()  # again: a launcher's worker processes (joblib, SLURM) start here
+        result = None
+        with report_errors(program):
+            result = run(cfg)
+        return sweep_value(cfg, result) if sweep_value is not None else None
+
+    def main() -> Any:
+        quiet_runtime()
+        check_override_syntax(program, sys.argv[1:])
+        return hydra_app()
+
+    main.__doc__ = f"Entry point of ``{program}``: quiet third-party noise, then run the Hydra app."
+    return main

@@ -14,14 +14,12 @@ the :class:`~tsbridge.predictor.Predictor`'s long table, the layout of ``Forecas
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from tsbridge.cli.common import check_override_syntax, quiet_runtime, report_errors, route_lightning_logs, write_json
+from tsbridge.cli.common import hydra_command, route_lightning_logs, write_json
 from tsbridge.cli.runs import load_run
 from tsbridge.config import build_trainer
 
@@ -65,18 +63,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="pkg://tsbridge.conf", config_name="eval")
-def _hydra_main(cfg: DictConfig) -> None:
-    quiet_runtime()  # again: a launcher's worker processes (joblib, SLURM) start here
-    with report_errors("tsbridge-eval"):
-        evaluate(cfg)
-
-
-def main() -> None:
-    """Entry point of ``tsbridge-eval``: quiet third-party noise, then run the Hydra app."""
-    quiet_runtime()
-    check_override_syntax("tsbridge-eval", sys.argv[1:])
-    _hydra_main()
+main = hydra_command("tsbridge-eval", "eval", evaluate)
 
 
 if __name__ == "__main__":

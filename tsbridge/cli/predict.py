@@ -16,15 +16,13 @@ panel), one column per target and, for interval models, ``<target>-lo-<level>`` 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hydra
 import pandas as pd
 from omegaconf import DictConfig
 
-from tsbridge.cli.common import check_override_syntax, quiet_runtime, report_errors, route_lightning_logs, write_json
+from tsbridge.cli.common import hydra_command, route_lightning_logs, write_json
 from tsbridge.cli.runs import load_run
 
 if TYPE_CHECKING:
@@ -87,18 +85,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="pkg://tsbridge.conf", config_name="predict")
-def _hydra_main(cfg: DictConfig) -> None:
-    quiet_runtime()  # again: a launcher's worker processes (joblib, SLURM) start here
-    with report_errors("tsbridge-predict"):
-        predict(cfg)
-
-
-def main() -> None:
-    """Entry point of ``tsbridge-predict``: quiet third-party noise, then run the Hydra app."""
-    quiet_runtime()
-    check_override_syntax("tsbridge-predict", sys.argv[1:])
-    _hydra_main()
+main = hydra_command("tsbridge-predict", "predict", predict)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from tsbridge.cli.common import check_override_syntax, quiet_runtime, report_errors, route_lightning_logs, write_json
+from tsbridge.cli.common import hydra_command, route_lightning_logs, write_json
 
 if TYPE_CHECKING:
     from tsbridge.fitting import FitResult
@@ -104,23 +103,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
-@hydra.main(version_base="1.3", config_path="pkg://tsbridge.conf", config_name="train")
-def _hydra_main(cfg: DictConfig) -> float | None:
-    quiet_runtime()  # again: a launcher's worker processes (joblib, SLURM) start here
-    summary = None
-    with report_errors("tsbridge-train"):
-        summary = train(cfg)
-    if summary is None:  # a sweep job that failed: recorded in its folder, and the sweep goes on
-        return math.nan  # Optuna records a NaN as a failed trial
-    # The optimised metric, for sweepers (Optuna minimises it).
+def optimized_value(cfg: DictConfig, summary: dict[str, Any] | None) -> float:
+    """The optimised metric of a finished job, for sweepers (Optuna minimises it); NaN for a failed sweep job (its
+    error is recorded in its folder, and the sweep goes on), which Optuna records as a failed trial."""
+    if summary is None:
+        return math.nan
     return summary["val"].get(cfg.optimized_metric, summary["test"].get(cfg.optimized_metric))
 
 
-def main() -> float | None:
-    """Entry point of ``tsbridge-train``: quiet third-party noise, then run the Hydra app."""
-    quiet_runtime()
-    check_override_syntax("tsbridge-train", sys.argv[1:])
-    return _hydra_main()
+main = hydra_command("tsbridge-train", "train", train, optimized_value)
 
 
 if __name__ == "__main__":
