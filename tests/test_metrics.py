@@ -13,6 +13,7 @@ from torchmetrics.regression import MeanSquaredError
 from tsbridge.data import competition, load_dataset
 from tsbridge.metrics import (
     IntervalCoverage,
+    MeanLoss,
     NormalCRPS,
     QuantileCRPS,
     StudentTCRPS,
@@ -145,6 +146,17 @@ def test_interval_metrics_names_and_summable_states():
         assert metric.total.dtype == torch.float64
         metric.merge_state(right[name])
         torch.testing.assert_close(metric.compute(), whole[name].compute())
+
+
+def test_mean_loss_weighs_each_batch_by_its_windows_over_uneven_ranks():
+    left, right = MeanLoss(), MeanLoss()  # two DDP ranks, 3 windows and 1
+    left.update(torch.tensor(1.0), 3)
+    right.update(torch.tensor(2.0), 1)
+    assert all(fx.__name__ == "dim_zero_sum" for fx in left._reductions.values())  # DDP sums the states
+    left.merge_state(right)
+    assert float(left.compute()) == 1.25  # (3 * 1 + 2) / 4, not the mean of the ranks' means (1.5)
+    left.update(torch.tensor(float("nan")), 2)
+    assert math.isnan(left.compute())  # a diverged loss shows; it is not dropped
 
 
 def test_levels_are_never_merged_into_one_compute_group():

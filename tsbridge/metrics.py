@@ -202,6 +202,19 @@ class _MeanScore(Metric):
         return self.total / self.count.clamp(min=1)
 
 
+class MeanLoss(_MeanScore):
+    """The loss over every window seen: ``update(loss, windows)`` adds a batch's mean loss weighted by its windows.
+
+    Under DDP its sums are added over the ranks when read, exact when the ranks scored different numbers of
+    windows. Lightning's ``self.log(..., batch_size=B, sync_dist=True)`` is not then: it averages its window count
+    over the ranks in place in an integer tensor (Lightning 2.6), so 105 test windows on 2 ranks count as 104.
+    """
+
+    def update(self, loss: Tensor, windows: int) -> None:
+        self.total += loss.detach().double() * windows
+        self.count += windows
+
+
 class _QuantileScore(_MeanScore):
     """A score of quantile forecasts: ``update(quantiles (..., Q), target (...))``, quantiles at ``quantile_levels``."""
 

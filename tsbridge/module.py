@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from tsbridge.metrics import MeanAbsoluteScaledError, interval_metrics, original_unit_metrics, scaled_metrics
+from tsbridge.metrics import (MeanAbsoluteScaledError, MeanLoss, interval_metrics, original_unit_metrics,
+                              scaled_metrics)
 from tsbridge.models import Readouts, build_net, model_name
 from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, LOSSES, ForecastOutput, build_output
 from tsbridge.random_state import capture_random_state, restore_random_state
@@ -155,6 +156,7 @@ class ForecastModule(L.LightningModule):
             {stage: original_unit_metrics().clone(prefix=f"{stage}_original/") for stage in ("val", "test")}
         )
         self.mase = nn.ModuleDict({stage: MeanAbsoluteScaledError(mase_season or 1) for stage in ("val", "test")})
+        self.losses = nn.ModuleDict({stage: MeanLoss() for stage in ("val", "test")})
         self.intervals = nn.ModuleDict({
             f"{stage}{units}": interval_metrics(levels).clone(prefix=f"{stage}{units}/")
             for stage in ("val", "test") for units in ("", "_original")} if levels else {})
@@ -328,8 +330,10 @@ class ForecastModule(L.LightningModule):
         loss = self.loss_fn(forecast, y)
         y_hat = self.point(forecast)
         batch_size = x.shape[0]
-        # Synced across DDP ranks: checkpointing and early stopping must decide the same on every rank.
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=batch_size, sync_dist=True)
+        # A metric, summed over DDP ranks when read (exactly: see MeanLoss): checkpointing and early stopping must
+        # decide the same on every rank.
+        self.losses[stage].update(loss, batch_size)
+        self.log(f"{stage}/loss", self.losses[stage], on_epoch=True, prog_bar=stage == "val", batch_size=batch_size)
         metrics = self.metrics[stage]
         metrics.update(y_hat, y)
         self.log_dict(metrics, on_epoch=True, batch_size=batch_size)

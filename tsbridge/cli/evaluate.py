@@ -27,7 +27,8 @@ SPLITS = ("test", "val")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Score ``cfg.ckpt_path`` on ``cfg.split``; write ``eval_metrics.json`` (and ``predictions.csv``)."""
+    """Score ``cfg.ckpt_path`` on ``cfg.split``; write ``eval_metrics.json`` (and ``predictions.csv``), under DDP
+    on rank 0 only."""
     if cfg.split not in SPLITS:
         raise ValueError(f"split must be one of {list(SPLITS)}, got {cfg.split!r}")
     ckpt_path = Path(cfg.ckpt_path)
@@ -36,24 +37,28 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     route_lightning_logs()
     trainer = build_trainer(cfg, callbacks=[], logger=False)
-    loader = getattr(datamodule, f"{cfg.split}_dataloader")()
     score = trainer.test if cfg.split == "test" else trainer.validate
-    (scores,) = score(module, dataloaders=loader, verbose=False)
+    # The trainer asks the data module for the loader: under DDP it then gives each rank its share of the windows,
+    # each window once (a loader built here would get Lightning's padded sampler, which scores some twice).
+    (scores,) = score(module, datamodule=datamodule, verbose=False)
     metrics = {name: float(value) for name, value in sorted(scores.items())}
+    dataset = getattr(datamodule, f"{cfg.split}_dataset")
 
     output_dir = Path(cfg.paths.output_dir)
     summary: dict[str, Any] = {
         "checkpoint": str(ckpt_path.resolve()),
         "model": module.model_name,
         "split": cfg.split,
-        "n_windows": len(loader.dataset),
+        "n_windows": len(dataset),
         "metrics": metrics,
         "predictions": "",
     }
+    if not trainer.is_global_zero:  # another DDP rank: the metrics are everyone's, rank 0 writes them
+        return summary
     if cfg.predictions:
         predictor = Predictor.from_datamodule(module, datamodule)
         summary["predictions"] = str(output_dir / "predictions.csv")
-        table = predictor.forecast_table(datamodule.series, loader.dataset.origins())  # every window of the split
+        table = predictor.forecast_table(datamodule.series, dataset.origins())  # every window of the split
         table.to_csv(summary["predictions"], index=False)
     write_json(output_dir / "eval_metrics.json", summary)
     lines = [f"tsbridge-eval: {summary['n_windows']} {cfg.split} windows of {ckpt_path.name} ({module.model_name})"]

@@ -10,6 +10,9 @@ from typing import Literal
 import lightning as L
 import pandas as pd
 import torch
+from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
@@ -301,11 +304,36 @@ class WindowDataModule(L.LightningDataModule):
             n_future=self.n_future,
         )
 
+    def _sampler(self, part: str, dataset: WindowDataset) -> Sampler[int] | None:
+        """The order of ``part``'s windows, and under DDP this rank's share of them (Lightning keeps a sampler
+        that is already distributed).
+
+        Training: rank r of N takes positions r, r + N, ... of the epoch's shuffled order. Lightning's own wrapper
+        would shuffle that order again with its seed, so N ranks at batch size B would not step through the
+        batches one process steps through at N * B; this way they do, and DDP's mean of their gradients is that
+        process's gradient. A count that N does not divide is padded by repeating up to N - 1 windows, so that the
+        ranks step together.
+
+        Validation, test and prediction outside ``fit``: each window exactly once over the ranks. Lightning's sampler
+        would score up to N - 1 windows twice and bias the metrics; the ranks may then run one batch apart, which
+        is safe only outside ``fit``, where the model is not wrapped in DDP and no forward pass syncs buffers.
+        """
+        train = EpochShuffleSampler(len(dataset), self.seed) if part == "train" else None
+        trainer = self.trainer
+        ranks = trainer.distributed_sampler_kwargs if trainer is not None else None
+        if not ranks or ranks["num_replicas"] == 1:
+            return train
+        if train is not None:
+            return DistributedSamplerWrapper(train, shuffle=False, **ranks)
+        if trainer.state.fn == TrainerFn.FITTING or len(dataset) < ranks["num_replicas"]:
+            return None  # Lightning's padded one: in fit the ranks must run the same batches; each needs a window
+        return UnrepeatedDistributedSampler(dataset, shuffle=False, **ranks)
+
     def _loader(self, part: str) -> DataLoader:
         self.setup()
         workers = self.num_workers
         dataset = getattr(self, f"{part}_dataset")
-        sampler = EpochShuffleSampler(len(dataset), self.seed) if part == "train" else None
+        sampler = self._sampler(part, dataset)
         batch_size = self.batch_size if part == "train" else self.eval_batch_size
         return DataLoader(
             dataset, batch_size=batch_size, sampler=sampler, drop_last=False, collate_fn=collate_windows,
