@@ -6,12 +6,16 @@ against a loop over pre-built window tensors already on the device, with the sam
 groups and gradient clipping. Inference: ``trainer.predict`` over the test windows against the plain loop's batched
 forward. Repetitions are interleaved (A B A B ...) and the median ratio is reported, because this kind of machine
 drifts between and within processes. Data memory (``throughput_report.py``): a fresh process builds the data module of a long series.
+Panels (``--measures panel``, ``throughput_panel.py``, not run by default): data memory, training windows/s and one
+``Forecaster.predict`` call over synthetic panels of 1k to 100k series, into the ``## Scale`` section of
+``results/panels.md``.
 
 Examples::
 
     python benchmarks/throughput.py                          # CPU section of benchmarks/results/throughput.md
     python benchmarks/throughput.py --device cuda --bf16 --append  # add a GPU section
     python benchmarks/throughput.py --quick --out /tmp/throughput.md  # seconds, for the test suite
+    python benchmarks/throughput.py --threads 1 --measures panel     # 1k/10k/100k series: results/panels.md
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ from tsbridge.fitting import fit
 from tsbridge.models import build_model, build_net
 
 # benchmarks/ is these scripts' import root
-from throughput_report import measure_data_memory, report
+from throughput_panel import measure_panels, scale_section, write_section
+from throughput_report import machine, measure_data_memory, report
 
 REPO = Path(__file__).resolve().parents[1]
 ETT_COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 MEASURES = ("train", "infer", "forecaster", "memory", "segments")
+PANEL = "panel"  # not among the defaults: it runs for tens of minutes and writes results/panels.md
 ETT_HOURLY_ROWS = 17_420  # the shape of ETTh1; the values do not change the speed
 QUICK_ROWS = 2_000  # --quick: a short frame split by ratios, so every measure takes a fraction of a second
 
@@ -260,7 +266,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-rows", type=int, default=10_000_000, help="0 skips the data-memory check")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--override", nargs="*", default=[], help="extra Hydra overrides, e.g. model.hidden_size=32")
-    parser.add_argument("--measures", nargs="+", choices=MEASURES, default=list(MEASURES))
+    parser.add_argument("--measures", nargs="+", choices=(*MEASURES, PANEL), default=list(MEASURES))
+    parser.add_argument("--panel-sizes", nargs="+", type=int, default=[1_000, 10_000, 100_000],
+                        help="--measures panel: series per panel, the first the reference rate")
+    parser.add_argument("--panel-batches", type=int, default=200,
+                        help="--measures panel: timed training batches (after --warmup), the epoch cut there")
+    parser.add_argument("--panel-out", type=Path, default=REPO / "benchmarks" / "results" / "panels.md",
+                        help="--measures panel: the file whose '## Scale' section is replaced")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "throughput.md")
     parser.add_argument("--append", action="store_true", help="add this run's section to --out (one per machine)")
@@ -276,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if PANEL in args.measures:
+        results = measure_panels(args.panel_sizes, args.warmup, args.panel_batches, torch.get_num_threads())
+        section = scale_section(results, args, machine(torch.device("cpu")))
+        args.panel_out.parent.mkdir(parents=True, exist_ok=True)
+        write_section(args.panel_out, section)
+        print(section)
+        if args.measures == [PANEL]:
+            return 0
     measured: dict[str, object] = {}
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

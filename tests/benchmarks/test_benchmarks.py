@@ -154,6 +154,37 @@ def test_throughput_quick_table(tmp_path):
     assert "Machine:" in text and "Peak RSS" in text and "Data memory" in text
 
 
+def test_throughput_panel_scale_section(tmp_path):
+    out = tmp_path / "panels.md"
+    out.write_text("# Panels\n\n## Accuracy\n\nkept\n\n## Scale\n\nreplaced\n")
+    run_script("throughput", "--measures", "panel", "--panel-sizes", "20", "50", "--panel-batches", "3", "--warmup",
+               "2", "--threads", "1", "--panel-out", str(out), tmp_path=tmp_path)
+    text = out.read_text()
+    assert text.startswith("# Panels\n\n## Accuracy\n\nkept\n\n## Scale\n") and "replaced" not in text
+    assert "Machine:" in text and "--measures panel" in text
+    (table,) = markdown_tables(text)
+    assert table[0][:3] == ["series", "values", "raw float32 (MiB)"] and [row[0] for row in table[2:]] == ["20", "50"]
+    for row in table[2:]:
+        values = int(row[1].replace(",", ""))
+        assert 200 * int(row[0]) <= values <= 2_000 * int(row[0])  # series of 200-2,000 rows
+        assert float(row[3]) > 0 and float(row[4].rstrip("x")) > 0 and float(row[7]) > 0 and float(row[9]) > 0
+        assert 0 < int(row[6].replace(",", "")) < values  # training windows: fewer than the values
+    assert table[2][8] == "1.00"  # the first size is the reference rate
+    assert text.count("**met**") + text.count("**missed**") == 3
+    assert "predict for 50 series in one call: 50 series forecast (1,200 rows)" in text  # H=24 rows per series
+
+
+def test_synthetic_panel_is_seeded_sorted_and_float32():
+    panel = load_script("throughput_panel").synthetic_panel
+    frame = panel(30, seed=3)
+    assert frame.equals(panel(30, seed=3)) and not frame.equals(panel(30, seed=4))
+    assert [frame[c].dtype.kind for c in frame] == ["i", "M", "f"] and frame["value"].dtype == np.float32
+    lengths = frame.groupby("series_id").size()
+    assert len(lengths) == 30 and lengths.between(200, 2_000).all()
+    assert frame.groupby("series_id")["date"].last().nunique() == 1  # every series ends at the same hour
+    assert (frame.groupby("series_id")["date"].diff().dropna() == pd.Timedelta(hours=1)).all()
+
+
 def test_intervals_quick_rows_and_rendered_checks(tmp_path):
     pytest.importorskip("tsdata")
     rows_path = tmp_path / "intervals.csv"

@@ -1,9 +1,11 @@
 """WindowDataModule: feature settings, loaders, panels, known-future inputs."""
 
+import pandas as pd
 import pytest
 import torch
 
-from tsbridge.data import WindowDataModule, load_dataset
+from tsbridge.data import WindowDataModule, load_dataset, prepare_series
+from tsbridge.data.datamodule import EpochShuffleSampler
 
 SPLIT = (0.6, 0.2, 0.2)
 DRIVERS = ["temperature", "load", "wind", "solar"]
@@ -137,3 +139,40 @@ def test_known_future_channels_come_last_and_batches_carry_their_future_rows(syn
     hours = torch.tensor(synthetic["date"].dt.hour.to_numpy())[rows]
     torch.testing.assert_close(batch["x_future"][..., 1], torch.sin(2 * torch.pi * hours / 24).float(), atol=1e-6,
                                rtol=0)
+
+
+def test_the_training_order_is_the_int64_permutation_of_seed_plus_epoch_across_chunks():
+    """The order is drawn as int32 and handed out in chunks: the same order as one int64 permutation, so runs
+    shuffle as they did before."""
+    sampler = EpochShuffleSampler(3 * EpochShuffleSampler.chunk + 5, seed=7)
+    sampler.set_epoch(2)
+    expected = torch.randperm(len(sampler), generator=torch.Generator().manual_seed(9)).tolist()
+    assert list(sampler) == expected
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_a_panel_in_any_row_order_reads_each_series_own_rows_and_timestamps(markers, tz):
+    """A panel's time axes are held as a first timestamp and a length: an interleaved frame reads the same values
+    and timestamps (time zone and name included) as a sorted one."""
+    frame = markers.frame([30, 45, 38], n_channels=2)
+    frame["date"] = frame["date"].dt.tz_localize(tz)
+    interleaved = frame.sample(frac=1, random_state=0).sort_values("date", kind="stable")
+    options = {"time_col": "date", "id_col": "series_id", "target_cols": "c0", "features": "MS"}
+    in_order, mixed = prepare_series(frame, **options), prepare_series(interleaved, **options)
+    assert sorted(mixed.series_ids) == in_order.series_ids == ["s0", "s1", "s2"]
+    for series_id, values, stamps in zip(mixed.series_ids, mixed.values, mixed.timestamps):
+        series = in_order.series_ids.index(series_id)
+        rows = markers.rows(values[:, 1], series, channel=1)
+        assert torch.equal(rows, torch.arange(len(values), dtype=rows.dtype))
+        expected = pd.DatetimeIndex(frame.loc[frame["series_id"] == series_id, "date"])
+        assert stamps.equals(expected) and stamps.name == "date" and str(stamps.tz) == str(tz)
+        assert torch.equal(values, in_order.values[series]) and stamps.equals(in_order.timestamps[series])
+
+
+def test_dropping_a_short_series_keeps_the_others_timestamps(markers):
+    frame = markers.frame([40, 5, 30], n_channels=1)
+    with pytest.warns(UserWarning, match="dropping 1 of 3 series"):
+        dm = WindowDataModule(frame, time_col="date", id_col="series_id", target_cols="c0", lookback=6, horizon=3,
+                              split=SPLIT, drop_short=True)
+    assert dm.series_ids == ["s0", "s2"] and len(dm.series.timestamps) == 2
+    assert dm.series.timestamps[-1].equals(pd.DatetimeIndex(frame.loc[frame["series_id"] == "s2", "date"]))

@@ -81,3 +81,15 @@ def test_per_series_scaler_rejects_unknown_series():
         scaler.transform(torch.ones(3, 1), "c")
     with pytest.raises(RuntimeError, match="not fitted"):
         StandardScaler().transform(torch.ones(1, 1))
+
+
+def test_target_statistics_follow_the_ids_asked_for_in_their_order():
+    values = [torch.tensor([[float(k)], [k + 2.0]]) for k in range(5)]
+    scaler = StandardScaler(per_series=True).fit(values, [2] * 5, ["a", "b", "c", "d", "e"])
+    loc, scale = scaler.target_stats(["d", "a", "d"], n_targets=1)
+    assert loc.shape == scale.shape == (3, 1, 1)
+    assert loc.flatten().tolist() == [4.0, 1.0, 4.0] and scale.flatten().tolist() == [1.0, 1.0, 1.0]
+    restored = StandardScaler.from_state_dict(scaler.state_dict())
+    assert restored.group("e") == 4
+    with pytest.raises(DataValidationError, match=r"\['a'\]"):
+        restored.group(["a"])  # an unhashable id is unknown, not a TypeError

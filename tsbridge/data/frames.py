@@ -33,7 +33,8 @@ from tsbridge.data.errors import (
     NonNumericColumnError,
     TimestampOrderError,
 )
-from tsbridge.data.timegrid import RegularAxis, canonical_freq, describe_irregular_step, panel_freq, regular_axis
+from tsbridge.data.timegrid import (RegularAxis, TimeAxes, canonical_freq, describe_irregular_step, panel_freq,
+                                    regular_axis)
 
 FillPolicy = Literal["ffill", "interpolate", "zero"]
 FILL_POLICIES = ("ffill", "interpolate", "zero")
@@ -49,7 +50,8 @@ class SeriesFrame:
             :func:`prepare_series`; the data module keeps float32 scaled ones); the first ``n_targets`` channels
             are the targets, in the order of ``target_cols``.
         timestamps: per series, the time axis as a pandas Index (datetimes, or numbers for an index-less frame),
-            regular: one row per step of the frequency, gaps included.
+            regular: one row per step of the frequency, gaps included (from :func:`prepare_series` a
+            :class:`~tsbridge.data.timegrid.TimeAxes`, which holds a datetime axis as its first timestamp and length).
         series_ids: the id of each series (``[0]`` for a wide frame); any hashable value.
         input_cols: names of the channels of ``values``, targets first.
         target_cols: names of the target channels.
@@ -62,7 +64,7 @@ class SeriesFrame:
     """
 
     values: list[Tensor]
-    timestamps: list[pd.Index]
+    timestamps: Sequence[pd.Index]
     series_ids: list[Hashable]
     input_cols: list[Hashable]
     target_cols: list[Hashable]
@@ -95,7 +97,8 @@ class SeriesFrame:
         return replace(
             self,
             values=[self.values[i] for i in keep],
-            timestamps=[self.timestamps[i] for i in keep],
+            timestamps=(self.timestamps.select(keep) if isinstance(self.timestamps, TimeAxes)
+                        else [self.timestamps[i] for i in keep]),
             series_ids=[self.series_ids[i] for i in keep],
         )
 
@@ -299,7 +302,7 @@ def prepare_series(
                              "step is the most common difference); drop freq or pass datetimes")
     shared_freq = panel_freq(stamps, list(groups), freq)
     all_values = float64_values(frame, input_cols)
-    values, timestamps = [], []
+    values, axes = [], []
     for (series_id, rows), series_stamps in zip(groups.items(), stamps):
         axis = regular_axis(series_stamps, shared_freq, series_id)
         series_values = all_values[rows]
@@ -311,9 +314,9 @@ def prepare_series(
         if calendar:
             series_values = np.concatenate([series_values, calendar_features(axis.stamps, calendar)], axis=1)
         values.append(torch.from_numpy(np.ascontiguousarray(series_values, dtype=np.float64)))
-        timestamps.append(axis.stamps)
+        axes.append(axis)
     return SeriesFrame(
-        values=values, timestamps=timestamps, series_ids=list(groups), input_cols=input_cols + derived,
+        values=values, timestamps=TimeAxes(axes), series_ids=list(groups), input_cols=input_cols + derived,
         target_cols=targets, freq=shared_freq, future_cols=future + derived, calendar=calendar,
     )
 

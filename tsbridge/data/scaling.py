@@ -73,6 +73,7 @@ class StandardScaler:
         self.mean: Tensor | None = None
         self.std: Tensor | None = None
         self.series_ids: list[Hashable] = []
+        self._groups: dict[Hashable, int] = {}  # series id -> row of mean/std (a list search is O(series))
 
     def fit(
         self, values: Sequence[Tensor], train_rows: Sequence[int], series_ids: Sequence[Hashable]
@@ -87,8 +88,12 @@ class StandardScaler:
             stds.append(torch.where(std <= _CONSTANT_RTOL * magnitude, torch.ones_like(std), std))
         self.mean = torch.stack(means)
         self.std = torch.stack(stds)
-        self.series_ids = list(series_ids)
+        self._set_series_ids(series_ids)
         return self
+
+    def _set_series_ids(self, series_ids: Sequence[Hashable]) -> None:
+        self.series_ids = list(series_ids)
+        self._groups = {series_id: row for row, series_id in enumerate(self.series_ids)}
 
     def group(self, series_id: Hashable | None) -> int:
         """Row of ``mean``/``std`` used for ``series_id`` (always 0 for a pooled scaler)."""
@@ -99,8 +104,8 @@ class StandardScaler:
         if series_id is None and len(self.series_ids) == 1:
             return 0
         try:
-            return self.series_ids.index(series_id)
-        except ValueError:
+            return self._groups[series_id]
+        except (KeyError, TypeError):  # TypeError: an unhashable id, which no fitted series has
             raise DataValidationError(
                 f"series {series_id!r} was not seen when the per-series scaler was fitted"
             ) from None
@@ -115,9 +120,8 @@ class StandardScaler:
 
         Float64, so ``y * scale + loc`` is computed in float64 (a float32 result near 1e6 resolves only 0.06).
         """
-        stats = [self.loc_scale(series_id, n_targets) for series_id in series_ids]
-        loc, scale = (torch.stack(s)[:, None, :] for s in zip(*stats))
-        return loc, scale
+        rows = [self.group(series_id) for series_id in series_ids]
+        return self.mean[rows, None, :n_targets], self.std[rows, None, :n_targets]
 
     def transform(self, values: ArrayT, series_id: Hashable | None = None) -> ArrayT:
         """Float32 ``(values - mean) / std`` of ``values (..., C)`` (any float dtype), computed in float64.
@@ -150,7 +154,7 @@ class StandardScaler:
         """Rebuild a fitted scaler from :meth:`state_dict`."""
         scaler = cls(per_series=state["per_series"])
         scaler.mean, scaler.std = (torch.as_tensor(state[key], dtype=torch.float64) for key in ("mean", "std"))
-        scaler.series_ids = list(state["series_ids"])
+        scaler._set_series_ids(state["series_ids"])
         return scaler
 
 

@@ -7,7 +7,7 @@ the one pandas infers, else (gaps defeat pandas' inference) the most common step
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,12 @@ class RegularAxis:
     step: str | int | float
 
     @property
+    def on_grid(self) -> bool:
+        """Whether ``stamps`` are every timestamp of frequency ``step`` from the first (datetimes, two rows or more:
+        :func:`regular_axis` has then checked it), so that ``pd.date_range`` rebuilds them from the first."""
+        return isinstance(self.stamps, pd.DatetimeIndex) and isinstance(self.step, str) and len(self.stamps) > 1
+
+    @property
     def n_missing(self) -> int:
         return 0 if self.observed is None else len(self.stamps) - len(self.observed)
 
@@ -47,6 +53,55 @@ class RegularAxis:
         row = int(np.flatnonzero(self.observed != np.arange(len(self.observed)))[0])  # first observed row after a gap
         before, after = self.stamps[self.observed[row - 1]], self.stamps[self.observed[row]]
         return f"{self.stamps[self.observed[row - 1] + 1]} (between {before} and {after})"
+
+
+class TimeAxes(Sequence[pd.Index]):
+    """The time axes of a panel's series: a read-only sequence of pandas Indexes, one per series.
+
+    A :class:`RegularAxis` on a datetime grid is held as its first timestamp and its length, and rebuilt by
+    ``pd.date_range`` when read (tens of microseconds): a DatetimeIndex costs 8 bytes a row, twice the float32
+    values of a one-channel series, and held for every series of a 100k-series panel it was the largest part of
+    the data module's memory. Any other axis is held as given.
+
+    Args:
+        axes: per series, its time axis.
+    """
+
+    def __init__(self, axes: Iterable[RegularAxis | pd.Index]) -> None:
+        self._given: dict[int, pd.Index] = {}  # position -> axis held as it is
+        firsts, lengths, grid = [], [], None  # grid: (freq, dtype, name) shared by the rebuilt axes
+        for position, axis in enumerate(axes):
+            stamps = axis.stamps if isinstance(axis, RegularAxis) else axis
+            shape = (axis.step, stamps.dtype, stamps.name) if isinstance(axis, RegularAxis) and axis.on_grid else None
+            grid = grid or shape
+            if shape is not None and shape == grid:
+                firsts.append(stamps[0])
+                lengths.append(len(stamps))
+            else:
+                self._given[position] = stamps
+                firsts.append(pd.NaT)
+                lengths.append(0)
+        self._freq, dtype, name = grid or (None, "datetime64[ns]", None)
+        self._firsts = pd.DatetimeIndex(firsts, dtype=dtype, name=name)
+        self._lengths = np.asarray(lengths, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def __getitem__(self, position: int) -> pd.Index:
+        position = range(len(self))[position]  # negative positions, and IndexError past the end
+        if position in self._given:
+            return self._given[position]
+        first = self._firsts[position]
+        return pd.date_range(first, periods=int(self._lengths[position]), freq=self._freq, unit=self._firsts.unit,
+                             name=self._firsts.name)
+
+    def select(self, keep: Sequence[int]) -> TimeAxes:
+        """The axes at positions ``keep``, held as compactly."""
+        selected = TimeAxes([])
+        selected._freq, selected._firsts, selected._lengths = self._freq, self._firsts[keep], self._lengths[keep]
+        selected._given = {new: self._given[old] for new, old in enumerate(keep) if old in self._given}
+        return selected
 
 
 def canonical_freq(freq: str) -> str:
