@@ -230,10 +230,10 @@ def calibrated_predictor(cfg: DictConfig, module: ForecastModule, datamodule: Wi
     """``module``'s predictor over ``datamodule``'s data with conformal margins at ``cfg.module.levels`` from the
     validation windows (as ``cfg.calibration`` says; a rebuilt run recomputes them the same way: one forecasting
     pass)."""
+    predictor = Predictor.from_datamodule(module, datamodule)  # sets the data module up
     if datamodule.val_dataset is None or not len(datamodule.val_dataset):
         raise ValueError("calibration needs validation windows, which the model never trained on; give the data a "
                          "validation part (val_size / data.split)")
-    predictor = Predictor.from_datamodule(module, datamodule)
     levels = list(cfg.module.levels)
     return predictor.calibrated(predictor.history, datamodule.val_dataset.origins(), levels,
                                 bool(cfg.calibration.get("per_series", False)))
