@@ -18,8 +18,9 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   share included, is the look-back's history), in original units; scored with :mod:`tsbridge.metrics`: sMAPE and
   MASE as M3/M4 compute them, MAPE as Tourism does (per series over its horizon, then over the series).
 * models: ``blend`` (the default bridge), ``lstm``, and ``segrnn`` with segments of the largest proper divisor
-  of the look-back (skipped, with the reason, where the look-back is prime); small nets (hidden size 64, the
-  recurrent default), at most :data:`MAX_EPOCHS` epochs with the default early stopping (patience 3).
+  of the look-back (skipped, with the reason, where the look-back is prime); small nets (hidden size 64 for all,
+  the recurrent default; SegRNN's own is 512), at most :data:`MAX_EPOCHS` epochs with the default early stopping
+  (patience 3).
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
@@ -60,7 +61,7 @@ PEERS = ("AutoETS", "AutoTheta", "SeasonalNaive")
 #: Where ``peers/statsforecast_panels.py`` writes its forecasts and ``--score-peers`` reads them.
 PEER_FORECASTS = Path(tempfile.gettempdir()) / "tsbridge-panels-peers"
 MAX_EPOCHS = 8
-TRAINING = {"max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
+TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine")
