@@ -241,8 +241,8 @@ def render(rows: pd.DataFrame) -> str:
              "and MAPE for Tourism, the anchors' metrics. Seconds: fit and forecast; peak: the run's "
              "process peak resident memory (imports included). `not trained`: series whose training rows before "
              "the validation cut hold no window, still forecast by the global model. `epochs`: epochs run, at "
-             f"most {MAX_EPOCHS} (early stopping, patience 3). The machine was shared with other jobs (2 cores, "
-             "load 3-6), so seconds are upper bounds that vary up to 3x between seeds.", "",
+             f"most {MAX_EPOCHS} (early stopping, patience 3). Seconds depend on what else the machine ran (see "
+             "benchmarks/README.md for the runs committed).", "",
              "| set | h | look-back | forecast / too short | not trained | model | seeds | sMAPE (M3) / MAPE (Tourism) "
              "| MASE | val sMAPE "
              "| epochs | seconds | peak MiB |", "|" + "---|" * 13]
