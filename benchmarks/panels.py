@@ -1,0 +1,355 @@
+"""Many-series panels (issue 20 item 4): one global tsbridge model per M3 and Tourism set, scored like the
+competitions and set beside classical baselines and published anchors.
+
+Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every model:
+
+* data: :func:`tsbridge.data.load_competition`, each series' training part; its test part (the competition's h
+  held-out values) is read only to score.
+* look-back: the set's default, ``competition(name).lookback`` (``min(2h, shortest - h)``), so every series holds
+  one look-back plus horizon and is forecast; none is left out as too short (the table counts them anyway).
+* validation, cut from the training part only: the last share ``v = h / median training length`` of each series'
+  training part (:meth:`tsbridge.Forecaster.fit`'s ``val_size``), so the median series validates on exactly its last
+  h values. Early stopping and the kept checkpoint use its ``val/loss``; the best model of a set (the one held
+  against the targets) is the one with the lowest mean validation sMAPE (``val_original/smape``), never the test
+  score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
+  library warns and names them, and they are still scaled on their training rows and forecast by the global model
+  (the table counts them as "not trained on").
+* forecast: the h test steps from the end of each series' training part (the whole training part, validation
+  share included, is the look-back's history), in original units; scored with :mod:`tsbridge.metrics`: sMAPE and
+  MASE as M3/M4 compute them, MAPE as Tourism does (per series over its horizon, then over the series).
+* models: ``blend`` (the default bridge), ``lstm``, and ``segrnn`` with segments of the largest proper divisor
+  of the look-back (skipped, with the reason, where the look-back is prime); small nets (hidden size 64 for all,
+  the recurrent default; SegRNN's own is 512), at most :data:`MAX_EPOCHS` epochs with the default early stopping
+  (patience 3).
+* cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
+  resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
+
+Baselines (AutoETS, AutoTheta, SeasonalNaive) come from ``benchmarks/peers/statsforecast_panels.py``, which writes
+forecasts only; ``--score-peers`` scores them here with the same metric code and stores their rows in the CSV.
+
+    python benchmarks/panels.py --seeds 0                    # every set, blend lstm segrnn -> results/panels.csv/.md
+    python benchmarks/panels.py --sets m3_other --models blend --seeds 0 1 2
+    python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
+    python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from accuracy import append_rows  # benchmarks/ is this script's import root
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+#: The competition sets, in the order of :data:`tsbridge.data.COMPETITIONS`.
+SETS = ("m3_yearly", "m3_quarterly", "m3_monthly", "m3_other", "tourism_yearly", "tourism_quarterly",
+        "tourism_monthly")
+MODELS = ("blend", "lstm", "segrnn")
+PEERS = ("AutoETS", "AutoTheta", "SeasonalNaive")
+#: Where ``peers/statsforecast_panels.py`` writes its forecasts and ``--score-peers`` reads them.
+PEER_FORECASTS = Path(tempfile.gettempdir()) / "tsbridge-panels-peers"
+MAX_EPOCHS = 8
+TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
+QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
+COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
+           "val_smape", "epochs", "seconds", "peak_mib", "machine")
+# Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
+# Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
+# that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
+ANCHORS = {
+    "N-BEATS": {"m3_yearly": 15.92, "m3_quarterly": 8.80, "m3_monthly": 13.24, "m3_other": 4.21, "m3": 12.46,
+                "tourism_yearly": 21.36, "tourism_quarterly": 14.95, "tourism_monthly": 19.47, "tourism": 18.67},
+    "Theta": {"m3_yearly": 16.90, "m3_quarterly": 8.96, "m3_monthly": 13.85, "m3_other": 4.41, "m3": 13.01},
+}
+#: The issue's targets: the best tsbridge model below this anchor (M3: sMAPE, Tourism: MAPE).
+TARGETS = {"m3": "Theta", "tourism": "N-BEATS"}
+
+
+def machine_name(threads: int) -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "CPU")
+    return f"{model} ({os.cpu_count()} cores), {threads} thread{'s' if threads > 1 else ''}"
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` run in a new spawned process, so its peak memory (``ru_maxrss``) is its own."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def segment_length(lookback: int) -> int | None:
+    """SegRNN's segment: the largest proper divisor of the look-back (at least two segments), None if it is prime."""
+    return next((d for d in range(lookback // 2, 1, -1) if lookback % d == 0), None)
+
+
+def validation_share(lengths: pd.Series, horizon: int) -> float:
+    """The share of each series' training part kept for validation: its median series validates on its last h."""
+    return round(horizon / float(lengths.median()), 4)
+
+
+def untrained_count(lengths: pd.Series, share: float, lookback: int, horizon: int) -> int:
+    """Series whose training rows before the validation cut hold no window of ``lookback + horizon``."""
+    from tsbridge.data.splits import split_ranges
+
+    return sum(split_ranges(int(n), (1 - share, share, 0.0), lookback)["train"][1] < lookback + horizon
+               for n in lengths)
+
+
+def series_arrays(frame: pd.DataFrame, column: str, order: list[str]) -> list:
+    """Each series' ``column`` values (sorted by step), in ``order``."""
+    groups = frame.sort_values("step").groupby("series_id")[column]
+    values = {key: group.to_numpy() for key, group in groups}
+    return [values[key] for key in order]
+
+
+def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = None) -> dict[str, str]:
+    """sMAPE, MAPE (percent) and MASE of one set's forecasts (``series_id, step, forecast``) on its test part, over
+    every series of the set, or over the series in ``only`` (a smoke run on a subset)."""
+    from tsbridge.data import competition, load_competition
+    from tsbridge.metrics import mape, mase, smape
+
+    train, test = load_competition(name, "train"), load_competition(name, "test")
+    if only is not None:
+        train, test = train[train["series_id"].isin(only)], test[test["series_id"].isin(only)]
+    order = list(test["series_id"].unique())
+    scored = test.merge(forecasts[["series_id", "step", "forecast"]], on=["series_id", "step"], how="left")
+    if scored["forecast"].isna().any():
+        missing = scored.loc[scored["forecast"].isna(), "series_id"].unique()
+        raise ValueError(f"{name}: no forecast of {len(missing)} series' test steps ({', '.join(missing[:5])} ...)")
+    actual, forecast = series_arrays(scored, "value", order), series_arrays(scored, "forecast", order)
+    insample = series_arrays(train, "value", order)
+    return {"series": str(len(order)), "smape": f"{smape(actual, forecast):.4f}",
+            "mape": f"{mape(actual, forecast):.4f}",
+            "mase": f"{mase(actual, forecast, insample, competition(name).season):.4f}"}
+
+
+def run(name: str, model: str, seed: int, quick: bool, limit: int | None) -> dict[str, Any]:
+    """One (set, model, seed): fit on the training parts, forecast the test horizon, score; the CSV row."""
+    import resource
+    import warnings
+
+    from tsbridge import Forecaster
+    from tsbridge.data import competition, load_competition
+
+    spec = competition(name)
+    train = load_competition(name, "train")
+    if limit is not None:
+        train = train[train["series_id"].isin(train["series_id"].unique()[:limit])]
+    lengths = train.groupby("series_id", sort=False).size()
+    share = validation_share(lengths, spec.horizon)
+    options = {**TRAINING, **(QUICK if quick else {}), "seed": seed}
+    if model == "segrnn":
+        options["segment_length"] = segment_length(spec.lookback)
+    started = time.perf_counter()
+    forecaster = Forecaster(model, lookback=spec.lookback, horizon=spec.horizon, progress=False, **options)
+    with warnings.catch_warnings():  # the untrained series are counted in the row instead
+        warnings.filterwarnings("ignore", message=".*hold no training window.*")
+        forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S", val_size=share,
+                       logger=False)
+    forecasts = forecaster.predict().reset_index().rename(columns={"value": "forecast"})
+    seconds = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    row = {"set": name, "model": model, "seed": seed, "lookback": spec.lookback, "val_share": share,
+           "not_trained": untrained_count(lengths, share, spec.lookback, spec.horizon),
+           "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
+           "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
+           "machine": machine_name(1)}
+    return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
+
+
+def peer_rows(folder: Path) -> list[dict[str, Any]]:
+    """The baselines' forecasts in ``folder`` scored as CSV rows (seed empty: they are deterministic)."""
+    costs = pd.read_csv(folder / "costs.csv").drop_duplicates(["set", "model"], keep="last").set_index(
+        ["set", "model"])
+    rows = []
+    for name in SETS:
+        path = folder / f"{name}.csv"
+        if not path.exists():
+            continue
+        forecasts = pd.read_csv(path, dtype={"series_id": str})
+        for model, table in forecasts.groupby("model", sort=False):
+            cost = costs.loc[(name, model)]
+            rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
+                         "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
+                         "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast",
+                         **scores(name, table)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+def source(name: str) -> str:
+    """``"m3"`` or ``"tourism"``: the competition a set belongs to."""
+    return name.split("_")[0]
+
+
+def headline(name: str) -> str:
+    """The metric the set's anchors are published in: sMAPE for M3, MAPE for Tourism."""
+    return "smape" if source(name) == "m3" else "mape"
+
+
+def mean_cell(values: pd.Series, digits: int = 2) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "–"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def weighted_average(values: dict[str, float]) -> float:
+    """The competition's average of per-set scores, each set weighted by its forecast values (series x h), as the
+    published averages are (M3: 12.46 for N-BEATS and 13.01 for Theta; Tourism: 18.67 for N-BEATS)."""
+    from tsbridge.data import competition
+
+    weights = {name: competition(name).n_series * competition(name).horizon for name in values}
+    return sum(values[name] * weights[name] for name in values) / sum(weights.values())
+
+
+def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per set, the tsbridge model with the lowest mean validation sMAPE: its mean test scores and seeds."""
+    ours = rows[rows["model"].isin(MODELS)]
+    means = ours.groupby(["set", "model"], sort=False).agg(
+        val_smape=("val_smape", "mean"), smape=("smape", "mean"), mape=("mape", "mean"), seeds=("seed", "nunique"))
+    return means.loc[means.groupby(level="set", sort=False)["val_smape"].idxmin()].reset_index(level="model")
+
+
+def render(rows: pd.DataFrame) -> str:
+    """The ``## Accuracy`` part of ``results/panels.md``: per set and model the test scores and costs, then the
+    anchors and the targets, met or missed with the gap."""
+    from tsbridge.data import competition
+
+    sets = [name for name in SETS if name in set(rows["set"])]
+    lines = ["# Many-series panels: M3 and Tourism", "", "## Accuracy", "",
+             "Made by `python benchmarks/panels.py` and `benchmarks/peers/statsforecast_panels.py` (the protocol is "
+             "in the script's docstring): one global model per set, fitted on every series' training part with its "
+             "validation cut from that part (the last share h / median length of each series; early stopping and "
+             "the best tsbridge model of a set chosen on it), forecasting the competition's h test values. Test "
+             "scores in percent (MASE a ratio), mean ± sample std over seeds (one value: one seed); sMAPE for M3 "
+             "and MAPE for Tourism, the anchors' metrics. Seconds: fit and forecast; peak: the run's "
+             "process peak resident memory (imports included). `not trained`: series whose training rows before "
+             "the validation cut hold no window, still forecast by the global model. `epochs`: epochs run, at "
+             f"most {MAX_EPOCHS} (early stopping, patience 3). Seconds depend on what else the machine ran (see "
+             "benchmarks/README.md for the runs committed).", "",
+             "| set | h | look-back | forecast / too short | not trained | model | seeds | sMAPE (M3) / MAPE (Tourism) "
+             "| MASE | val sMAPE "
+             "| epochs | seconds | peak MiB |", "|" + "---|" * 13]
+    for name in sets:
+        spec, data = competition(name), rows[rows["set"] == name]
+        forecast = int(data["series"].max())
+        untrained = data["not_trained"].dropna()
+        set_cells = [name, str(spec.horizon), str(spec.lookback), f"{forecast} / {spec.n_series - forecast}",
+                     str(int(untrained.max())) if not untrained.empty else "–"]
+        for model in [m for m in (*MODELS, *PEERS) if m in set(data["model"])]:
+            mine = data[data["model"] == model]
+            seeds = str(mine["seed"].nunique()) if model in MODELS else "–"
+            lines.append("| " + " | ".join(set_cells + [
+                model, seeds,
+                mean_cell(mine[headline(name)]), mean_cell(mine["mase"], 3), mean_cell(mine["val_smape"]),
+                mean_cell(mine["epochs"], 1), mean_cell(mine["seconds"], 0), mean_cell(mine["peak_mib"], 0)]) + " |")
+            set_cells = [""] * len(set_cells)
+    skipped = [f"{name} (look-back {competition(name).lookback})" for name in sets
+               if segment_length(competition(name).lookback) is None]
+    if skipped:
+        lines += ["", f"`segrnn` is not run where the look-back is prime (no segment length of at least two values "
+                      f"gives two or more segments): {', '.join(skipped)}."]
+    lines += ["", *targets(rows, sets), "", f"Machine: {'; '.join(sorted(set(rows['machine'])))}.", ""]
+    return "\n".join(lines)
+
+
+def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
+    """The anchors and the issue's targets: per set and on each competition's average, the best tsbridge model (by
+    validation) against the target anchor, met or missed with the gap; cells with fewer than 3 seeds named."""
+    best = best_by_validation(rows)
+    lines = ["### Targets", "",
+             "The best tsbridge model of each set is the one with the lowest validation sMAPE; its test score is "
+             "held against the anchor (M3: Theta's sMAPE, Tourism: N-BEATS' MAPE). Averages weight each set by "
+             "its forecast values (series x h), as the published ones do. Theta is the M3 submission's published "
+             "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
+             "its scores differ.", "",
+             "| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
+    for competition_name in ("m3", "tourism"):
+        members = [name for name in sets if source(name) == competition_name and name in best.index]
+        scored: dict[str, float] = {}
+        for name in members:
+            chosen = best.loc[name]
+            scored[name] = float(chosen[headline(name)])
+            lines.append(target_row(name, f"{chosen['model']}", int(chosen["seeds"]), scored[name]))
+        expected = [name for name in SETS if source(name) == competition_name]
+        if members == expected:
+            lines.append(target_row(competition_name, "per set", min(best.loc[members, "seeds"]),
+                                    weighted_average(scored)))
+    short = rows[rows["model"].isin(MODELS)].groupby(["set", "model"], sort=False)["seed"].nunique()
+    short = [f"{name} {model} ({count})" for (name, model), count in short.items() if count < 3]
+    lines += ["", f"Cells with fewer than 3 seeds: {', '.join(short)}." if short else "Every cell has 3 seeds."]
+    return lines
+
+
+def target_row(name: str, model: str, seeds: int, score: float) -> str:
+    anchor = ANCHORS[TARGETS[source(name)]][name]
+    anchors = [f"{ANCHORS[peer][name]:.2f}" if name in ANCHORS[peer] else "–" for peer in ("N-BEATS", "Theta")]
+    gap = score - anchor
+    return (f"| {name} | {model} | {seeds} | {score:.2f} | {' | '.join(anchors)} | {TARGETS[source(name)]} "
+            f"{anchor:.2f} | {gap:+.2f} | {'met' if gap < 0 else 'missed'} |")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=RESULTS / "panels.csv", help="CSV rows are appended to")
+    parser.add_argument("--score-peers", type=Path, nargs="?", const=PEER_FORECASTS, metavar="FOLDER",
+                        help="score the baselines' forecasts (default folder: %(const)s) into the CSV")
+    parser.add_argument("--render", action="store_true", help="no new runs: only (score the peers and) render")
+    parser.add_argument("--quick", action="store_true", help="1 short epoch, tiny nets: a smoke run")
+    parser.add_argument("--limit", type=int, help="only the first LIMIT series of each set (a smoke run)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tsbridge.data import competition
+
+    args = parse_args(argv)
+    if not args.render:
+        for seed in args.seeds:  # seed-major, so a run cut short leaves every set and model with one seed
+            for name in args.sets:
+                for model in args.models:
+                    if model == "segrnn" and segment_length(competition(name).lookback) is None:
+                        print(f"{name} segrnn skipped: its look-back {competition(name).lookback} is prime",
+                              flush=True)
+                        continue
+                    row = in_fresh_process(run, name, model, seed, args.quick, args.limit)
+                    append_rows(args.out, [row], COLUMNS)
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {model} seed={seed}: smape={row['smape']} "
+                          f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
+                          f"epochs={row['epochs']} {row['seconds']} s {row['peak_mib']} MiB", flush=True)
+    if args.score_peers is not None:
+        kept = pd.read_csv(args.out, dtype={"seed": "Int64"})
+        kept = kept[~kept["model"].isin(PEERS)]
+        kept.to_csv(args.out, index=False)
+        append_rows(args.out, peer_rows(args.score_peers), COLUMNS)
+    rows = pd.read_csv(args.out)
+    markdown = args.out.with_suffix(".md")
+    # The file's "## Scale" section comes from benchmarks/throughput.py --measures panel: kept as it is.
+    text = markdown.read_text() if markdown.exists() else ""
+    scale = text[text.index("\n## Scale"):] if "\n## Scale" in text else ""
+    markdown.write_text(render(rows).rstrip("\n") + "\n" + scale)
+    print(f"rendered {markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
