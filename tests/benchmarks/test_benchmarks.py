@@ -167,7 +167,8 @@ def test_throughput_panel_scale_section(tmp_path):
     for row in table[2:]:
         values = int(row[1].replace(",", ""))
         assert 200 * int(row[0]) <= values <= 2_000 * int(row[0])  # series of 200-2,000 rows
-        assert float(row[3]) > 0 and float(row[4].rstrip("x")) > 0 and float(row[7]) > 0 and float(row[9]) > 0
+        # Predict time per series (row[10]), not the total, which rounds to 0.0 s for 20 series on a fast machine.
+        assert float(row[3]) > 0 and float(row[4].rstrip("x")) > 0 and float(row[7]) > 0 and float(row[10]) > 0
         assert 0 < int(row[6].replace(",", "")) < values  # training windows: fewer than the values
     assert table[2][8] == "1.00"  # the first size is the reference rate
     assert text.count("**met**") + text.count("**missed**") == 3
