@@ -30,7 +30,10 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 # Test scores, the validation MSE of the same (tested) checkpoint, readouts and cost. `machine`: device and
@@ -193,6 +196,17 @@ def attempt(job: tuple[Run, Options]) -> tuple[Run, dict[str, Any] | None, str]:
         return run, run_row(run, options), "ok"
     except Exception:  # noqa: BLE001 - reported, and the remaining runs go on
         return run, None, "failed:\n" + traceback.format_exc(limit=3)
+
+
+def seeds_cell(values: pd.Series, digits: int = 3, one_seed: str = "") -> str:
+    """A results-table cell of one score over seeds: ``mean ± std`` (sample std), a single value followed by
+    ``one_seed``, "–" for none (missing values left out)."""
+    values = values.dropna()
+    if values.empty:
+        return "–"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}{one_seed}"
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 
 
 def append_rows(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> None:

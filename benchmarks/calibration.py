@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from accuracy import seeds_cell  # benchmarks/ is this script's import root
+
 REPO = Path(__file__).resolve().parents[1]
 LEVELS = (80, 90)
 N_ROWS, LOOKBACK, HORIZON, EPOCHS = 2000, 48, 12, 3
@@ -49,11 +51,6 @@ def run(head: str, seed: int) -> dict[str, float | str | int]:
 
 def render(rows: pd.DataFrame) -> str:
     """Markdown: mean ± std over seeds per head, raw beside calibrated, then the issue's targets."""
-    def cell(values: pd.Series) -> str:
-        values = values.dropna()
-        return "–" if values.empty else f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 \
-            else f"{values.iloc[0]:.3f}"
-
     machine = f"{os.cpu_count()}-core CPU, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
     lines = ["# Conformal calibration, short-fit Gaussian case (issue 19)", "",
              f"Made by `python benchmarks/calibration.py`: `2 sin(2 pi t / 24) + N(0, 1)`, {N_ROWS} hourly rows, "
@@ -66,7 +63,7 @@ def render(rows: pd.DataFrame) -> str:
     for head, group in rows.groupby("head", sort=False):
         pairs = [("raw_coverage-80", "coverage-80"), ("raw_coverage-90", "coverage-90"), ("raw_crps", "crps"),
                  ("raw_width-90", "width-90")]
-        cells = [cell(group[name]) if name in group else "–" for pair in pairs for name in pair]
+        cells = [seeds_cell(group[name]) if name in group else "–" for pair in pairs for name in pair]
         lines.append(f"| {head} | " + " | ".join(cells) + " |")
     lines += ["", "Targets: calibrated coverage within 2 points of nominal; calibrated CRPS at most 2% above raw.", ""]
     means = rows.groupby("head", sort=False).mean(numeric_only=True)

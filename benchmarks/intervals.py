@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from accuracy import append_rows  # benchmarks/ is this script's import root
+from accuracy import append_rows, seeds_cell  # benchmarks/ is this script's import root
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -202,15 +202,6 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int) -> li
 
 
 # ---------------------------------------------------------------------------------------------- rendering
-def cell(values: pd.Series, digits: int = 3) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "–"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{digits}f} (1 seed)"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
-
-
 def render(rows: pd.DataFrame) -> str:
     """Markdown: per dataset and series, every configuration's mean ± std over seeds, then the targets' checks."""
     lines = ["# Intervals and known-future covariates (issue 14)", "",
@@ -225,8 +216,8 @@ def render(rows: pd.DataFrame) -> str:
             peers = sorted(set(group["config"]) - set(CONFIGS))  # benchmarks/peers/ rows, after ours
             for config in [*(c for c in CONFIGS if c in set(group["config"])), *peers]:
                 mine = group[group["config"] == config]
-                cells = [cell(mine[metric], 2 if metric in ("mae", "mse", "crps") or metric.startswith("width")
-                              else 3) for metric in METRICS]
+                cells = [seeds_cell(mine[metric], 2 if metric in ("mae", "mse", "crps") or metric.startswith("width")
+                                    else 3, one_seed=" (1 seed)") for metric in METRICS]
                 lines.append(f"| {config} | {mine['seed'].nunique()} | " + " | ".join(cells)
                              + f" | {mine['epochs'].mean():.1f} |")
             lines += ["", *checks(group), ""]

@@ -48,7 +48,7 @@ from typing import Any
 
 import pandas as pd
 
-from accuracy import append_rows  # benchmarks/ is this script's import root
+from accuracy import append_rows, seeds_cell  # benchmarks/ is this script's import root
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -199,15 +199,6 @@ def headline(name: str) -> str:
     return "smape" if source(name) == "m3" else "mape"
 
 
-def mean_cell(values: pd.Series, digits: int = 2) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "–"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{digits}f}"
-    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
-
-
 def weighted_average(values: dict[str, float]) -> float:
     """The competition's average of per-set scores, each set weighted by its forecast values (series x h), as the
     published averages are (M3: 12.46 for N-BEATS and 13.01 for Theta; Tourism: 18.67 for N-BEATS)."""
@@ -256,8 +247,8 @@ def render(rows: pd.DataFrame) -> str:
             seeds = str(mine["seed"].nunique()) if model in MODELS else "–"
             lines.append("| " + " | ".join(set_cells + [
                 model, seeds,
-                mean_cell(mine[headline(name)]), mean_cell(mine["mase"], 3), mean_cell(mine["val_smape"]),
-                mean_cell(mine["epochs"], 1), mean_cell(mine["seconds"], 0), mean_cell(mine["peak_mib"], 0)]) + " |")
+                seeds_cell(mine[headline(name)], 2), seeds_cell(mine["mase"], 3), seeds_cell(mine["val_smape"], 2),
+                seeds_cell(mine["epochs"], 1), seeds_cell(mine["seconds"], 0), seeds_cell(mine["peak_mib"], 0)]) + " |")
             set_cells = [""] * len(set_cells)
     skipped = [f"{name} (look-back {competition(name).lookback})" for name in sets
                if segment_length(competition(name).lookback) is None]

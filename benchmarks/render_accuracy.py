@@ -18,7 +18,7 @@ import pandas as pd
 
 from tsbridge.data.splits import ETT_BORDERS
 
-from accuracy import DATASETS, MODELS  # benchmarks/ is this script's import root
+from accuracy import DATASETS, MODELS, seeds_cell  # benchmarks/ is this script's import root
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -97,12 +97,8 @@ def ordered(models: pd.Series) -> list[str]:
 
 
 def cell(values: pd.Series) -> str:
-    """``mean ± std`` over seeds (sample std), or the single value marked as one seed."""
-    if values.empty:
-        return "–"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.3f} (1 seed)"
-    return f"{values.mean():.3f} ± {values.std():.3f}"
+    """``mean ± std`` over seeds, or the single value marked as one seed."""
+    return seeds_cell(values, one_seed=" (1 seed)")
 
 
 def score_table(rows: pd.DataFrame, setting: str, horizons: list[int]) -> list[str]:
