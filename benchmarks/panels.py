@@ -14,6 +14,11 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
   library warns and names them, and they are still scaled on their training rows and forecast by the global model
   (the table counts them as "not trained on").
+* refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
+  has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
+  windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
+  selection run's (the refit trained on those windows), so which model of a set is held against the targets is
+  chosen the same way with and without refit; the two protocols are rendered side by side, never mixed.
 * forecast: the h test steps from the end of each series' training part (the whole training part, validation
   share included, is the look-back's history), in original units; scored with :mod:`tsbridge.metrics`: sMAPE and
   MASE as M3/M4 compute them, MAPE as Tourism does (per series over its horizon, then over the series).
@@ -29,6 +34,7 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
 
     python benchmarks/panels.py --seeds 0                    # every set, blend lstm segrnn -> results/panels.csv/.md
     python benchmarks/panels.py --sets m3_other --models blend --seeds 0 1 2
+    python benchmarks/panels.py --sets m3_yearly --refit                # the refit protocol's rows
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
@@ -63,7 +69,7 @@ MAX_EPOCHS = 8
 TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
-           "val_smape", "epochs", "seconds", "peak_mib", "machine")
+           "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -135,8 +141,9 @@ def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = No
             "mase": f"{mase(actual, forecast, insample, competition(name).season):.4f}"}
 
 
-def run(name: str, model: str, seed: int, quick: bool, limit: int | None) -> dict[str, Any]:
-    """One (set, model, seed): fit on the training parts, forecast the test horizon, score; the CSV row."""
+def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False) -> dict[str, Any]:
+    """One (set, model, seed): fit on the training parts (then refit on their validation windows too, with
+    ``refit``), forecast the test horizon, score; the CSV row."""
     import resource
     import warnings
 
@@ -149,7 +156,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None) -> dic
         train = train[train["series_id"].isin(train["series_id"].unique()[:limit])]
     lengths = train.groupby("series_id", sort=False).size()
     share = validation_share(lengths, spec.horizon)
-    options = {**TRAINING, **(QUICK if quick else {}), "seed": seed}
+    options = {**TRAINING, **(QUICK if quick else {}), "seed": seed, "refit": refit}
     if model == "segrnn":
         options["segment_length"] = segment_length(spec.lookback)
     started = time.perf_counter()
@@ -162,10 +169,11 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None) -> dic
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     row = {"set": name, "model": model, "seed": seed, "lookback": spec.lookback, "val_share": share,
-           "not_trained": untrained_count(lengths, share, spec.lookback, spec.horizon),
+           "not_trained": (sum(int(n) < spec.lookback + spec.horizon for n in lengths) if refit
+                           else untrained_count(lengths, share, spec.lookback, spec.horizon)),
            "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
-           "machine": machine_name(1)}
+           "machine": machine_name(1), "refit": refit}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 
 
@@ -183,7 +191,7 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
             cost = costs.loc[(name, model)]
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
-                         "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast",
+                         "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
                          **scores(name, table)})
     return rows
 
@@ -208,8 +216,20 @@ def weighted_average(values: dict[str, float]) -> float:
     return sum(values[name] * weights[name] for name in values) / sum(weights.values())
 
 
+def refitted(rows: pd.DataFrame) -> pd.Series:
+    """Which rows are of the refit protocol (rows written before the ``refit`` column are not)."""
+    column = rows["refit"] if "refit" in rows else pd.Series(False, index=rows.index)
+    return column.astype(str).str.lower().eq("true")
+
+
+def variant(model: str, refit: bool) -> str:
+    """A model's name in the tables: ``blend``, or ``blend + refit`` under the refit protocol."""
+    return f"{model} + refit" if refit else model
+
+
 def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per set, the tsbridge model with the lowest mean validation sMAPE: its mean test scores and seeds."""
+    """Per set, the tsbridge model with the lowest mean validation sMAPE: its mean test scores and seeds (``rows``
+    of one protocol)."""
     ours = rows[rows["model"].isin(MODELS)]
     means = ours.groupby(["set", "model"], sort=False).agg(
         val_smape=("val_smape", "mean"), smape=("smape", "mean"), mape=("mape", "mean"), seeds=("seed", "nunique"))
@@ -242,11 +262,14 @@ def render(rows: pd.DataFrame) -> str:
         untrained = data["not_trained"].dropna()
         set_cells = [name, str(spec.horizon), str(spec.lookback), f"{forecast} / {spec.n_series - forecast}",
                      str(int(untrained.max())) if not untrained.empty else "–"]
-        for model in [m for m in (*MODELS, *PEERS) if m in set(data["model"])]:
-            mine = data[data["model"] == model]
+        refit = refitted(data)
+        variants = [(m, r) for m in (*MODELS, *PEERS) for r in (False, True)
+                    if ((data["model"] == m) & (refit == r)).any()]
+        for model, protocol in variants:
+            mine = data[(data["model"] == model) & (refit == protocol)]
             seeds = str(mine["seed"].nunique()) if model in MODELS else "–"
             lines.append("| " + " | ".join(set_cells + [
-                model, seeds,
+                variant(model, protocol), seeds,
                 seeds_cell(mine[headline(name)], 2), seeds_cell(mine["mase"], 3), seeds_cell(mine["val_smape"], 2),
                 seeds_cell(mine["epochs"], 1), seeds_cell(mine["seconds"], 0), seeds_cell(mine["peak_mib"], 0)]) + " |")
             set_cells = [""] * len(set_cells)
@@ -260,29 +283,42 @@ def render(rows: pd.DataFrame) -> str:
 
 
 def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
-    """The anchors and the issue's targets: per set and on each competition's average, the best tsbridge model (by
-    validation) against the target anchor, met or missed with the gap; cells with fewer than 3 seeds named."""
-    best = best_by_validation(rows)
+    """The anchors and the issue's targets, per protocol (without, then with refit): per set and on each
+    competition's average, the best tsbridge model (by validation) against the target anchor, met or missed with
+    the gap; cells with fewer than 3 seeds named."""
     lines = ["### Targets", "",
              "The best tsbridge model of each set is the one with the lowest validation sMAPE; its test score is "
              "held against the anchor (M3: Theta's sMAPE, Tourism: N-BEATS' MAPE). Averages weight each set by "
-             "its forecast values (series x h), as the published ones do. Theta is the M3 submission's published "
+             "its forecast values (series x h), as the published ones do; an average is left out until every set of "
+             "its competition has rows. Theta is the M3 submission's published "
              "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
-             "its scores differ.", "",
-             "| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
+             "its scores differ."]
+    ours = rows[rows["model"].isin(MODELS)]
+    refit = refitted(ours)
+    for protocol in (False, True):
+        if (refit == protocol).any():
+            title = "With refit (trained again on the validation windows too)" if protocol else "Without refit"
+            lines += ["", f"{title}:", "", *protocol_targets(ours[refit == protocol], sets, protocol)]
+    return lines
+
+
+def protocol_targets(rows: pd.DataFrame, sets: list[str], refit: bool) -> list[str]:
+    """The targets table of one protocol's rows."""
+    best = best_by_validation(rows)
+    lines = ["| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
     for competition_name in ("m3", "tourism"):
         members = [name for name in sets if source(name) == competition_name and name in best.index]
         scored: dict[str, float] = {}
         for name in members:
             chosen = best.loc[name]
             scored[name] = float(chosen[headline(name)])
-            lines.append(target_row(name, f"{chosen['model']}", int(chosen["seeds"]), scored[name]))
+            lines.append(target_row(name, variant(chosen["model"], refit), int(chosen["seeds"]), scored[name]))
         expected = [name for name in SETS if source(name) == competition_name]
         if members == expected:
             lines.append(target_row(competition_name, "per set", min(best.loc[members, "seeds"]),
                                     weighted_average(scored)))
-    short = rows[rows["model"].isin(MODELS)].groupby(["set", "model"], sort=False)["seed"].nunique()
-    short = [f"{name} {model} ({count})" for (name, model), count in short.items() if count < 3]
+    short = rows.groupby(["set", "model"], sort=False)["seed"].nunique()
+    short = [f"{name} {variant(model, refit)} ({count})" for (name, model), count in short.items() if count < 3]
     lines += ["", f"Cells with fewer than 3 seeds: {', '.join(short)}." if short else "Every cell has 3 seeds."]
     return lines
 
@@ -306,6 +342,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render", action="store_true", help="no new runs: only (score the peers and) render")
     parser.add_argument("--quick", action="store_true", help="1 short epoch, tiny nets: a smoke run")
     parser.add_argument("--limit", type=int, help="only the first LIMIT series of each set (a smoke run)")
+    parser.add_argument("--refit", action="store_true",
+                        help="the refit protocol: train again on the validation windows for the chosen epochs")
     return parser.parse_args(argv)
 
 
@@ -321,9 +359,10 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{name} segrnn skipped: its look-back {competition(name).lookback} is prime",
                               flush=True)
                         continue
-                    row = in_fresh_process(run, name, model, seed, args.quick, args.limit)
+                    row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit)
                     append_rows(args.out, [row], COLUMNS)
-                    print(f"[{time.strftime('%H:%M:%S')}] {name} {model} seed={seed}: smape={row['smape']} "
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, args.refit)} seed={seed}: "
+                          f"smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
                           f"epochs={row['epochs']} {row['seconds']} s {row['peak_mib']} MiB", flush=True)
     if args.score_peers is not None:

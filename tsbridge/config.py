@@ -220,7 +220,8 @@ def build_module(cfg: DictConfig, datamodule: WindowDataModule) -> ForecastModul
 
 
 def check_options(cfg: DictConfig) -> None:
-    """Refuse a ``seed`` or ``module.levels`` of the wrong kind before any data is read, naming the option.
+    """Refuse a ``seed``, ``module.levels`` or ``refit`` of the wrong kind (or a refit beside calibration or a
+    validation-driven schedule) before any data is read, naming the option.
 
     Checked here because their own readers report them late and in other words: Lightning's seeding says
     ``invalid literal for int()``, and the levels are first read after the data. The model's options are checked
@@ -234,6 +235,23 @@ def check_options(cfg: DictConfig) -> None:
     levels = OmegaConf.select(cfg, "module.levels")
     if levels:
         check_levels(levels)
+    _check_refit(cfg)
+
+
+def _check_refit(cfg: DictConfig) -> None:
+    """Refuse ``refit`` beside what needs validation windows the model never trained on, or after the epochs."""
+    refit = cfg.get("refit", False)
+    if not isinstance(refit, bool):
+        raise ValueError(f"refit must be true or false, got {refit!r}")
+    if not refit:
+        return
+    if OmegaConf.select(cfg, "calibration.method") is not None:
+        raise ValueError("refit=true trains on the validation windows, which conformal calibration needs unseen; "
+                         "choose one of refit and calibration")
+    scheduler = OmegaConf.select(cfg, "module.scheduler._target_") or ""
+    if scheduler.endswith("ReduceLROnPlateau"):
+        raise ValueError("refit=true trains without validation, and ReduceLROnPlateau lowers the rate on val/loss; "
+                         "use a scheduler that follows the epochs (e.g. tsbridge.schedulers.HoldThenExponentialLR)")
 
 
 def calibration_method(cfg: DictConfig) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -63,9 +64,16 @@ class FitResult:
         last_checkpoint: the last epoch's state, ``checkpoints/last.ckpt``, which a run resumes from ("" when
             none was written).
         run_dir: the run's output folder (``cfg.paths.output_dir``).
-        epochs, global_step: training epochs and optimizer steps done.
-        fit_seconds: wall time of ``trainer.fit``.
+        epochs, global_step: training epochs and optimizer steps done (with ``refit``: of the selection run).
+        fit_seconds: wall time of ``trainer.fit`` (with ``refit``: both fits).
         calibration: the conformal calibration on the validation windows (``cfg.calibration``), or None.
+        refit_epochs: with ``cfg.refit``, the epochs the returned weights trained on the training and validation
+            windows (the selection run's best epoch count); None without.
+
+    With ``cfg.refit`` the returned ``module`` is the refitted one (``test`` scores it, ``best_checkpoint`` is its
+    ``checkpoints/refit.ckpt``), while ``val``, ``readouts`` and ``validation_readouts`` stay those of the selection
+    run's best weights: the refitted model trained on the validation windows, so no score of it on them is honest.
+    ``blend_history`` is the refit's.
     """
 
     model: str
@@ -84,6 +92,7 @@ class FitResult:
     global_step: int
     fit_seconds: float
     calibration: ConformalCalibration | None = None
+    refit_epochs: int | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -157,6 +166,11 @@ def fit(cfg: DictConfig, frame: pd.DataFrame | None = None, *, callbacks: Sequen
     checkpoint, runs one validation pass over it (its metrics and clean readouts) and, when ``cfg.test`` is true
     and the data has a test part, tests it.
 
+    With ``cfg.refit`` true, the model is then trained again from the same initial weights on the training *and*
+    validation windows for the best run's epoch count (:func:`refit`), and that model is tested and returned:
+    the validation part chooses when to stop, then teaches too. Short series gain the most (an M3 yearly series
+    whose training rows before the validation cut hold no window trains on its validation rows).
+
     Args:
         cfg: a composed ``train`` config (:func:`tsbridge.config.compose_config`, or Hydra's).
         frame: the training data, replacing ``cfg.data.frame``.
@@ -201,13 +215,21 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     if bar is not None:
         bar.enable()
     validated = scalar_values(validated)
-    test: dict[str, float] = {}
-    if cfg.get("test", True) and len(datamodule.test_dataset):
-        test = scalar_values(next(iter(trainer.test(module, datamodule=datamodule, verbose=False)), {}))
     readouts = {k: v for k, v in validated.items() if k.split("/")[0] in READOUT_PREFIXES}
     past = module.validation_readouts.get("blend/past_weight")
     if past is not None:
         readouts.update({"blend/past_weight": float(past), "blend/future_weight": 1.0 - float(past)})
+    validation_readouts = dict(module.validation_readouts)
+    selection = trainer
+    refit_epochs = None
+    if cfg.get("refit", False):
+        refit_epochs = best_epochs(selection, best)
+        started = time.perf_counter()
+        module, trainer, best = refit(cfg, datamodule, refit_epochs, callbacks, trainer_kwargs)
+        fit_seconds += time.perf_counter() - started
+    test: dict[str, float] = {}
+    if cfg.get("test", True) and len(datamodule.test_dataset):
+        test = scalar_values(next(iter(trainer.test(module, datamodule=datamodule, verbose=False)), {}))
     monitor = next((c for c in trainer.callbacks if isinstance(c, BlendWeightMonitor)), None)
     calibration = None
     if calibration_method(cfg):
@@ -218,12 +240,49 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     return FitResult(
         model=module.model_name, module=module.cpu().eval(), datamodule=datamodule, trainer=trainer,
         val={k: v for k, v in validated.items() if k.startswith("val")}, test=test, readouts=readouts,
-        validation_readouts=dict(module.validation_readouts),
+        validation_readouts=validation_readouts,
         blend_history=list(monitor.history) if monitor is not None else [],
-        best_checkpoint=best, last_checkpoint=_last_checkpoint(trainer),
-        run_dir=Path(cfg.paths.output_dir), epochs=trainer.current_epoch, global_step=trainer.global_step,
-        fit_seconds=fit_seconds, calibration=calibration,
+        best_checkpoint=best, last_checkpoint=_last_checkpoint(selection),
+        run_dir=Path(cfg.paths.output_dir), epochs=selection.current_epoch, global_step=selection.global_step,
+        fit_seconds=fit_seconds, calibration=calibration, refit_epochs=refit_epochs,
     )
+
+
+def best_epochs(trainer: L.Trainer, best_checkpoint: str) -> int:
+    """How many epochs the kept weights trained for: the best checkpoint's epoch + 1, or every epoch run when no
+    checkpoint was kept (the last weights are the ones returned then)."""
+    if not best_checkpoint:
+        return max(trainer.current_epoch, 1)
+    return int(load_tensors(Path(best_checkpoint), what="checkpoint")["epoch"]) + 1
+
+
+def refit(cfg: DictConfig, datamodule: WindowDataModule, epochs: int, callbacks: Sequence[L.Callback] = (),
+          trainer_kwargs: dict[str, Any] | None = None) -> tuple[ForecastModule, L.Trainer, str]:
+    """Train ``cfg``'s model again, from the same seed and so the same initial weights, on ``datamodule``'s training
+    and validation windows for ``epochs`` epochs, with no validation, early stopping or best-epoch checkpoint;
+    return the module, its trainer and its ``checkpoints/refit.ckpt`` ("" without a configured checkpoint folder).
+
+    The scaler stays the one fitted on the training rows (:meth:`WindowDataModule.train_through_validation`).
+    """
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    datamodule.train_through_validation()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = build_module(cfg, datamodule)
+    configured = build_callbacks(cfg) + list(callbacks)
+    folder = next((c.dirpath for c in configured if isinstance(c, ModelCheckpoint) and c.dirpath), None)
+    kept = [c for c in configured if not isinstance(c, (EarlyStopping, ModelCheckpoint))]
+    if folder is not None:
+        kept.append(ModelCheckpoint(dirpath=folder, filename="refit", enable_version_counter=False))
+    # Its own logger would restart the selection run's step count in the same files; the refit logs nothing.
+    trainer = build_trainer(cfg, callbacks=kept, logger=False, **{
+        **(trainer_kwargs or {}), "max_epochs": epochs, "min_epochs": None,
+        "limit_val_batches": 0, "num_sanity_val_steps": 0})
+    with warnings.catch_warnings():  # the folder holds the selection run's checkpoints, as it should
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, datamodule=datamodule)
+    checkpoint = str(Path(folder) / "refit.ckpt") if folder is not None else ""
+    return module, trainer, checkpoint
 
 
 def calibrated_predictor(cfg: DictConfig, module: ForecastModule, datamodule: WindowDataModule) -> Predictor:

@@ -19,7 +19,8 @@ from omegaconf import DictConfig
 OPTION_NODES = ("model", "module", "trainer", "data")
 #: Keywords that name a nested key.
 ALIASES = {"lr": "module.optimizer.lr", "weight_decay": "module.optimizer.weight_decay", "seed": "seed",
-           "threads": "threads", "calibration": "calibration.method", "calibration_per_series": "calibration.per_series"}
+           "threads": "threads", "refit": "refit", "calibration": "calibration.method",
+           "calibration_per_series": "calibration.per_series"}
 #: Data keys that describe one frame, so ``fit`` takes them (value: the argument to use instead).
 FIT_ARGUMENTS = {
     "frame": "fit(df)",

@@ -297,6 +297,20 @@ class WindowDataModule(L.LightningDataModule):
         }
         self.train_dataset, self.val_dataset, self.test_dataset = datasets.values()
 
+    def train_through_validation(self) -> None:
+        """From now on, train on the validation rows too: the training windows become every window of
+        ``[0, end of validation)`` per series (a refit once the epochs were chosen on validation,
+        :func:`tsbridge.fitting.fit` with ``refit``).
+
+        The scaler stays fitted on the training rows, so a model trained this way forecasts with the scaling a data
+        module rebuilt from the same config has (``tsbridge-eval``, ``tsbridge-predict``). Test windows are
+        unchanged; validation windows are training windows from here on, so their scores no longer measure
+        anything held out.
+        """
+        self.setup()
+        through = [(0, r["val"][1]) for r in self.row_ranges]
+        self.train_dataset = self._dataset(self.scaled_series, through, self.stride)
+
     def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:
         """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
         if self.scaler is None:
