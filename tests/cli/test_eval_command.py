@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import metrics_files
+from cli_helpers import TINY, metrics_files
 
 from tsbridge.data import load_dataset
 
@@ -62,3 +62,15 @@ def test_eval_errors_are_one_line(cli, output_root, arguments, message):
     result = cli("evaluate", *arguments, check=False)
     assert result.returncode == 2 and f"tsbridge-eval: error: {message}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_refitted_run_is_evaluated_from_its_refit_checkpoint_with_the_same_scaling(cli, output_root):
+    cli("train", *TINY, "refit=true", "trainer.max_epochs=2")
+    (run,) = metrics_files(output_root)
+    training = json.loads(run.read_text())
+    assert training["best_checkpoint"].endswith("checkpoints/refit.ckpt")
+    assert training["config"]["refit"] is True and training["epochs"] >= 1
+    cli("evaluate", f"ckpt_path={training['best_checkpoint']}", "split=test")
+    summary = eval_summary(output_root)
+    for name, value in training["test"].items():
+        assert summary["metrics"][name] == pytest.approx(value, rel=1e-6), name
