@@ -25,7 +25,7 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * models: ``blend`` (the default bridge), ``lstm``, and ``segrnn`` with segments of the largest proper divisor
   of the look-back (skipped, with the reason, where the look-back is prime); small nets (hidden size 64 for all,
   the recurrent default; SegRNN's own is 512), at most :data:`MAX_EPOCHS` epochs with the default early stopping
-  (patience 3).
+  (patience 3); ``--max-epochs`` sets another budget (a column of the rows; early stopping still picks the epoch).
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
@@ -35,6 +35,7 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
     python benchmarks/panels.py --seeds 0                    # every set, blend lstm segrnn -> results/panels.csv/.md
     python benchmarks/panels.py --sets m3_other --models blend --seeds 0 1 2
     python benchmarks/panels.py --sets m3_yearly --refit                # the refit protocol's rows
+    python benchmarks/panels.py --sets m3_yearly --refit --max-epochs 30   # ... with a longer budget
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
@@ -69,7 +70,7 @@ MAX_EPOCHS = 8
 TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
-           "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit")
+           "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -141,9 +142,10 @@ def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = No
             "mase": f"{mase(actual, forecast, insample, competition(name).season):.4f}"}
 
 
-def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False) -> dict[str, Any]:
-    """One (set, model, seed): fit on the training parts (then refit on their validation windows too, with
-    ``refit``), forecast the test horizon, score; the CSV row."""
+def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
+        max_epochs: int = MAX_EPOCHS) -> dict[str, Any]:
+    """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
+    windows too, with ``refit``), forecast the test horizon, score; the CSV row."""
     import resource
     import warnings
 
@@ -156,7 +158,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         train = train[train["series_id"].isin(train["series_id"].unique()[:limit])]
     lengths = train.groupby("series_id", sort=False).size()
     share = validation_share(lengths, spec.horizon)
-    options = {**TRAINING, **(QUICK if quick else {}), "seed": seed, "refit": refit}
+    options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "seed": seed, "refit": refit}
     if model == "segrnn":
         options["segment_length"] = segment_length(spec.lookback)
     started = time.perf_counter()
@@ -173,7 +175,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
                            else untrained_count(lengths, share, spec.lookback, spec.horizon)),
            "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
-           "machine": machine_name(1), "refit": refit}
+           "machine": machine_name(1), "refit": refit, "max_epochs": options["max_epochs"]}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 
 
@@ -192,6 +194,7 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
                          "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
+                         "max_epochs": "",
                          **scores(name, table)})
     return rows
 
@@ -216,15 +219,19 @@ def weighted_average(values: dict[str, float]) -> float:
     return sum(values[name] * weights[name] for name in values) / sum(weights.values())
 
 
-def refitted(rows: pd.DataFrame) -> pd.Series:
-    """Which rows are of the refit protocol (rows written before the ``refit`` column are not)."""
-    column = rows["refit"] if "refit" in rows else pd.Series(False, index=rows.index)
-    return column.astype(str).str.lower().eq("true")
+def protocols(rows: pd.DataFrame) -> pd.Series:
+    """Each row's protocol, ``(refit, max_epochs)``; rows written before those columns: no refit, 8 epochs."""
+    refit = rows["refit"].astype(str).str.lower().eq("true") if "refit" in rows else False
+    budget = rows["max_epochs"] if "max_epochs" in rows else pd.Series(MAX_EPOCHS, index=rows.index)
+    budget = pd.to_numeric(budget, errors="coerce").fillna(MAX_EPOCHS).astype(int)
+    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget)), index=rows.index)
 
 
-def variant(model: str, refit: bool) -> str:
-    """A model's name in the tables: ``blend``, or ``blend + refit`` under the refit protocol."""
-    return f"{model} + refit" if refit else model
+def variant(model: str, protocol: tuple[bool, int]) -> str:
+    """A model's name in the tables: ``blend``, ``blend + refit``, ``blend + refit, 30 epochs`` (a budget other
+    than the default's is named)."""
+    refit, budget = protocol
+    return model + (" + refit" if refit else "") + (f", {budget} epochs" if budget != MAX_EPOCHS else "")
 
 
 def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
@@ -251,7 +258,8 @@ def render(rows: pd.DataFrame) -> str:
              "and MAPE for Tourism, the anchors' metrics. Seconds: fit and forecast; peak: the run's "
              "process peak resident memory (imports included). `not trained`: series whose training rows before "
              "the validation cut hold no window, still forecast by the global model. `epochs`: epochs run, at "
-             f"most {MAX_EPOCHS} (early stopping, patience 3). Seconds depend on what else the machine ran (see "
+             f"most {MAX_EPOCHS} unless the model's name gives another budget (early stopping, patience 3; with refit "
+             "those of the selection run, which the refit repeats). Seconds depend on what else the machine ran (see "
              "benchmarks/README.md for the runs committed).", "",
              "| set | h | look-back | forecast / too short | not trained | model | seeds | sMAPE (M3) / MAPE (Tourism) "
              "| MASE | val sMAPE "
@@ -262,11 +270,11 @@ def render(rows: pd.DataFrame) -> str:
         untrained = data["not_trained"].dropna()
         set_cells = [name, str(spec.horizon), str(spec.lookback), f"{forecast} / {spec.n_series - forecast}",
                      str(int(untrained.max())) if not untrained.empty else "–"]
-        refit = refitted(data)
-        variants = [(m, r) for m in (*MODELS, *PEERS) for r in (False, True)
-                    if ((data["model"] == m) & (refit == r)).any()]
+        protocol_of = protocols(data)
+        variants = [(m, p) for m in (*MODELS, *PEERS) for p in sorted(set(protocol_of))
+                    if ((data["model"] == m) & (protocol_of == p)).any()]
         for model, protocol in variants:
-            mine = data[(data["model"] == model) & (refit == protocol)]
+            mine = data[(data["model"] == model) & (protocol_of == protocol)]
             seeds = str(mine["seed"].nunique()) if model in MODELS else "–"
             lines.append("| " + " | ".join(set_cells + [
                 variant(model, protocol), seeds,
@@ -294,15 +302,16 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
              "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
              "its scores differ."]
     ours = rows[rows["model"].isin(MODELS)]
-    refit = refitted(ours)
-    for protocol in (False, True):
-        if (refit == protocol).any():
-            title = "With refit (trained again on the validation windows too)" if protocol else "Without refit"
-            lines += ["", f"{title}:", "", *protocol_targets(ours[refit == protocol], sets, protocol)]
+    protocol_of = protocols(ours)
+    for protocol in sorted(set(protocol_of)):
+        refit, budget = protocol
+        title = (f"{'With refit (trained again on the validation windows too)' if refit else 'Without refit'}, "
+                 f"at most {budget} epochs")
+        lines += ["", f"{title}:", "", *protocol_targets(ours[protocol_of == protocol], sets, protocol)]
     return lines
 
 
-def protocol_targets(rows: pd.DataFrame, sets: list[str], refit: bool) -> list[str]:
+def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int]) -> list[str]:
     """The targets table of one protocol's rows."""
     best = best_by_validation(rows)
     lines = ["| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
@@ -312,13 +321,13 @@ def protocol_targets(rows: pd.DataFrame, sets: list[str], refit: bool) -> list[s
         for name in members:
             chosen = best.loc[name]
             scored[name] = float(chosen[headline(name)])
-            lines.append(target_row(name, variant(chosen["model"], refit), int(chosen["seeds"]), scored[name]))
+            lines.append(target_row(name, variant(chosen["model"], protocol), int(chosen["seeds"]), scored[name]))
         expected = [name for name in SETS if source(name) == competition_name]
         if members == expected:
             lines.append(target_row(competition_name, "per set", min(best.loc[members, "seeds"]),
                                     weighted_average(scored)))
     short = rows.groupby(["set", "model"], sort=False)["seed"].nunique()
-    short = [f"{name} {variant(model, refit)} ({count})" for (name, model), count in short.items() if count < 3]
+    short = [f"{name} {variant(model, protocol)} ({count})" for (name, model), count in short.items() if count < 3]
     lines += ["", f"Cells with fewer than 3 seeds: {', '.join(short)}." if short else "Every cell has 3 seeds."]
     return lines
 
@@ -344,6 +353,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="only the first LIMIT series of each set (a smoke run)")
     parser.add_argument("--refit", action="store_true",
                         help="the refit protocol: train again on the validation windows for the chosen epochs")
+    parser.add_argument("--max-epochs", type=int, default=MAX_EPOCHS, help="the epoch budget (default %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -359,9 +369,10 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{name} segrnn skipped: its look-back {competition(name).lookback} is prime",
                               flush=True)
                         continue
-                    row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit)
+                    row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
+                                           args.max_epochs)
                     append_rows(args.out, [row], COLUMNS)
-                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, args.refit)} seed={seed}: "
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, (args.refit, args.max_epochs))} seed={seed}: "
                           f"smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
                           f"epochs={row['epochs']} {row['seconds']} s {row['peak_mib']} MiB", flush=True)
