@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tsbridge import Forecaster
-from tsbridge.calibration import ConformalCalibration, conformal_quantile
+from tsbridge.calibration import ConformalCalibration, conformal_quantile, window_scores
 from tsbridge.config import calibration_method, compose_config
 
 LEVELS = (80.0, 90.0)
@@ -90,6 +90,18 @@ def test_per_series_margins_follow_each_series_and_new_series_get_the_pooled_one
     assert torch.equal(separate.apply(one, None, ones, zero, ["b"])[0, 0, 0, 3], loud_margin)  # hi-80
 
 
+def test_recalibrating_takes_the_margins_of_other_windows_pooled():
+    point, actual, scale = gaussian_windows(500, seed=7)
+    series = torch.repeat_interleave(torch.tensor([0, 1]), 250)
+    calibration = ConformalCalibration.fit(point, None, actual, scale, series, ["a", "b"], LEVELS, per_series=True)
+    point, actual, scale = gaussian_windows(300, seed=8, noise=3.0)
+    recalibrated = calibration.recalibrated(window_scores(point, None, actual, scale, len(LEVELS)))
+    newest = ConformalCalibration.fit(point, None, actual, scale, torch.zeros(300, dtype=torch.long), ["a"], LEVELS)
+    assert recalibrated.windows == 300 and recalibrated.series_margins is None and recalibrated.around_point
+    torch.testing.assert_close(recalibrated.margins, newest.margins)
+    assert (recalibrated.margins > 2 * calibration.margins).all()  # the louder newest errors widen every margin
+
+
 def test_too_few_windows_in_a_series_for_per_series_calibration_says_to_pool():
     point, actual, scale = gaussian_windows(20, seed=6)
     series = torch.tensor([0] * 15 + [1] * 5)
@@ -136,6 +148,39 @@ def test_the_backtest_reports_calibrated_and_raw_intervals_and_the_plot_draws_bo
     assert row["crps"] <= row["raw_crps"] * 1.02  # calibration costs no sharpness worth the name
     lines = calibrated_quantiles.plot_calibration(backtest).axes[0].get_lines()
     assert [line.get_label() for line in lines] == ["calibrated", "y, calibrated", "y, raw"]
+
+
+def louder_after(frame: pd.DataFrame, share: float, noise: float, seed: int = 1) -> pd.DataFrame:
+    """``frame`` with N(0, noise^2) added to ``y`` from the row at ``share`` of its length on."""
+    changed = frame.copy()
+    first = int(len(frame) * share)
+    changed.loc[first:, "y"] += np.random.default_rng(seed).normal(0, noise, len(frame) - first)
+    return changed
+
+
+def test_a_recalibrated_backtest_follows_errors_that_grew_after_calibration(calibrated_quantiles):
+    drifted = louder_after(noisy_sine(), 0.8, noise=2.0)  # the test part is louder than the validation part
+    fixed = calibrated_quantiles.backtest(drifted, start=0.8).metrics.loc["y"]
+    recalibrated = calibrated_quantiles.backtest(drifted, start=0.8, recalibrate=True).metrics.loc["y"]
+    for level in (80, 90):
+        assert fixed[f"coverage-{level}"] < level / 100 - 0.1  # the validation's margins are too narrow now
+        assert recalibrated[f"coverage-{level}"] > fixed[f"coverage-{level}"] + 0.05
+    assert recalibrated["raw_coverage-80"] == fixed["raw_coverage-80"]  # the network's own are untouched
+    with pytest.raises(ValueError, match=r"needs \d+ windows \(the calibration's count\) observed before the first "
+                                         r"origin, and the frame holds \d+; pass a frame that starts earlier"):
+        calibrated_quantiles.backtest(drifted.iloc[1500:], start=0.5, recalibrate=True)
+
+
+def test_a_recalibrated_origin_reads_no_value_after_itself(calibrated_quantiles):
+    frame = noisy_sine()
+    changed = louder_after(frame, 0.9, noise=5.0, seed=2)
+    cutoff = frame["date"].iloc[int(len(frame) * 0.9) - 1]  # the last row both frames share
+    first, second = (calibrated_quantiles.backtest(f, start=0.8, recalibrate=True).forecasts for f in (frame, changed))
+    before = first["origin"] <= cutoff
+    assert before.any() and (~before).any()
+    bounds = [column for column in first.columns if column.startswith("forecast-")]
+    pd.testing.assert_frame_equal(first.loc[before, bounds], second.loc[before, bounds])
+    assert not first.loc[~before, bounds].equals(second.loc[~before, bounds])
 
 
 def test_calibration_round_trips_through_save_and_load(calibrated_quantiles, tmp_path):

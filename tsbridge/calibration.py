@@ -21,6 +21,14 @@ margin from 9 is noisy).
 ``per_series=True`` keeps one margin per series instead, for long series whose errors differ in shape; a series
 that was not calibrated (a new one at predict time) falls back to the pooled margin.
 
+**Recalibration as the data arrive** (``Predictor.backtest(..., recalibrate=True)``): a forecaster in use can be
+calibrated again on its newest data, which fixed margins cannot follow when the errors drift (EPF BE:
+validation-calibrated 80% intervals covered 76% of the test days). A recalibrated backtest gives each origin the
+margins of the newest windows (stride 1, every series) whose values are all observed by that origin, as many as the
+calibration had: a rolling split-conformal set (with drift, the setting of Gibbs & Candès, 2021), pooled over the
+series. At the first origin those are the calibration windows themselves when the frame holds them; no origin reads
+a value after itself.
+
 Windows overlap (stride 1), so they are not exchangeable in the strict sense; like NeuralForecast's and
 statsforecast's conformal intervals, the guarantee is then approximate, which the backtest's raw-versus-calibrated
 coverage makes visible.
@@ -30,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -69,6 +77,12 @@ def _scores(point: Tensor, quantiles: Tensor | None, actual: Tensor, n_levels: i
         return (actual - point).abs().unsqueeze(-1).expand(*actual.shape, n_levels)
     return torch.stack([torch.maximum(quantiles[..., lo] - actual, actual - quantiles[..., hi])
                         for lo, hi in _interval_positions(n_levels)], dim=-1)
+
+
+def window_scores(point: Tensor, quantiles: Tensor | None, actual: Tensor, scale: Tensor, n_levels: int) -> Tensor:
+    """Normalised conformity scores ``(N, H, T, K)`` of windows: :func:`_scores` divided by each window's ``scale``
+    ``(N, 1, T)``."""
+    return _scores(point, quantiles, actual, n_levels) / scale.unsqueeze(-1)
 
 
 def _margins(scores: Tensor, levels: Sequence[float]) -> Tensor:
@@ -118,7 +132,7 @@ class ConformalCalibration:
             ValueError: too few windows for a level (pooled, or in some series with ``per_series``).
         """
         levels = tuple(check_levels(levels))
-        scores = _scores(point, quantiles, actual, len(levels)) / scale.unsqueeze(-1)
+        scores = window_scores(point, quantiles, actual, scale, len(levels))
         series_margins = None
         if per_series:
             try:
@@ -129,6 +143,16 @@ class ConformalCalibration:
         return cls(levels=levels, around_point=quantiles is None, margins=_margins(scores, levels).double(),
                    windows=len(scores), series_margins=None if series_margins is None else series_margins.double(),
                    series_ids=tuple(series_ids) if per_series else ())
+
+    def recalibrated(self, scores: Tensor) -> ConformalCalibration:
+        """The same calibration with pooled margins from other windows' ``scores`` ``(N, H, T, K)``
+        (:func:`window_scores`, e.g. the newest observed ones); per-series margins are dropped (recalibration pools).
+
+        Raises:
+            ValueError: too few windows for a level.
+        """
+        return replace(self, margins=_margins(scores, self.levels).double(), windows=len(scores),
+                       series_margins=None, series_ids=())
 
     def _window_margins(self, series: Tensor, series_ids: Sequence[Hashable]) -> Tensor:
         """Margins ``(N, H, T, K)`` for windows of the series at positions ``series`` of ``series_ids``."""

@@ -206,12 +206,16 @@ class Forecaster:
         for those steps. See :meth:`tsbridge.predictor.Predictor.predict`."""
         return self._fitted().predict(df, horizon, future)
 
-    def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False) -> Backtest:
+    def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False,
+                 recalibrate: bool = False) -> Backtest:
         """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df`` from
         ``start`` (a timestamp, a row position >= 0, a fraction of each series, or None: the earliest), each
         reading only the ``lookback`` rows up to its origin; all origins in one batched pass
         (:meth:`tsbridge.predictor.Predictor.backtest`). With ``retrain`` the model is fitted again, with the last
-        ``fit``'s settings, on the rows up to each distinct origin time (slow: one training per origin).
+        ``fit``'s settings, on the rows up to each distinct origin time (slow: one training per origin). With
+        ``recalibrate`` (a calibrated model) each origin's intervals are calibrated again on the calibration windows
+        plus the backtest's windows already observed by then, as a forecaster recalibrated on its newest data
+        would be (pooled over the series; :mod:`tsbridge.calibration`).
 
         Returns:
             ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and
@@ -220,7 +224,10 @@ class Forecaster:
         """
         predictor = self._fitted()
         if not retrain:
-            return predictor.backtest(df, start, stride)
+            return predictor.backtest(df, start, stride, recalibrate)
+        if recalibrate:
+            raise ValueError("recalibrate=True is for a fitted model's backtest; a retraining backtest calibrates "
+                             "each refit on its own validation part")
         if self.result is None:
             raise NotFittedError("a retraining backtest needs the fit settings: call fit() (a loaded forecaster "
                                  "only predicts)")

@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from tsbridge import persistence
-from tsbridge.calibration import ConformalCalibration
+from tsbridge.calibration import ConformalCalibration, window_scores
 from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, WindowDataset, collate_windows,
                            extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
 from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
@@ -338,22 +338,33 @@ class Predictor:
                 parts.append(part)
         return pd.concat(parts, ignore_index=True)
 
-    def backtest(self, frame: pd.DataFrame, start: Start = None, stride: int = 1) -> Backtest:
+    def backtest(self, frame: pd.DataFrame, start: Start = None, stride: int = 1,
+                 recalibrate: bool = False) -> Backtest:
         """Rolling-origin evaluation of ``frame``: every ``stride``-th origin from ``start`` (see :meth:`origins`),
         each forecast reading only the ``lookback`` rows up to its origin (and the known-future values of its
         ``horizon`` forecast rows), in one batched pass. Metrics per target: mse, mae, rmse, mape, smape and, for
         interval models, crps, coverage-<level> and width-<level> (original units). A calibrated predictor
         reports its calibrated intervals there and the network's own beside them as ``raw_crps``,
-        ``raw_coverage-<level>``, ``raw_width-<level>`` (when the network forecasts intervals)."""
+        ``raw_coverage-<level>``, ``raw_width-<level>`` (when the network forecasts intervals).
+
+        ``recalibrate`` (a calibrated predictor): each origin's margins also take in the scores of the earlier
+        backtest windows whose values are all observed by that origin, as a forecaster calibrated again on the
+        newest data would have (:meth:`ConformalCalibration.recalibrated`; pooled over the series)."""
         series = self.prepare(frame)
         origins = self.origins(series, start, stride)
+        if recalibrate and self.calibration is None:
+            raise ValueError("recalibrate=True needs a calibrated model: fit with calibration='conformal' or call "
+                             "calibrate() first")
         if self.calibration is None:
             forecasts = self.forecast_table(series, origins)
             return Backtest(forecasts, backtest_metrics(forecasts, self.levels))
         dataset = self.windows(series, origins)
         raw, spread, positions = self._forecast_windows(dataset)  # one pass serves both tables
-        forecasts = self._table(series, origins, self._calibrate(raw, spread, positions, series.series_ids,
-                                                                 len(dataset.values)), self.levels)
+        if recalibrate:
+            calibrated = self._recalibrated(series, origins, raw, spread)
+        else:
+            calibrated = self._calibrate(raw, spread, positions, series.series_ids, len(dataset.values))
+        forecasts = self._table(series, origins, calibrated, self.levels)
         metrics = backtest_metrics(forecasts, self.levels)
         if self.module.output.levels:
             own = self.module.output.levels
@@ -361,6 +372,37 @@ class Predictor:
             interval = [column for column in raw_metrics.columns if column.startswith(("crps", "coverage-", "width-"))]
             metrics = metrics.join(raw_metrics[interval].add_prefix("raw_"))
         return Backtest(forecasts, metrics)
+
+    def _recalibrated(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor) -> Forecast:
+        """``raw`` forecasts at ``origins`` with intervals recalibrated origin by origin (see :meth:`backtest`): each
+        origin's margins come from the newest ``calibration.windows`` stride-1 windows of ``series`` whose values
+        are all observed by then."""
+        calibration = self.calibration
+        pool = self.origins(series)  # every stride-1 window
+        pool_known = _times(series, pool + torch.tensor([0, self.horizon]))  # when its last value is observed
+        order = np.argsort(pool_known, kind="stable")
+        pool, pool_known = pool[torch.from_numpy(order)], pool_known[order]
+        origin_times = _times(series, origins)
+        size = calibration.windows
+        first = int(np.searchsorted(pool_known, origin_times.min(), side="right"))
+        if first < size:
+            raise ValueError(f"recalibrate=True needs {size} windows (the calibration's count) observed before the "
+                             f"first origin, and the frame holds {first}; pass a frame that starts earlier, e.g. with "
+                             "the validation part")
+        last = int(np.searchsorted(pool_known, origin_times.max(), side="right"))
+        needed = pool[first - size : last]
+        forecast, needed_spread, _ = self._forecast_windows(self.windows(series, needed))
+        scores = window_scores(forecast.point, forecast.quantiles, self.actuals(series, needed), needed_spread,
+                               len(calibration.levels))
+        quantiles = torch.empty(*raw.point.shape, 2 * len(calibration.levels) + 1, dtype=torch.float64)
+        no_series = torch.zeros(len(origins), dtype=torch.int64)
+        for time in np.unique(origin_times):
+            end = int(np.searchsorted(pool_known, time, side="right")) - (first - size)
+            margins = calibration.recalibrated(scores[end - size : end])
+            at = torch.from_numpy(np.flatnonzero(origin_times == time))
+            quantiles[at] = margins.apply(raw.point[at], None if raw.quantiles is None else raw.quantiles[at],
+                                          spread[at], no_series[at], [None])
+        return raw._replace(quantiles=quantiles)
 
     def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,
                    per_series: bool = False) -> Predictor:
@@ -453,6 +495,13 @@ class Predictor:
     def load(cls, path: str | Path) -> Predictor:
         """Read a predictor written by :meth:`save` (nothing is unpickled)."""
         return cls(**persistence.load(path).fields)
+
+
+def _times(series: SeriesFrame, pairs: Tensor) -> np.ndarray:
+    """The timestamps of ``(series, row)`` pairs as one comparable array (int64 nanoseconds for datetimes, which
+    also orders series in different time zones)."""
+    stamps = pd.Index([series.timestamps[s][row] for s, row in pairs.tolist()])
+    return stamps.asi8 if isinstance(stamps, pd.DatetimeIndex) else stamps.to_numpy()
 
 
 def _first_origin(start: Start, stamps: pd.Index) -> int:
