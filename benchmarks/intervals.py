@@ -100,6 +100,8 @@ CONFIGS = {
         "calibration": "conformal", "calibration_per_series": True}),
     "blend+cov quantile conformal recalibrated": Config("blend", True, "quantile", {"calibration": "conformal"},
                                                         recalibrate=True),
+    "blend+cov quantile conformal per series recalibrated": Config("blend", True, "quantile", {
+        "calibration": "conformal", "calibration_per_series": True}, recalibrate=True),
 }
 # Recurrent settings shared by every learned row (not tuned on the test part: the defaults, one-day segments).
 TRAINING = {"hidden_size": 64, "max_epochs": 15, "batch_size": 64, "lr": 0.001, "importance": False}

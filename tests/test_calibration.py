@@ -3,6 +3,8 @@ and per-series margins, and the path through fit, backtest, plots and save/load.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,3 +209,29 @@ def test_bad_calibration_settings_name_the_option():
         short_fit("quantile", calibration="isotonic")
     with pytest.raises(ValueError, match="set the levels"):
         calibration_method(compose_config(["calibration.method=conformal"]))
+
+
+def two_loudness_panel(n_rows: int = 1200) -> pd.DataFrame:
+    """Series ``quiet`` (2 sin(hourly day) + N(0, 1)) and ``loud`` (the same with N(0, 3^2) noise)."""
+    wave = 2 * np.sin(np.arange(n_rows) * 2 * np.pi / 24)
+    return pd.concat([pd.DataFrame({"date": pd.date_range("2020-01-01", periods=n_rows, freq="h"), "series": name,
+                                    "y": wave + np.random.default_rng(seed).normal(0, noise, n_rows)})
+                      for seed, (name, noise) in enumerate((("quiet", 1.0), ("loud", 3.0)))], ignore_index=True)
+
+
+def test_a_recalibrated_backtest_keeps_per_series_margins_per_series():
+    panel = two_loudness_panel()
+    forecaster = Forecaster("lstm", lookback=48, horizon=12, hidden_size=8, max_epochs=2, levels=list(LEVELS),
+                            loss="mse", calibration="conformal", calibration_per_series=True, progress=False)
+    forecaster.fit(panel, target="y", time_col="date", id_col="series", val_size=0.3, test_size=0.3, logger=False)
+    predictor = forecaster.predictor
+    pooled = replace(predictor, calibration=replace(predictor.calibration, series_margins=None, series_ids=()))
+
+    def coverage_80(chosen) -> pd.Series:
+        rows = chosen.backtest(panel, start=0.7, recalibrate=True).forecasts
+        inside = rows["actual"].between(rows["forecast-lo-80"], rows["forecast-hi-80"])
+        return inside.groupby(rows["series"]).mean()
+
+    separate, together = coverage_80(predictor), coverage_80(pooled)
+    assert (separate - 0.8).abs().max() < 0.08
+    assert together["loud"] < separate["loud"] - 0.03 and together["quiet"] > separate["quiet"] + 0.03

@@ -26,7 +26,7 @@ calibrated again on its newest data, which fixed margins cannot follow when the 
 validation-calibrated 80% intervals covered 76% of the test days). A recalibrated backtest gives each origin the
 margins of the newest windows (stride 1, every series) whose values are all observed by that origin, as many as the
 calibration had: a rolling split-conformal set (with drift, the setting of Gibbs & Candès, 2021), pooled over the
-series. At the first origin those are the calibration windows themselves when the frame holds them; no origin reads
+series, or per series (each its share of them) when the calibration was per series. At the first origin those are the calibration windows themselves when the frame holds them; no origin reads
 a value after itself.
 
 Windows overlap (stride 1), so they are not exchangeable in the strict sense; like NeuralForecast's and
@@ -146,7 +146,8 @@ class ConformalCalibration:
 
     def recalibrated(self, scores: Tensor) -> ConformalCalibration:
         """The same calibration with pooled margins from other windows' ``scores`` ``(N, H, T, K)``
-        (:func:`window_scores`, e.g. the newest observed ones); per-series margins are dropped (recalibration pools).
+        (:func:`window_scores`, e.g. the newest observed ones); per-series margins are dropped (the caller
+        recalibrates each series with its own scores when it wants them per series).
 
         Raises:
             ValueError: too few windows for a level.

@@ -215,7 +215,7 @@ class Forecaster:
         ``fit``'s settings, on the rows up to each distinct origin time (slow: one training per origin). With
         ``recalibrate`` (a calibrated model) each origin's intervals are calibrated again on the calibration windows
         plus the backtest's windows already observed by then, as a forecaster recalibrated on its newest data
-        would be (pooled over the series; :mod:`tsbridge.calibration`).
+        would be (per series when calibrated per series; :mod:`tsbridge.calibration`).
 
         Returns:
             ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and

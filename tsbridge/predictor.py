@@ -347,9 +347,9 @@ class Predictor:
         reports its calibrated intervals there and the network's own beside them as ``raw_crps``,
         ``raw_coverage-<level>``, ``raw_width-<level>`` (when the network forecasts intervals).
 
-        ``recalibrate`` (a calibrated predictor): each origin's margins also take in the scores of the earlier
-        backtest windows whose values are all observed by that origin, as a forecaster calibrated again on the
-        newest data would have (:meth:`ConformalCalibration.recalibrated`; pooled over the series)."""
+        ``recalibrate`` (a calibrated predictor): each origin's margins come from the newest stride-1 windows of
+        ``frame`` whose values are all observed by that origin, as many as the calibration had (per series with
+        per-series calibration), as a forecaster calibrated again on its newest data would have them."""
         series = self.prepare(frame)
         origins = self.origins(series, start, stride)
         if recalibrate and self.calibration is None:
@@ -375,34 +375,51 @@ class Predictor:
 
     def _recalibrated(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor) -> Forecast:
         """``raw`` forecasts at ``origins`` with intervals recalibrated origin by origin (see :meth:`backtest`): each
-        origin's margins come from the newest ``calibration.windows`` stride-1 windows of ``series`` whose values
-        are all observed by then."""
+        origin's margins come from the newest stride-1 windows of ``series`` whose values are all observed by then,
+        as many as the calibration had; per series (that series' share of them) when it was calibrated per series."""
         calibration = self.calibration
+        per_series = calibration.series_margins is not None
+        every = list(range(len(series.values)))
+        groups = [[s] for s in every] if per_series else [every]
+        size = calibration.windows // (len(calibration.series_ids) if per_series else 1)
         pool = self.origins(series)  # every stride-1 window
-        pool_known = _times(series, pool + torch.tensor([0, self.horizon]))  # when its last value is observed
-        order = np.argsort(pool_known, kind="stable")
-        pool, pool_known = pool[torch.from_numpy(order)], pool_known[order]
+        quantiles = torch.empty(*raw.point.shape, 2 * len(calibration.levels) + 1, dtype=torch.float64)
+        for members in groups:
+            mine = torch.isin(origins[:, 0], torch.tensor(members))
+            if mine.any():
+                at = torch.from_numpy(np.flatnonzero(mine.numpy()))
+                quantiles[at] = self._recalibrated_group(
+                    series, origins[at], Forecast(raw.point[at], None if raw.quantiles is None else raw.quantiles[at]),
+                    spread[at], pool[torch.isin(pool[:, 0], torch.tensor(members))], size)
+        return raw._replace(quantiles=quantiles)
+
+    def _recalibrated_group(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor, pool: Tensor,
+                            size: int) -> Tensor:
+        """Recalibrated quantiles of ``raw`` (one group of series) from the newest ``size`` windows of ``pool``
+        observed by each origin."""
+        known = _times(series, pool + torch.tensor([0, self.horizon]))  # when each window's last value is observed
+        order = np.argsort(known, kind="stable")
+        pool, known = pool[torch.from_numpy(order)], known[order]
         origin_times = _times(series, origins)
-        size = calibration.windows
-        first = int(np.searchsorted(pool_known, origin_times.min(), side="right"))
+        first = int(np.searchsorted(known, origin_times.min(), side="right"))
         if first < size:
             raise ValueError(f"recalibrate=True needs {size} windows (the calibration's count) observed before the "
                              f"first origin, and the frame holds {first}; pass a frame that starts earlier, e.g. with "
                              "the validation part")
-        last = int(np.searchsorted(pool_known, origin_times.max(), side="right"))
+        last = int(np.searchsorted(known, origin_times.max(), side="right"))
         needed = pool[first - size : last]
         forecast, needed_spread, _ = self._forecast_windows(self.windows(series, needed))
         scores = window_scores(forecast.point, forecast.quantiles, self.actuals(series, needed), needed_spread,
-                               len(calibration.levels))
-        quantiles = torch.empty(*raw.point.shape, 2 * len(calibration.levels) + 1, dtype=torch.float64)
+                               len(self.calibration.levels))
+        quantiles = torch.empty(*raw.point.shape, 2 * len(self.calibration.levels) + 1, dtype=torch.float64)
         no_series = torch.zeros(len(origins), dtype=torch.int64)
         for time in np.unique(origin_times):
-            end = int(np.searchsorted(pool_known, time, side="right")) - (first - size)
-            margins = calibration.recalibrated(scores[end - size : end])
+            end = int(np.searchsorted(known, time, side="right")) - (first - size)
+            margins = self.calibration.recalibrated(scores[end - size : end])
             at = torch.from_numpy(np.flatnonzero(origin_times == time))
             quantiles[at] = margins.apply(raw.point[at], None if raw.quantiles is None else raw.quantiles[at],
                                           spread[at], no_series[at], [None])
-        return raw._replace(quantiles=quantiles)
+        return quantiles
 
     def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,
                    per_series: bool = False) -> Predictor:
