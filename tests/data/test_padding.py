@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from tsbridge.data import DataValidationError, SeriesTooShortError, WindowDataModule, WindowDataset, split_ranges
+from tsbridge.data import (DataValidationError, SeriesTooShortError, StridedWindows, WindowDataModule, WindowDataset,
+                           split_ranges)
 
 LOOKBACK, HORIZON, MIN_LOOKBACK = 8, 2, 3
 SPLIT = (0.6, 0.2, 0.2)
@@ -152,6 +153,13 @@ def test_bad_min_lookbacks_are_refused_by_name(markers, bad):
     with pytest.raises(DataValidationError, match="min_lookback") as error:
         module(markers, [40], min_lookback=bad)
     assert isinstance(error.value, ValueError)
+
+
+def test_strided_windows_count_from_negative_begins():
+    windows = StridedWindows.from_ranges([(-5, 6), (-3, 5), (-2, 20)], LOOKBACK, HORIZON, stride=3)
+    # Spans of 11, 8 and 22 rows, windows of 10: start -5; none; starts -2, 1, 4, 7, 10 (the last reads rows 10..19).
+    assert windows.counts.tolist() == [1, 0, 5]
+    assert windows.pairs().tolist() == [[0, -5], [2, -2], [2, 1], [2, 4], [2, 7], [2, 10]]
 
 
 def test_a_window_never_starts_at_or_before_minus_lookback(markers):

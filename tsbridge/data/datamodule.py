@@ -117,10 +117,9 @@ class WindowDataModule(L.LightningDataModule):
             pandas' inference). Every series is read on this frequency's grid: a skipped timestamp is a missing
             row (see ``fill``), never two adjacent rows.
         drop_short: drop series shorter than ``lookback + horizon`` (one window; ``min_lookback + horizon`` with
-            padding) instead of raising, naming every
-            one in a single warning with their count. A panel's series that are long enough but whose training
-            part holds no window under ``split`` are kept (scaled on their training rows, validated, forecast)
-            and named in a single warning too: no series leaves training unsaid.
+            padding) instead of raising, naming every one in a single warning with their count. A panel's series
+            that are long enough but whose training part holds no window under ``split`` are kept (scaled on their
+            training rows, validated, forecast) and named in a single warning too: no series leaves training unsaid.
         seed: seed of the training shuffle, whose order depends only on ``(seed, epoch)``.
     """
 
@@ -231,7 +230,8 @@ class WindowDataModule(L.LightningDataModule):
         """Name, in one warning, the series long enough for a window whose training part holds none under the
         split (e.g. 14 values, ``lookback + horizon = 14``, validation taking the last 3; with padding, fewer than
         ``min_lookback + horizon`` training rows): they stay in the data, scaled on their training rows, validated
-        where they hold a validation window and forecast, but no training window comes from them. (When no series holds one, :meth:`_check_splits` has already refused the split.)"""
+        where they hold a validation window and forecast, but no training window comes from them. (When no series
+        holds one, :meth:`_check_splits` has already refused the split.)"""
         train = StridedWindows.from_ranges([r["train"] for r in self.row_ranges], self.lookback, self.horizon)
         untrained = [(series_id, r["train"][1])
                      for series_id, r, count in zip(self.series_ids, self.row_ranges, train.counts) if count == 0]
@@ -326,8 +326,8 @@ class WindowDataModule(L.LightningDataModule):
 
     def train_through_validation(self) -> None:
         """From now on, train on the validation rows too: the training windows become every window of
-        ``[0, end of validation)`` per series (from ``-pad`` with ``min_lookback``) (a refit once the epochs were chosen on validation,
-        :func:`tsbridge.fitting.fit` with ``refit``).
+        ``[0, end of validation)`` per series, from ``-pad`` with ``min_lookback`` (a refit once the epochs were
+        chosen on validation, :func:`tsbridge.fitting.fit` with ``refit``).
 
         The scaler stays fitted on the training rows, so a model trained this way forecasts with the scaling a data
         module rebuilt from the same config has (``tsbridge-eval``, ``tsbridge-predict``). Test windows are

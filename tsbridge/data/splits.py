@@ -92,9 +92,9 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
         ratios = _ratios(split)
         borders, no_test = _ratio_borders(n_rows, ratios), ratios[2] == 0
     train_end, val_end, test_end = borders
-    first = 0 if min_lookback is None else min_lookback - lookback  # -pad: the earliest (padded) row a window reads
+    earliest = 0 if min_lookback is None else min_lookback - lookback  # -pad: the first (padded) row a window reads
     return {
-        "train": (first, train_end),
-        "val": (max(first, train_end - lookback), val_end),
-        "test": (test_end, test_end) if no_test else (max(first, val_end - lookback), test_end),
+        "train": (earliest, train_end),
+        "val": (max(earliest, train_end - lookback), val_end),
+        "test": (test_end, test_end) if no_test else (max(earliest, val_end - lookback), test_end),
     }

@@ -52,7 +52,8 @@ class StridedWindows:
     def from_ranges(
         cls, row_ranges: Sequence[tuple[int, int]], lookback: int, horizon: int, stride: int = 1
     ) -> StridedWindows:
-        """Every window whose ``lookback + horizon`` rows lie in its series' rows ``[begin, end)``."""
+        """Every window whose ``lookback + horizon`` rows lie in its series' rows ``[begin, end)``; a negative
+        ``begin`` counts the padded rows before row 0 (the count depends only on ``end - begin``)."""
         begins, ends = np.asarray(row_ranges, dtype=np.int64).reshape(-1, 2).T
         return cls(begins, np.maximum(0, (ends - lookback - horizon - begins) // stride + 1), stride)
 
