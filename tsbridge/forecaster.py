@@ -58,10 +58,12 @@ class Forecaster:
             warnings).
         **options: any key of the composed ``model``, ``module``, ``trainer`` or ``data`` config, routed to the
             node that has it (``hidden_size`` -> ``model.hidden_size``, ``max_epochs`` -> ``trainer.max_epochs``,
-            ``batch_size`` -> ``data.batch_size``), plus ``lr``/``weight_decay`` (``module.optimizer.*``) and
-            ``seed``, ``threads`` (torch's CPU threads during a fit, :mod:`tsbridge.threads`), ``refit`` (True: once
-            early stopping has chosen the epochs, train again on the training and validation windows for that many
-            epochs and keep that model, :func:`tsbridge.fitting.fit`), ``calibration``
+            ``batch_size`` -> ``data.batch_size``; ``min_lookback`` -> ``data.min_lookback``, edge padding that lets
+            a panel's series shorter than ``lookback + horizon`` train and forecast), plus ``lr``/``weight_decay``
+            (``module.optimizer.*``) and ``seed``, ``threads`` (torch's CPU threads during a fit,
+            :mod:`tsbridge.threads`), ``refit`` (True: once early stopping has chosen the epochs, train again on the
+            training and validation windows for that many epochs and keep that model, :func:`tsbridge.fitting.fit`),
+            ``calibration``
             (``"conformal"``: calibrated intervals, :mod:`tsbridge.calibration`) and ``calibration_per_series``. Everything not
             given keeps its YAML default. Unknown names raise ``TypeError``.
 

@@ -2,8 +2,9 @@
 
 A saved predictor is a directory holding
 
-* ``forecaster.json``: format version, the module's hyperparameters (net config included), the data settings,
-  scaler statistics, frequency, the last ``lookback`` rows of each training series (so ``predict()`` needs no
+* ``forecaster.json``: format version, the module's hyperparameters (net config included), the data settings
+  (``min_lookback`` among them; a save without it has no padding), scaler statistics, frequency, the last
+  ``lookback`` rows of each training series (all of a shorter one's, with padding; so ``predict()`` needs no
   frame) and the caller's extras (the Forecaster keeps its overrides, fit arguments, metrics and blend trajectory);
 * ``weights.pt``: the module's ``state_dict``, plain tensors read with ``torch.load(weights_only=True)``.
 
@@ -119,6 +120,7 @@ def _data_to_json(predictor: Predictor) -> dict[str, Any]:
     scaler = predictor.scaler
     return {
         **{key: getattr(predictor, key) for key in _SETTINGS},
+        "min_lookback": predictor.min_lookback,
         "target_cols": [_label_to_json(c) for c in predictor.target_cols],
         "input_cols": [_label_to_json(c) for c in predictor.input_cols],
         "future_features": [_label_to_json(c) for c in predictor.future_features],
@@ -173,7 +175,8 @@ def _predictor_fields(saved: dict[str, Any], module: ForecastModule, file: Path)
     return {"module": module, "target_cols": target_cols, "input_cols": input_cols, "scaler": scaler,
             "calibration": calibration,
             "history": history, "future_features": [_label_from_json(c) for c in saved["future_features"]],
-            "calendar": calendar, **{key: saved[key] for key in _SETTINGS}}
+            "calendar": calendar, "min_lookback": saved.get("min_lookback"),  # absent from older saves: no padding
+            **{key: saved[key] for key in _SETTINGS}}
 
 
 def _check_replaceable(path: Path) -> None:
@@ -355,9 +358,15 @@ def _check_consistent(file: Path, data: dict[str, Any], net: dict[str, Any]) -> 
         if net.get(key) != value:
             raise CorruptFileError(f"{file}: the data settings give {key}={value} but the saved net was built with "
                                    f"{key}={net.get(key)}; the file was edited or damaged")
-    short = [len(v["values"]) for v in data["values"] if len(v["values"]) < data["lookback"]]
+    min_lookback = data.get("min_lookback")
+    if min_lookback is not None and (isinstance(min_lookback, bool) or not isinstance(min_lookback, int)
+                                     or not 1 <= min_lookback <= data["lookback"]):
+        raise _damaged(file, "data.min_lookback", f"is {min_lookback!r}, not an integer from 1 to "
+                       f"lookback={data['lookback']}")
+    needed, name = (data["lookback"], "lookback") if min_lookback is None else (min_lookback, "min_lookback")
+    short = [len(v["values"]) for v in data["values"] if len(v["values"]) < needed]
     if short:
-        raise CorruptFileError(f"{file}: a saved series has {short[0]} rows, fewer than lookback={data['lookback']}")
+        raise CorruptFileError(f"{file}: a saved series has {short[0]} rows, fewer than {name}={needed}")
 
 
 def load(path: str | Path) -> SavedPredictor:

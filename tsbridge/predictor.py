@@ -71,6 +71,9 @@ class Predictor:
         target_cols, input_cols: channel names, targets first (the batch contract).
         time_col, id_col, fill: how frames are read (see :func:`tsbridge.data.prepare_series`).
         lookback, horizon: the window lengths the net was trained with.
+        min_lookback: with edge padding (the data module's ``min_lookback``), the fewest real rows a forecast
+            reads: a series of at least that many rows is forecast, its look-back padded with copies of its first
+            row; None: ``lookback`` rows are needed.
         freq: pandas offset alias of the time axis; None for integer time axes.
         scaler: the scaler fitted on the training rows, or None.
         history: the training series in original units (after loading: their last ``lookback`` rows), which
@@ -93,6 +96,7 @@ class Predictor:
     scaler: StandardScaler | None
     history: SeriesFrame
     batch_size: int
+    min_lookback: int | None = None
     future_features: list[Hashable] = field(default_factory=list)
     calendar: tuple[str, ...] = ()
     calibration: ConformalCalibration | None = None
@@ -111,6 +115,7 @@ class Predictor:
             time_col=datamodule.time_col, id_col=datamodule.id_col, fill=datamodule.fill,
             lookback=datamodule.lookback, horizon=datamodule.horizon, freq=freq, scaler=datamodule.scaler,
             history=replace(datamodule.series, freq=freq), batch_size=datamodule.eval_batch_size,
+            min_lookback=datamodule.min_lookback,
             future_features=future_feature_columns(datamodule.series), calendar=datamodule.series.calendar,
         )
 
@@ -118,6 +123,15 @@ class Predictor:
     def model(self) -> str:
         """The registry name of the model (``blend``, ``attention`` ...)."""
         return self.module.model_name
+
+    @property
+    def shortest_lookback(self) -> int:
+        """The fewest real rows a forecast reads: ``min_lookback`` with padding, else ``lookback``."""
+        return self.lookback if self.min_lookback is None else self.min_lookback
+
+    def _lookback_setting(self) -> str:
+        """``lookback=8`` or ``min_lookback=3``: the option that sets :attr:`shortest_lookback`, for messages."""
+        return f"lookback={self.lookback}" if self.min_lookback is None else f"min_lookback={self.min_lookback}"
 
     @property
     def n_targets(self) -> int:
@@ -169,7 +183,16 @@ class Predictor:
 
     def windows(self, series: SeriesFrame, origins: Tensor) -> WindowDataset:
         """Windows ending at ``(series, origin)`` pairs ``origins`` (int64 ``(N, 2)``), without targets; with
-        known-future inputs they read those of the ``horizon`` rows after each origin (which must exist)."""
+        known-future inputs they read those of the ``horizon`` rows after each origin (which must exist). With
+        ``min_lookback``, an origin closer than ``lookback`` rows to its series' start is read edge-padded.
+
+        Raises:
+            ValueError: an origin before row ``shortest_lookback - 1`` (fewer real rows than the model reads).
+        """
+        first = self.shortest_lookback - 1
+        if len(origins) and int(origins[:, 1].min()) < first:
+            raise ValueError(f"an origin at row {int(origins[:, 1].min())} has fewer rows up to it than "
+                             f"{self._lookback_setting()}; the first origin of a series is row {first}")
         starts = origins.clone()
         starts[:, 1] += 1 - self.lookback
         return WindowDataset(**self._scaled(series), index=starts, lookback=self.lookback, horizon=self.horizon,
@@ -221,9 +244,9 @@ class Predictor:
     def _ends(self, series: SeriesFrame, future: pd.DataFrame | None) -> tuple[SeriesFrame, Tensor]:
         """The series extended by their known future (when the model reads it) and the origin at each one's end."""
         for series_id, length in zip(series.series_ids, series.lengths):
-            if length < self.lookback:
+            if length < self.shortest_lookback:
                 raise SeriesTooShortError(f"series {series_id!r} has {length} rows, fewer than "
-                                          f"lookback={self.lookback}")
+                                          f"{self._lookback_setting()}")
         origins = torch.tensor([[s, n - 1] for s, n in enumerate(series.lengths)], dtype=torch.int64).reshape(-1, 2)
         if not self.n_future:
             if future is not None:
@@ -239,7 +262,8 @@ class Predictor:
         training data), in original units.
 
         Args:
-            frame: the recent data (at least ``lookback`` rows per series, the training columns).
+            frame: the recent data (at least ``lookback`` rows per series, ``min_lookback`` with padding; the
+                training columns).
             horizon: steps returned, at most the trained horizon.
             future: for a model with future features, their values over the forecast steps: the time column (or
                 index), the id column of a panel and each future feature, for the next ``horizon`` timestamps of
@@ -270,7 +294,8 @@ class Predictor:
         return pd.concat(parts, keys=series.series_ids, names=[self.id_col, self.time_name])
 
     def origins(self, series: SeriesFrame, start: Start = None, stride: int = 1) -> Tensor:
-        """``(series, origin)`` pairs: every ``stride``-th origin from ``start`` with a full look-back and horizon.
+        """``(series, origin)`` pairs: every ``stride``-th origin from ``start`` with a full look-back (with
+        ``min_lookback``: at least that many rows, the rest padded) and horizon.
 
         ``start``: a timestamp (the first row at or after it; a tz-naive one on tz-aware data is wall time in the
         data's zone), a row position (int >= 0), a fraction of each series (float in [0, 1)), or None (the
@@ -283,13 +308,13 @@ class Predictor:
             raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
         pairs = []
         for s, stamps in enumerate(series.timestamps):
-            first = max(_first_origin(start, stamps), self.lookback - 1)
+            first = max(_first_origin(start, stamps), self.shortest_lookback - 1)
             origins = torch.arange(first, max(first, len(stamps) - self.horizon), stride, dtype=torch.int64)
             pairs.append(torch.stack([torch.full_like(origins, s), origins], dim=1))
         index = torch.cat(pairs)
         if len(index) == 0:
             raise ValueError(
-                f"no backtest origin from start={start!r}: an origin needs lookback={self.lookback} rows up to it "
+                f"no backtest origin from start={start!r}: an origin needs {self._lookback_setting()} rows up to it "
                 f"and horizon={self.horizon} rows after it (series lengths {series.lengths[:5]})"
             )
         return index

@@ -89,6 +89,12 @@ class WindowDataModule(L.LightningDataModule):
         frame: a DataFrame (wide, or long/panel with ``id_col``), or a name/path for :func:`load_dataset`.
         target_cols: column(s) to forecast.
         lookback, horizon: window lengths L (inputs) and H (forecast).
+        min_lookback: let windows start before a series' first row, so that series shorter than ``lookback +
+            horizon`` train and forecast (a panel's shortest series no longer caps every series' look-back): a
+            window then reads at least ``min_lookback`` real rows (1 to ``lookback``), its up to ``lookback -
+            min_lookback`` missing rows repeating the series' first row, all channels (edge padding, see
+            :mod:`tsbridge.data.windows`). Forecast rows are never padded, the scaler is still fitted on the real
+            training rows only, and a series needs ``min_lookback + horizon`` rows. None: no padding.
         split: ``"ett-hourly"``, ``"ett-15min"`` or three ratios such as ``(0.7, 0.1, 0.2)`` (per series).
         time_col: time column; None uses the frame index.
         feature_cols: extra input columns known up to the forecast origin (past covariates).
@@ -110,10 +116,10 @@ class WindowDataModule(L.LightningDataModule):
         freq: pandas frequency of a datetime time axis; None infers it (the most common step when gaps defeat
             pandas' inference). Every series is read on this frequency's grid: a skipped timestamp is a missing
             row (see ``fill``), never two adjacent rows.
-        drop_short: drop series shorter than ``lookback + horizon`` (one window) instead of raising, naming every
-            one in a single warning with their count. A panel's series that are long enough but whose training
-            part holds no window under ``split`` are kept (scaled on their training rows, validated, forecast)
-            and named in a single warning too: no series leaves training unsaid.
+        drop_short: drop series shorter than ``lookback + horizon`` (one window; ``min_lookback + horizon`` with
+            padding) instead of raising, naming every one in a single warning with their count. A panel's series
+            that are long enough but whose training part holds no window under ``split`` are kept (scaled on their
+            training rows, validated, forecast) and named in a single warning too: no series leaves training unsaid.
         seed: seed of the training shuffle, whose order depends only on ``(seed, epoch)``.
     """
 
@@ -124,6 +130,7 @@ class WindowDataModule(L.LightningDataModule):
         target_cols: Columns,
         lookback: int = 96,
         horizon: int = 24,
+        min_lookback: int | None = None,
         split: Split = (0.7, 0.1, 0.2),
         time_col: Hashable | None = None,
         feature_cols: Columns | None = None,
@@ -146,6 +153,10 @@ class WindowDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=["frame"])  # settings only; the data itself is never copied into hparams
         self.lookback = _positive_int("lookback", lookback)
         self.horizon = _positive_int("horizon", horizon)
+        self.min_lookback = min_lookback if min_lookback is None else _positive_int("min_lookback", min_lookback)
+        if min_lookback is not None and min_lookback > self.lookback:
+            raise DataValidationError(f"min_lookback must be at most lookback={self.lookback} (the rows a window "
+                                      f"reads), got {min_lookback}")
         self.stride = _positive_int("stride", stride)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.eval_batch_size = self.batch_size if eval_batch_size is None else _positive_int(
@@ -165,7 +176,7 @@ class WindowDataModule(L.LightningDataModule):
         # Float64 original units until setup() replaces them by float32 scaled ones: the module holds the data once.
         self._series = self._drop_short(series, drop_short)
         self.row_ranges = [
-            split_ranges(n, split, self.lookback, series_id, freq=self._series.freq)
+            split_ranges(n, split, self.lookback, series_id, freq=self._series.freq, min_lookback=self.min_lookback)
             for n, series_id in zip(self._series.lengths, self._series.series_ids)
         ]
         self._check_splits()
@@ -176,26 +187,39 @@ class WindowDataModule(L.LightningDataModule):
         self.val_dataset: WindowDataset | None = None
         self.test_dataset: WindowDataset | None = None
 
+    @property
+    def shortest_lookback(self) -> int:
+        """The fewest real rows a window's look-back reads: ``min_lookback`` with padding, else ``lookback``."""
+        return self.lookback if self.min_lookback is None else self.min_lookback
+
+    @property
+    def _lookback_name(self) -> str:
+        """The option that sets :attr:`shortest_lookback`, for messages."""
+        return "lookback" if self.min_lookback is None else "min_lookback"
+
     def _drop_short(self, series: SeriesFrame, drop_short: bool) -> SeriesFrame:
-        window = self.lookback + self.horizon
+        window = self.shortest_lookback + self.horizon
+        name = self._lookback_name
         short = [(i, n) for i, n in enumerate(series.lengths) if n < window]
         if not short:
             return series
         if len(series.values) == 1:  # one series: dropping it is no fix, a shorter look-back is
             rows = short[0][1]
             if rows > self.horizon:
-                fix = f"use a lookback of at most {rows - self.horizon}"
+                fix = f"use a {name} of at most {rows - self.horizon}"
             elif rows > 1:
                 fix = f"use a horizon shorter than {rows} rows"
             else:  # no look-back and horizon fit in one row
                 fix = "pass more rows"
-            raise SeriesTooShortError(f"the series has {rows} row{'s' * (rows != 1)}, fewer than lookback + horizon = "
-                                      f"{self.lookback} + {self.horizon} = {window}, the length of one window; {fix}")
+            raise SeriesTooShortError(f"the series has {rows} row{'s' * (rows != 1)}, fewer than {name} + horizon = "
+                                      f"{self.shortest_lookback} + {self.horizon} = {window}, the length of one "
+                                      f"window; {fix}")
         named = [(series.series_ids[i], n) for i, n in short]
-        count = f"{len(short)} of {len(series.values)} series have fewer rows than lookback + horizon = {window}"
+        count = f"{len(short)} of {len(series.values)} series have fewer rows than {name} + horizon = {window}"
         if not drop_short or len(short) == len(series.values):
-            fix = ("pass drop_short=True to train on the others, or use a shorter lookback" if not drop_short
-                   else "none is left to train on; use a shorter lookback")
+            shorter = "a shorter lookback" if self.min_lookback is None else "a smaller min_lookback"
+            fix = (f"pass drop_short=True to train on the others, or use {shorter}" if not drop_short
+                   else f"none is left to train on; use {shorter}")
             raise SeriesTooShortError(f"{count}: {_listed(named, 'rows', limit=5)}; {fix}")
         # Every dropped series is named: the warning is the record of what the model never saw.
         warnings.warn(f"dropping {count}: {_listed(named, 'rows')}", stacklevel=3)
@@ -204,18 +228,20 @@ class WindowDataModule(L.LightningDataModule):
 
     def _warn_untrained(self) -> None:
         """Name, in one warning, the series long enough for a window whose training part holds none under the
-        split (e.g. 14 values, ``lookback + horizon = 14``, validation taking the last 3): they stay in the data,
-        scaled on their training rows, validated where they hold a validation window and forecast, but no training
-        window comes from them. (When no series holds one, :meth:`_check_splits` has already refused the split.)"""
+        split (e.g. 14 values, ``lookback + horizon = 14``, validation taking the last 3; with padding, fewer than
+        ``min_lookback + horizon`` training rows): they stay in the data, scaled on their training rows, validated
+        where they hold a validation window and forecast, but no training window comes from them. (When no series
+        holds one, :meth:`_check_splits` has already refused the split.)"""
         train = StridedWindows.from_ranges([r["train"] for r in self.row_ranges], self.lookback, self.horizon)
         untrained = [(series_id, r["train"][1])
                      for series_id, r, count in zip(self.series_ids, self.row_ranges, train.counts) if count == 0]
         if untrained:
             warnings.warn(
                 f"{len(untrained)} of {len(self.series_ids)} series hold no training window (fewer training rows than "
-                f"lookback + horizon = {self.lookback + self.horizon} under split {self.split!r}): "
-                f"{_listed(untrained, 'training rows')}; they are scaled, validated and forecast but never trained "
-                f"on (a shorter lookback or a smaller validation share trains on them)", stacklevel=3)
+                f"{self._lookback_name} + horizon = {self.shortest_lookback + self.horizon} under split "
+                f"{self.split!r}): {_listed(untrained, 'training rows')}; they are scaled, validated and forecast but "
+                f"never trained on (a shorter {self._lookback_name} or a smaller validation share trains on them)",
+                stacklevel=3)
 
     def _check_splits(self) -> None:
         for part in SPLIT_PARTS:
@@ -225,9 +251,10 @@ class WindowDataModule(L.LightningDataModule):
             windows = StridedWindows.from_ranges(ranges, self.lookback, self.horizon)
             if len(windows) == 0:
                 rows = {sid: r[part] for sid, r in zip(self.series_ids[:3], self.row_ranges)}
+                padding = "" if self.min_lookback is None else f", min_lookback={self.min_lookback}"
                 raise EmptySplitError(
                     f"split {self.split!r} leaves no {part} window for lookback={self.lookback}, "
-                    f"horizon={self.horizon}; {part} rows per series: {rows}"
+                    f"horizon={self.horizon}{padding}; {part} rows per series: {rows}"
                 )
 
     @property
@@ -299,8 +326,8 @@ class WindowDataModule(L.LightningDataModule):
 
     def train_through_validation(self) -> None:
         """From now on, train on the validation rows too: the training windows become every window of
-        ``[0, end of validation)`` per series (a refit once the epochs were chosen on validation,
-        :func:`tsbridge.fitting.fit` with ``refit``).
+        ``[0, end of validation)`` per series, from ``-pad`` with ``min_lookback`` (a refit once the epochs were
+        chosen on validation, :func:`tsbridge.fitting.fit` with ``refit``).
 
         The scaler stays fitted on the training rows, so a model trained this way forecasts with the scaling a data
         module rebuilt from the same config has (``tsbridge-eval``, ``tsbridge-predict``). Test windows are
@@ -308,7 +335,7 @@ class WindowDataModule(L.LightningDataModule):
         anything held out.
         """
         self.setup()
-        through = [(0, r["val"][1]) for r in self.row_ranges]
+        through = [(r["train"][0], r["val"][1]) for r in self.row_ranges]  # from -pad with padding
         self.train_dataset = self._dataset(self.scaled_series, through, self.stride)
 
     def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:

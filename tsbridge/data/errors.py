@@ -39,7 +39,7 @@ class MissingTimestampError(DataValidationError):
 
 
 class SeriesTooShortError(DataValidationError):
-    """A series has fewer rows than ``lookback + horizon`` (one window)."""
+    """A series has fewer rows than ``lookback + horizon`` (one window; ``min_lookback + horizon`` with padding)."""
 
 
 class EmptySplitError(DataValidationError):

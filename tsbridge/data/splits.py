@@ -3,6 +3,10 @@
 The validation and test ranges start ``lookback`` rows before their border, so their first window's first target
 row is the border itself: every target row stays inside its own split while the look-back may read the rows just
 before it (the standard protocol of Informer, DLinear and Time-Series-Library).
+
+With edge padding (``min_lookback``, see :mod:`tsbridge.data.windows`) a window may start up to
+``pad = lookback - min_lookback`` rows before row 0, so ranges may begin below 0: training at ``-pad``, validation and
+test ``lookback`` rows before their border but not before ``-pad``. Target rows are still real rows of their split.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ def _ratio_borders(n_rows: int, ratios: list[float]) -> tuple[int, int, int]:
     return n_train, n_rows - n_test, n_rows
 
 
-def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0, freq: str | None = None) -> RowRanges:
+def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0, freq: str | None = None,
+                 min_lookback: int | None = None) -> RowRanges:
     """Row ranges ``[begin, end)`` that the windows of each split part may read.
 
     Args:
@@ -57,14 +62,18 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
         split: ``"ett-hourly"`` (borders 8640/11520/14400), ``"ett-15min"`` (x4), or ratios such as
             ``(0.7, 0.1, 0.2)``, applied to this series (train and test floored, validation the rest). A test
             ratio of 0 asks for no test part: its range is then empty (``(n_rows, n_rows)``).
-        lookback: look-back length L; validation/test begin ``L`` rows before their border (clipped at 0).
+        lookback: look-back length L; validation/test begin ``L`` rows before their border (clipped at 0, or at
+            ``-pad`` with padding).
         series_id: named in errors.
         freq: the series' frequency, if known: an ETT preset on data of another frequency is refused (its row
             borders would not be the 12/4/4 months it stands for).
+        min_lookback: the fewest real rows a look-back may hold (1 <= m <= L, checked by the caller), the rest
+            edge padding: ranges then begin up to ``pad = L - m`` rows before row 0. None: no padding.
 
     Returns:
-        ``{"train": (0, b1), "val": (b1 - L, b2), "test": (b2 - L, b3)}``. Training rows, on which the scaler
-        is fitted, are ``[0, b1)``. Rows from ``b3`` on are unused (ETT presets).
+        ``{"train": (-pad, b1), "val": (max(-pad, b1 - L), b2), "test": (max(-pad, b2 - L), b3)}``, ``pad`` 0
+        without ``min_lookback``. Training rows, on which the scaler is fitted, are ``[0, b1)``. Rows from ``b3``
+        on are unused (ETT presets).
     """
     if isinstance(split, str):
         if split not in ETT_BORDERS:
@@ -83,8 +92,9 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
         ratios = _ratios(split)
         borders, no_test = _ratio_borders(n_rows, ratios), ratios[2] == 0
     train_end, val_end, test_end = borders
+    earliest = 0 if min_lookback is None else min_lookback - lookback  # -pad: the first (padded) row a window reads
     return {
-        "train": (0, train_end),
-        "val": (max(0, train_end - lookback), val_end),
-        "test": (test_end, test_end) if no_test else (max(0, val_end - lookback), test_end),
+        "train": (earliest, train_end),
+        "val": (max(earliest, train_end - lookback), val_end),
+        "test": (test_end, test_end) if no_test else (max(earliest, val_end - lookback), test_end),
     }

@@ -5,7 +5,11 @@ Window positions, one vocabulary everywhere (rows counted within a series, from 
 * ``start``: the first look-back row; the input ``x`` is rows ``[start, start + lookback)``;
 * ``origin``: the last look-back row, ``start + lookback - 1``, the last row a forecast may read (the
   forecast is "made at" its origin; backtests and prediction tables name windows by it);
-* forecast rows: ``origin + 1 .. origin + horizon``, the rows of ``y``.
+* forecast rows: ``origin + 1 .. origin + horizon``, the rows of ``y``;
+* padding: a ``start`` below 0 (a window that begins before its series' first row, allowed by a data module's
+  ``min_lookback``) reads its missing rows ``start .. -1`` as copies of row 0, all channels (edge padding, as
+  N-BEATS and NeuralForecast pad short series). Only look-back rows are padded: ``origin`` is never below 0, so
+  the forecast rows (``y``, ``x_future``) are always real rows.
 
 A dataset stores the series tensors once plus a ``(series, start)`` index that is, for regularly spaced windows,
 one ``(first start, count)`` pair per series; ``x`` and ``y`` are views into the series tensor, so memory is
@@ -48,7 +52,8 @@ class StridedWindows:
     def from_ranges(
         cls, row_ranges: Sequence[tuple[int, int]], lookback: int, horizon: int, stride: int = 1
     ) -> StridedWindows:
-        """Every window whose ``lookback + horizon`` rows lie in its series' rows ``[begin, end)``."""
+        """Every window whose ``lookback + horizon`` rows lie in its series' rows ``[begin, end)``; a negative
+        ``begin`` counts the padded rows before row 0 (the count depends only on ``end - begin``)."""
         begins, ends = np.asarray(row_ranges, dtype=np.int64).reshape(-1, 2).T
         return cls(begins, np.maximum(0, (ends - lookback - horizon - begins) // stride + 1), stride)
 
@@ -93,6 +98,11 @@ def window_index(row_ranges: Sequence[tuple[int, int]], lookback: int, horizon: 
     return StridedWindows.from_ranges(row_ranges, lookback, horizon, stride).pairs()
 
 
+def _padded_rows(starts: np.ndarray, length: int) -> np.ndarray:
+    """Rows ``[start, start + length)`` of each of ``starts``, the rows before 0 read as row 0: ``(B, length)``."""
+    return np.maximum(starts[:, None] + np.arange(length), 0)
+
+
 class WindowDataset(Dataset):
     """Windows over per-series tensors, yielding the batch-contract dicts.
 
@@ -100,12 +110,14 @@ class WindowDataset(Dataset):
     "scale": (1, n_targets)}``; ``origin`` is the row (within the series) of the window's last input step and
     ``y * scale + loc`` is in original units. Without targets (``with_target=False``) ``"y"`` is absent. With
     known-future channels (the last ``n_future``), ``"x_future"`` (H, n_future) holds their values on the forecast
-    rows: the only values after the origin a window carries besides ``y``.
+    rows: the only values after the origin a window carries besides ``y``. A window whose start is below 0 is
+    edge-padded (its rows before 0 repeat row 0; see :mod:`tsbridge.data.windows`).
 
     Args:
         values: one contiguous float32 tensor ``(n_rows_s, n_inputs)`` per series, targets first (usually scaled).
         index: the windows: :class:`StridedWindows`, or any int64 ``(n_windows, 2)`` of ``(series, start)``
-            pairs (see :func:`window_index`).
+            pairs (see :func:`window_index`); a start may be negative (padding) down to ``1 - lookback``, so that
+            every origin is a real row.
         lookback, horizon: window lengths L and H.
         n_targets: number of leading target channels.
         loc, scale: ``(n_series, 1, n_targets)`` statistics to undo scaling; default 0 and 1.
@@ -137,6 +149,19 @@ class WindowDataset(Dataset):
         self.loc = torch.zeros(shape, dtype=torch.float64) if loc is None else loc
         self.scale = torch.ones(shape, dtype=torch.float64) if scale is None else scale
         self.with_target = with_target
+        first_start = self._first_start()
+        if first_start is not None and first_start <= -lookback:
+            raise ValueError(f"a window starts at row {first_start}, so its origin {first_start + lookback - 1} is "
+                             f"before its series' first row; padding may only fill look-back rows (starts down to "
+                             f"1 - lookback = {1 - lookback})")
+
+    def _first_start(self) -> int | None:
+        """The lowest window start of the index, or None without windows."""
+        if isinstance(self.index, StridedWindows):
+            starts = self.index.first_starts[self.index.counts > 0]
+        else:
+            starts = self.index[:, 1].numpy()
+        return int(starts.min()) if len(starts) else None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -146,7 +171,8 @@ class WindowDataset(Dataset):
         series_values = self.values[series]
         end = start + self.lookback  # the first forecast row
         window = {
-            "x": series_values[start:end],  # (L, n_inputs) view, no copy
+            # (L, n_inputs): a view, no copy, unless the window begins before row 0 and is padded
+            "x": series_values[start:end] if start >= 0 else series_values[torch.arange(start, end).clamp_min(0)],
             "series": series,  # default_collate makes ints int64 tensors (B,)
             "origin": end - 1,
             "loc": self.loc[series],  # (1, n_targets)
@@ -193,15 +219,20 @@ class WindowDataset(Dataset):
         return batch
 
     def _gather(self, series: np.ndarray, starts: np.ndarray, length: int, channels: slice = slice(None)) -> Tensor:
-        """Rows ``[start, start + length)`` (``channels`` columns) of each window's series: ``(B, length, C)``."""
+        """Rows ``[start, start + length)`` (``channels`` columns) of each window's series: ``(B, length, C)``;
+        rows before 0 are edge-padded (row 0)."""
+        padded = starts.min() < 0  # negative starts index sliding_window_view and slices from the end: never use them
         if (series == series[0]).all():
             # One series, the usual case: every window is a view of it, one index copies the batch.
             values = self.values[series[0]].numpy()[:, channels]
+            if padded:
+                return torch.from_numpy(values[_padded_rows(starts, length)])  # (B, length, C)
             windows = sliding_window_view(values, length, axis=0)[starts]  # (B, C, length)
             return torch.from_numpy(np.ascontiguousarray(windows.transpose(0, 2, 1)))
         # Only the batch's series: a list over every series of a 100k-series panel cost more than the step.
-        return torch.from_numpy(np.stack([self.values[s].numpy()[start : start + length, channels]
-                                          for s, start in zip(series.tolist(), starts.tolist())]))
+        rows = _padded_rows(starts, length) if padded else [slice(start, start + length) for start in starts.tolist()]
+        return torch.from_numpy(np.stack([self.values[s].numpy()[window_rows, channels]
+                                          for s, window_rows in zip(series.tolist(), rows)]))
 
 
 class WindowBatch(dict):
