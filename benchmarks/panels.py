@@ -14,6 +14,9 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
   library warns and names them, and they are still scaled on their training rows and forecast by the global model
   (the table counts them as "not trained on").
+* a longer look-back (``--lookback L --min-lookback m``): windows may start before a short series' first value,
+  edge-padded (``Forecaster(min_lookback=m)``), so every series still trains and is forecast; the look-back is then a
+  choice made on validation like the model's (the rows name it when it is not the set's default).
 * refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
   has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
   windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
@@ -36,6 +39,7 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
     python benchmarks/panels.py --sets m3_other --models blend --seeds 0 1 2
     python benchmarks/panels.py --sets m3_yearly --refit                # the refit protocol's rows
     python benchmarks/panels.py --sets m3_yearly --refit --max-epochs 30   # ... with a longer budget
+    python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3   # padded windows
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
@@ -70,7 +74,8 @@ MAX_EPOCHS = 8
 TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
-           "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs")
+           "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
+           "min_lookback")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -106,12 +111,17 @@ def validation_share(lengths: pd.Series, horizon: int) -> float:
     return round(horizon / float(lengths.median()), 4)
 
 
-def untrained_count(lengths: pd.Series, share: float, lookback: int, horizon: int) -> int:
-    """Series whose training rows before the validation cut hold no window of ``lookback + horizon``."""
+def untrained_count(lengths: pd.Series, share: float | None, lookback: int, horizon: int,
+                    min_lookback: int | None = None) -> int:
+    """Series whose training rows before the validation cut (all of them with ``share`` None: a refit) hold no
+    window of ``lookback + horizon`` (padded windows need ``min_lookback`` real look-back rows)."""
     from tsbridge.data.splits import split_ranges
 
-    return sum(split_ranges(int(n), (1 - share, share, 0.0), lookback)["train"][1] < lookback + horizon
-               for n in lengths)
+    if share is None:
+        return sum(int(n) < (min_lookback or lookback) + horizon for n in lengths)
+    train = [split_ranges(int(n), (1 - share, share, 0.0), lookback, min_lookback=min_lookback)["train"]
+             for n in lengths]
+    return sum(end - begin < lookback + horizon for begin, end in train)
 
 
 def series_arrays(frame: pd.DataFrame, column: str, order: list[str]) -> list:
@@ -143,9 +153,10 @@ def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = No
 
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
-        max_epochs: int = MAX_EPOCHS) -> dict[str, Any]:
+        max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
-    windows too, with ``refit``), forecast the test horizon, score; the CSV row."""
+    windows too, with ``refit``), forecast the test horizon, score; the CSV row. ``lookback``: the set's default when
+    None; ``min_lookback``: padded windows (see the module docstring)."""
     import resource
     import warnings
 
@@ -158,11 +169,13 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         train = train[train["series_id"].isin(train["series_id"].unique()[:limit])]
     lengths = train.groupby("series_id", sort=False).size()
     share = validation_share(lengths, spec.horizon)
-    options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "seed": seed, "refit": refit}
+    lookback = spec.lookback if lookback is None else lookback
+    options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "seed": seed, "refit": refit,
+               "min_lookback": min_lookback}
     if model == "segrnn":
-        options["segment_length"] = segment_length(spec.lookback)
+        options["segment_length"] = segment_length(lookback)
     started = time.perf_counter()
-    forecaster = Forecaster(model, lookback=spec.lookback, horizon=spec.horizon, progress=False, **options)
+    forecaster = Forecaster(model, lookback=lookback, horizon=spec.horizon, progress=False, **options)
     with warnings.catch_warnings():  # the untrained series are counted in the row instead
         warnings.filterwarnings("ignore", message=".*hold no training window.*")
         forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S", val_size=share,
@@ -170,12 +183,12 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     forecasts = forecaster.predict().reset_index().rename(columns={"value": "forecast"})
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    row = {"set": name, "model": model, "seed": seed, "lookback": spec.lookback, "val_share": share,
-           "not_trained": (sum(int(n) < spec.lookback + spec.horizon for n in lengths) if refit
-                           else untrained_count(lengths, share, spec.lookback, spec.horizon)),
+    row = {"set": name, "model": model, "seed": seed, "lookback": lookback, "val_share": share,
+           "not_trained": untrained_count(lengths, None if refit else share, lookback, spec.horizon, min_lookback),
            "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
-           "machine": machine_name(1), "refit": refit, "max_epochs": options["max_epochs"]}
+           "machine": machine_name(1), "refit": refit, "max_epochs": options["max_epochs"],
+           "min_lookback": "" if min_lookback is None else min_lookback}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 
 
@@ -194,7 +207,7 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
                          "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
-                         "max_epochs": "",
+                         "max_epochs": "", "min_lookback": "",
                          **scores(name, table)})
     return rows
 
@@ -234,10 +247,22 @@ def variant(model: str, protocol: tuple[bool, int]) -> str:
     return model + (" + refit" if refit else "") + (f", {budget} epochs" if budget != MAX_EPOCHS else "")
 
 
+def named(rows: pd.DataFrame) -> pd.Series:
+    """Each row's model as the tables name it: the model, with its look-back when that is not the set's default
+    (``blend L=8``: padded windows)."""
+    from tsbridge.data import competition
+
+    lookbacks = pd.to_numeric(rows["lookback"], errors="coerce")
+    defaults = rows["set"].map(lambda name: competition(name).lookback)
+    longer = lookbacks.notna() & (lookbacks != defaults)
+    return rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
+
+
 def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per set, the tsbridge model with the lowest mean validation sMAPE: its mean test scores and seeds (``rows``
-    of one protocol)."""
+    """Per set, the tsbridge model (and look-back) with the lowest mean validation sMAPE: its mean test scores and
+    seeds (``rows`` of one protocol)."""
     ours = rows[rows["model"].isin(MODELS)]
+    ours = ours.assign(model=named(ours))
     means = ours.groupby(["set", "model"], sort=False).agg(
         val_smape=("val_smape", "mean"), smape=("smape", "mean"), mape=("mape", "mean"), seeds=("seed", "nunique"))
     return means.loc[means.groupby(level="set", sort=False)["val_smape"].idxmin()].reset_index(level="model")
@@ -270,12 +295,12 @@ def render(rows: pd.DataFrame) -> str:
         untrained = data["not_trained"].dropna()
         set_cells = [name, str(spec.horizon), str(spec.lookback), f"{forecast} / {spec.n_series - forecast}",
                      str(int(untrained.max())) if not untrained.empty else "–"]
-        protocol_of = protocols(data)
-        variants = [(m, p) for m in (*MODELS, *PEERS) for p in sorted(set(protocol_of))
-                    if ((data["model"] == m) & (protocol_of == p)).any()]
+        protocol_of, names = protocols(data), named(data)
+        variants = [(label, protocol) for base in (*MODELS, *PEERS) for protocol in sorted(set(protocol_of))
+                    for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]), key=len)]
         for model, protocol in variants:
-            mine = data[(data["model"] == model) & (protocol_of == protocol)]
-            seeds = str(mine["seed"].nunique()) if model in MODELS else "–"
+            mine = data[(names == model) & (protocol_of == protocol)]
+            seeds = str(mine["seed"].nunique()) if mine["model"].iloc[0] in MODELS else "–"
             lines.append("| " + " | ".join(set_cells + [
                 variant(model, protocol), seeds,
                 seeds_cell(mine[headline(name)], 2), seeds_cell(mine["mase"], 3), seeds_cell(mine["val_smape"], 2),
@@ -326,7 +351,7 @@ def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, 
         if members == expected:
             lines.append(target_row(competition_name, "per set", min(best.loc[members, "seeds"]),
                                     weighted_average(scored)))
-    short = rows.groupby(["set", "model"], sort=False)["seed"].nunique()
+    short = rows.assign(model=named(rows)).groupby(["set", "model"], sort=False)["seed"].nunique()
     short = [f"{name} {variant(model, protocol)} ({count})" for (name, model), count in short.items() if count < 3]
     lines += ["", f"Cells with fewer than 3 seeds: {', '.join(short)}." if short else "Every cell has 3 seeds."]
     return lines
@@ -354,6 +379,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--refit", action="store_true",
                         help="the refit protocol: train again on the validation windows for the chosen epochs")
     parser.add_argument("--max-epochs", type=int, default=MAX_EPOCHS, help="the epoch budget (default %(default)s)")
+    parser.add_argument("--lookback", type=int, help="the look-back (default: each set's own)")
+    parser.add_argument("--min-lookback", type=int, help="padded windows: real look-back rows a window needs")
     return parser.parse_args(argv)
 
 
@@ -365,12 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:  # seed-major, so a run cut short leaves every set and model with one seed
             for name in args.sets:
                 for model in args.models:
-                    if model == "segrnn" and segment_length(competition(name).lookback) is None:
-                        print(f"{name} segrnn skipped: its look-back {competition(name).lookback} is prime",
-                              flush=True)
+                    lookback = args.lookback or competition(name).lookback
+                    if model == "segrnn" and segment_length(lookback) is None:
+                        print(f"{name} segrnn skipped: its look-back {lookback} is prime", flush=True)
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
-                                           args.max_epochs)
+                                           args.max_epochs, args.lookback, args.min_lookback)
                     append_rows(args.out, [row], COLUMNS)
                     print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, (args.refit, args.max_epochs))} seed={seed}: "
                           f"smape={row['smape']} "
