@@ -187,7 +187,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "not_trained": untrained_count(lengths, None if refit else share, lookback, spec.horizon, min_lookback),
            "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
-           "machine": machine_name(1), "refit": refit, "max_epochs": options["max_epochs"],
+           "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 

@@ -304,3 +304,13 @@ def test_panels_sets_segments_and_the_published_averages():
                                         ("N-BEATS", "tourism", 18.67)):
         per_set = {name: value for name, value in panels.ANCHORS[model].items() if name.startswith(f"{competition}_")}
         assert panels.weighted_average(per_set) == pytest.approx(average, abs=0.01)
+
+
+def test_panels_name_a_look_back_other_than_the_sets_and_pick_it_on_validation():
+    panels = load_script("panels")
+    rows = pd.DataFrame({"set": ["tourism_yearly"] * 3, "model": ["blend", "blend", "AutoETS"],
+                         "lookback": [3, 8, None], "seed": [0, 0, None], "val_smape": [22.0, 21.0, None],
+                         "smape": [30.0, 29.0, 25.0], "mape": [28.0, 26.0, 24.0]})
+    assert list(panels.named(rows)) == ["blend", "blend L=8", "AutoETS"]
+    best = panels.best_by_validation(rows)
+    assert best.loc["tourism_yearly", "model"] == "blend L=8" and best.loc["tourism_yearly", "mape"] == 26.0
