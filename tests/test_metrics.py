@@ -13,6 +13,7 @@ from torchmetrics.regression import MeanSquaredError
 from tsbridge.data import competition, load_dataset
 from tsbridge.metrics import (
     IntervalCoverage,
+    MeanAbsoluteScaledError,
     MeanLoss,
     NormalCRPS,
     QuantileCRPS,
@@ -294,3 +295,18 @@ def test_the_readme_benchmark_scores_of_each_competition_set(name):
             owa(actual, seasonal_naive, insample, spec.season)
     else:
         assert scores([naive2(x, spec.horizon, spec.season) for x in insample]) == expected_naive2
+
+
+def test_window_mase_scales_padded_windows_by_their_real_values_only():
+    metric = MeanAbsoluteScaledError(season=1)
+    # Look-back 6, the first 3 rows padding (copies of the first real value 2): real changes |5-2|, |3-5| -> 2.5.
+    history = torch.tensor([[2.0, 2.0, 2.0, 2.0, 5.0, 3.0]]).unsqueeze(-1)
+    preds, target = torch.tensor([[[4.0]]]), torch.tensor([[[9.0]]])  # MAE 5
+    metric.update(preds, target, history, observed=torch.tensor([3]))
+    assert float(metric.compute()) == pytest.approx(5 / 2.5)
+    metric.reset()
+    metric.update(preds, target, history)  # read as all real: 5 changes of mean 1 -> 5, too high
+    assert float(metric.compute()) == pytest.approx(5 / 1.0)
+    metric.reset()
+    metric.update(preds, target, history, observed=torch.tensor([1]))  # no real pair: every pair, as before
+    assert float(metric.compute()) == pytest.approx(5 / 1.0)

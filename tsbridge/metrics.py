@@ -68,17 +68,29 @@ class MeanAbsoluteScaledError(Metric):
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, preds: Tensor, target: Tensor, history: Tensor) -> None:
+    def update(self, preds: Tensor, target: Tensor, history: Tensor, observed: Tensor | None = None) -> None:
         """Add a batch.
 
         Args:
             preds: (B, H, C) forecasts.
             target: (B, H, C) actual values.
             history: (B, L, C) look-back values of the same channels, L > ``season``.
+            observed: (B,) how many of the last look-back rows are real values; the rows before them are padding
+                (``min_lookback``: copies of the series' first value), whose zero changes would shrink the scale.
+                The scale then uses only pairs of real values, or every pair when a window has none. None: all real.
         """
-        if history.shape[1] <= self.season:
-            raise ValueError(f"MASE's season ({self.season}) must be shorter than the look-back ({history.shape[1]})")
-        naive_mae = (history[:, self.season:] - history[:, : -self.season]).abs().mean(dim=(1, 2))  # (B,)
+        length = history.shape[1]
+        if length <= self.season:
+            raise ValueError(f"MASE's season ({self.season}) must be shorter than the look-back ({length})")
+        changes = (history[:, self.season:] - history[:, : -self.season]).abs().mean(dim=2)  # (B, L - season)
+        if observed is None:
+            naive_mae = changes.mean(dim=1)  # (B,)
+        else:
+            # Pair t (of positions season..L-1) is real when its earlier value, t - season, is.
+            first_real = (length - observed.to(changes.device)).unsqueeze(1)  # (B, 1)
+            real = torch.arange(length - self.season, device=changes.device) >= first_real  # (B, L - season)
+            real = real | ~real.any(dim=1, keepdim=True)  # no real pair: every pair, as without padding
+            naive_mae = (changes * real).sum(dim=1) / real.sum(dim=1)
         forecast_mae = (preds - target).abs().mean(dim=(1, 2))  # (B,)
         self.total += (forecast_mae / (naive_mae + self.eps)).double().sum()
         self.count += preds.shape[0]

@@ -342,7 +342,9 @@ class ForecastModule(L.LightningModule):
         original.update(y_hat * scale + loc, y * scale + loc)
         self.log_dict(original, on_epoch=True, batch_size=batch_size)
         history = x[..., : y.shape[-1]]  # target channels come first in the inputs (batch contract)
-        self.mase[stage].update(y_hat, y, history)
+        origin = batch.get("origin")  # real look-back rows: fewer than L in padded windows (min_lookback)
+        observed = None if origin is None else (origin + 1).clamp(max=x.shape[1])
+        self.mase[stage].update(y_hat, y, history, observed)
         self.log(f"{stage}/mase", self.mase[stage], on_epoch=True, batch_size=batch_size)
         if self.probabilistic:
             quantiles = self.quantiles(forecast)  # (B, H, T, Q)
