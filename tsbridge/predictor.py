@@ -54,6 +54,10 @@ class Forecast(NamedTuple):
         """The quantiles, or the point as one quantile: (N, H, T, Q or 1)."""
         return self.point.unsqueeze(-1) if self.quantiles is None else self.quantiles
 
+    def rows(self, at: Tensor) -> Forecast:
+        """The forecasts of windows ``at`` (indices or a mask)."""
+        return Forecast(self.point[at], None if self.quantiles is None else self.quantiles[at])
+
 
 class Backtest(NamedTuple):
     """Result of a backtest: one row per (origin, step, target), and metrics per target."""
@@ -409,13 +413,11 @@ class Predictor:
         size = calibration.windows // (len(calibration.series_ids) if per_series else 1)
         pool = self.origins(series)  # every stride-1 window
         quantiles = torch.empty(*raw.point.shape, 2 * len(calibration.levels) + 1, dtype=torch.float64)
-        for members in groups:
-            mine = torch.isin(origins[:, 0], torch.tensor(members))
+        for members in map(torch.tensor, groups):
+            mine = torch.isin(origins[:, 0], members)
             if mine.any():
-                at = torch.from_numpy(np.flatnonzero(mine.numpy()))
-                quantiles[at] = self._recalibrated_group(
-                    series, origins[at], Forecast(raw.point[at], None if raw.quantiles is None else raw.quantiles[at]),
-                    spread[at], pool[torch.isin(pool[:, 0], torch.tensor(members))], size)
+                quantiles[mine] = self._recalibrated_group(series, origins[mine], raw.rows(mine), spread[mine],
+                                                           pool[torch.isin(pool[:, 0], members)], size)
         return raw._replace(quantiles=quantiles)
 
     def _recalibrated_group(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor, pool: Tensor,
@@ -442,8 +444,7 @@ class Predictor:
             end = int(np.searchsorted(known, time, side="right")) - (first - size)
             margins = self.calibration.recalibrated(scores[end - size : end])
             at = torch.from_numpy(np.flatnonzero(origin_times == time))
-            quantiles[at] = margins.apply(raw.point[at], None if raw.quantiles is None else raw.quantiles[at],
-                                          spread[at], no_series[at], [None])
+            quantiles[at] = margins.apply(*raw.rows(at), spread[at], no_series[at], [None])
         return quantiles
 
     def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,
