@@ -14,8 +14,9 @@ Rows: the seasonal naive forecast (same step one week before; its intervals from
 residuals on the training part, per series and step), ``lstm`` and ``blend`` without covariates, the same with them,
 and the blend with covariates as quantile and Normal interval models; then (issue 19) the same fits with conformal
 calibration on the validation part (pooled, per series, and recalibrated at each test origin on the newest observed
-windows: ``Forecaster.backtest(recalibrate=True)``). Each row is one (configuration, seed, series)
-with MAE, sMAPE, MSE (original units), CRPS, coverage and width of the 80% and 90% intervals.
+windows: ``Forecaster.backtest(recalibrate=True)``, also with adaptive levels: ``adaptive_rate``). Each row is one
+(configuration, seed, series) with MAE, sMAPE, MSE (original units), CRPS, coverage and width of the 80% and 90%
+intervals.
 
     python benchmarks/intervals.py                          # everything, 3 seeds -> results/intervals.csv and .md
     python benchmarks/intervals.py --datasets epf_fr_be --configs blend blend+cov --seeds 0
@@ -82,6 +83,8 @@ class Config:
     options: dict[str, Any] = field(default_factory=dict)
     #: The test backtest recalibrates each origin on the newest observed windows (Predictor.backtest).
     recalibrate: bool = False
+    #: ... and adapts the levels as the windows are scored (adaptive conformal inference's step size).
+    adaptive_rate: float = 0.0
 
 
 CONFIGS = {
@@ -102,6 +105,11 @@ CONFIGS = {
                                                         recalibrate=True),
     "blend+cov quantile conformal per series recalibrated": Config("blend", True, "quantile", {
         "calibration": "conformal", "calibration_per_series": True}, recalibrate=True),
+    # ACI at its authors' step 0.005, set before any run (not tuned here).
+    "blend+cov quantile conformal recalibrated adaptive": Config("blend", True, "quantile", {
+        "calibration": "conformal"}, recalibrate=True, adaptive_rate=0.005),
+    "blend+cov quantile conformal per series recalibrated adaptive": Config("blend", True, "quantile", {
+        "calibration": "conformal", "calibration_per_series": True}, recalibrate=True, adaptive_rate=0.005),
 }
 # Recurrent settings shared by every learned row (not tuned on the test part: the defaults, one-day segments).
 TRAINING = {"hidden_size": 64, "max_epochs": 15, "batch_size": 64, "lr": 0.001, "importance": False}
@@ -195,7 +203,7 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int) -> li
     with tempfile.TemporaryDirectory(prefix="tsbridge-intervals-"):
         forecaster, seconds = fit(frame, spec, config, seed, quick)
         test = forecaster.backtest(frame, start=first_test_origin(frame, spec), stride=spec.horizon,
-                                   recalibrate=config.recalibrate).forecasts
+                                   recalibrate=config.recalibrate, adaptive_rate=config.adaptive_rate).forecasts
     interval = config.interval or config.model == "seasonal_naive"
     if config.model == "seasonal_naive":
         test = residual_intervals(forecaster, frame, spec, test)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tsbridge import Forecaster
-from tsbridge.calibration import ConformalCalibration, conformal_quantile, window_scores
+from tsbridge.calibration import AdaptiveLevels, ConformalCalibration, conformal_quantile, window_scores
 from tsbridge.config import calibration_method, compose_config
 
 LEVELS = (80.0, 90.0)
@@ -173,11 +173,51 @@ def test_a_recalibrated_backtest_follows_errors_that_grew_after_calibration(cali
         calibrated_quantiles.backtest(drifted.iloc[1500:], start=0.5, recalibrate=True)
 
 
-def test_a_recalibrated_origin_reads_no_value_after_itself(calibrated_quantiles):
+def test_adaptive_levels_hold_the_long_run_miss_rate_when_errors_double():
+    """ACI's deterministic bound (Gibbs & Candès 2021, Prop. 4.1) on a stream of windows twice as loud as the fixed
+    calibration scores, which leave plain split-conformal intervals missing about half the values at 80%."""
+    point, actual, scale = gaussian_windows(2000, seed=3)
+    calibration = ConformalCalibration.fit(point, None, actual, scale, torch.zeros(2000, dtype=torch.long), ["s"],
+                                           LEVELS)
+    calibration_scores = window_scores(point, None, actual, scale, len(LEVELS))
+    point, actual, scale = gaussian_windows(1000, seed=4, noise=2.0)
+    stream = window_scores(point, None, actual, scale, len(LEVELS))
+    rate = 0.05
+    adaptive = AdaptiveLevels(LEVELS, rate)
+    adaptive_misses = []
+    for window in stream.split(1):
+        misses = calibration.recalibrated(calibration_scores, adaptive.levels).misses(window)
+        adaptive.observe(misses)
+        adaptive_misses.append(misses)
+    average = torch.cat(adaptive_misses).mean(dim=0)
+    fixed = calibration.misses(stream).mean(dim=0)
+    for k, level in enumerate(LEVELS):
+        nominal_miss = 1 - level / 100
+        assert fixed[k] > nominal_miss + 0.2  # the stream's errors outgrew the calibration's
+        assert abs(float(average[k]) - nominal_miss) <= (max(nominal_miss, level / 100) + rate) / (rate * 1000)
+        assert adaptive.levels[k] > level  # it had to widen
+    with pytest.raises(ValueError, match="adaptive_rate must be > 0"):
+        AdaptiveLevels(LEVELS, 0.0)
+
+
+def test_an_adaptive_recalibrated_backtest_comes_closer_to_nominal_after_a_drift(calibrated_quantiles):
+    drifted = louder_after(noisy_sine(), 0.8, noise=2.0)
+    rolling = calibrated_quantiles.backtest(drifted, start=0.8, recalibrate=True).metrics.loc["y"]
+    adaptive = calibrated_quantiles.backtest(drifted, start=0.8, recalibrate=True, adaptive_rate=0.05).metrics.loc["y"]
+    for level in (80, 90):
+        gap = abs(adaptive[f"coverage-{level}"] - level / 100)
+        assert gap < 0.03 and gap < abs(rolling[f"coverage-{level}"] - level / 100) - 0.03
+    with pytest.raises(ValueError, match="pass recalibrate=True with it"):
+        calibrated_quantiles.backtest(drifted, start=0.8, adaptive_rate=0.05)
+
+
+@pytest.mark.parametrize("adaptive_rate", [0.0, 0.05])
+def test_a_recalibrated_origin_reads_no_value_after_itself(calibrated_quantiles, adaptive_rate):
     frame = noisy_sine()
     changed = louder_after(frame, 0.9, noise=5.0, seed=2)
     cutoff = frame["date"].iloc[int(len(frame) * 0.9) - 1]  # the last row both frames share
-    first, second = (calibrated_quantiles.backtest(f, start=0.8, recalibrate=True).forecasts for f in (frame, changed))
+    first, second = (calibrated_quantiles.backtest(f, start=0.8, recalibrate=True, adaptive_rate=adaptive_rate)
+                     .forecasts for f in (frame, changed))
     before = first["origin"] <= cutoff
     assert before.any() and (~before).any()
     bounds = [column for column in first.columns if column.startswith("forecast-")]
@@ -219,7 +259,8 @@ def two_loudness_panel(n_rows: int = 1200) -> pd.DataFrame:
                       for seed, (name, noise) in enumerate((("quiet", 1.0), ("loud", 3.0)))], ignore_index=True)
 
 
-def test_a_recalibrated_backtest_keeps_per_series_margins_per_series():
+@pytest.mark.parametrize("adaptive_rate", [0.0, 0.01])
+def test_a_recalibrated_backtest_keeps_per_series_margins_per_series(adaptive_rate):
     panel = two_loudness_panel()
     forecaster = Forecaster("lstm", lookback=48, horizon=12, hidden_size=8, max_epochs=2, levels=list(LEVELS),
                             loss="mse", calibration="conformal", calibration_per_series=True, progress=False)
@@ -228,7 +269,7 @@ def test_a_recalibrated_backtest_keeps_per_series_margins_per_series():
     pooled = replace(predictor, calibration=replace(predictor.calibration, series_margins=None, series_ids=()))
 
     def coverage_80(chosen) -> pd.Series:
-        rows = chosen.backtest(panel, start=0.7, recalibrate=True).forecasts
+        rows = chosen.backtest(panel, start=0.7, recalibrate=True, adaptive_rate=adaptive_rate).forecasts
         inside = rows["actual"].between(rows["forecast-lo-80"], rows["forecast-hi-80"])
         return inside.groupby(rows["series"]).mean()
 

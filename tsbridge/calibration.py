@@ -50,16 +50,21 @@ from tsbridge.models.probabilistic import check_levels
 CALIBRATION_METHODS = ("conformal",)
 
 
-def conformal_quantile(scores: Tensor, level: float) -> Tensor:
+def conformal_quantile(scores: Tensor, level: float, clamp: bool = False) -> Tensor:
     """The ``ceil((n + 1) * level / 100)``-th smallest of ``n`` scores along dim 0: the split-conformal margin at
-    ``level`` percent.
+    ``level`` percent. With ``clamp`` the rank is held within ``1..n`` (an adaptive level may leave 0-100 or ask for
+    more windows than there are: it gets the largest or smallest score, the widest or narrowest interval the
+    windows support, where adaptive conformal inference would give an infinite or empty one).
 
     Raises:
-        ValueError: fewer scores than the level needs (``n < 100 / (100 - level) - 1``), naming both.
+        ValueError: without ``clamp``, fewer scores than the level needs (``n < 100 / (100 - level) - 1``), naming
+            both.
     """
     n = scores.shape[0]
     rank = math.ceil((n + 1) * level / 100)
-    if rank > n:
+    if clamp:
+        rank = min(max(rank, 1), n)
+    elif rank > n:
         raise ValueError(f"conformal calibration at level {level:g} needs at least {math.ceil(100 / (100 - level)) - 1} "
                          f"calibration windows, got {n}; use a longer validation part (val_size) or lower levels")
     return torch.kthvalue(scores, rank, dim=0).values
@@ -85,9 +90,44 @@ def window_scores(point: Tensor, quantiles: Tensor | None, actual: Tensor, scale
     return _scores(point, quantiles, actual, n_levels) / scale.unsqueeze(-1)
 
 
-def _margins(scores: Tensor, levels: Sequence[float]) -> Tensor:
+def _margins(scores: Tensor, levels: Sequence[float], clamp: bool = False) -> Tensor:
     """Per-level conformal margins ``(H, T, K)`` of scores ``(N, H, T, K)``."""
-    return torch.stack([conformal_quantile(scores[..., k], level) for k, level in enumerate(levels)], dim=-1)
+    return torch.stack([conformal_quantile(scores[..., k], level, clamp) for k, level in enumerate(levels)], dim=-1)
+
+
+class AdaptiveLevels:
+    """Adaptive conformal inference (ACI; Gibbs & Candès, 2021): working levels that move as forecasts are scored,
+    so that the long-run share of values outside each interval approaches its nominal ``1 - level`` even when the
+    errors drift.
+
+    Each scored window moves level ``k``'s miscoverage target ``alpha_k`` by ``rate * (nominal_alpha_k - miss_k)``,
+    ``miss_k`` the window's share of values outside its level-``k`` interval: a missed window widens the next
+    intervals, a covered one narrows them. Over ``T`` scored windows the average miss is within
+    ``(max(alpha, 1 - alpha) + rate) / (rate * T)`` of nominal whatever the data (their Proposition 4.1, with the
+    share of a window in place of one value). ``rate`` 0.005 is the paper's.
+
+    Attributes:
+        nominal: the nominal levels in percent, ascending.
+        rate: the step size (ACI's gamma), > 0.
+    """
+
+    def __init__(self, nominal: Sequence[float], rate: float) -> None:
+        if not rate > 0:
+            raise ValueError(f"adaptive_rate must be > 0 (ACI's step size, e.g. 0.005), got {rate!r}")
+        self.nominal = tuple(nominal)
+        self.rate = float(rate)
+        self._target = 1 - torch.tensor(self.nominal, dtype=torch.float64) / 100
+        self._alpha = self._target.clone()
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The working levels in percent (may leave 0-100; :func:`conformal_quantile` with ``clamp`` takes them)."""
+        return tuple((100 * (1 - self._alpha)).tolist())
+
+    def observe(self, misses: Tensor) -> None:
+        """Move the levels after scored windows' ``misses`` ``(W, K)``: each window's share of values outside each
+        level's interval, one update per window."""
+        self._alpha += self.rate * (self._target - misses).sum(dim=0)
 
 
 @dataclass(frozen=True)
@@ -144,16 +184,24 @@ class ConformalCalibration:
                    windows=len(scores), series_margins=None if series_margins is None else series_margins.double(),
                    series_ids=tuple(series_ids) if per_series else ())
 
-    def recalibrated(self, scores: Tensor) -> ConformalCalibration:
+    def recalibrated(self, scores: Tensor, working_levels: Sequence[float] | None = None) -> ConformalCalibration:
         """The same calibration with pooled margins from other windows' ``scores`` ``(N, H, T, K)``
         (:func:`window_scores`, e.g. the newest observed ones); per-series margins are dropped (the caller
-        recalibrates each series with its own scores when it wants them per series).
+        recalibrates each series with its own scores when it wants them per series). ``working_levels`` (one per
+        level, e.g. :attr:`AdaptiveLevels.levels`) set each level's rank in place of its nominal value, clamped to
+        the scores there are; the intervals keep their nominal names.
 
         Raises:
-            ValueError: too few windows for a level.
+            ValueError: too few windows for a nominal level.
         """
-        return replace(self, margins=_margins(scores, self.levels).double(), windows=len(scores),
-                       series_margins=None, series_ids=())
+        adaptive = working_levels is not None
+        margins = _margins(scores, working_levels if adaptive else self.levels, clamp=adaptive)
+        return replace(self, margins=margins.double(), windows=len(scores), series_margins=None, series_ids=())
+
+    def misses(self, scores: Tensor) -> Tensor:
+        """Each window's share of values outside each level's interval ``(N, K)``, for windows' ``scores``
+        ``(N, H, T, K)`` under the pooled margins."""
+        return (scores > self.margins).double().mean(dim=(1, 2))
 
     def _window_margins(self, series: Tensor, series_ids: Sequence[Hashable]) -> Tensor:
         """Margins ``(N, H, T, K)`` for windows of the series at positions ``series`` of ``series_ids``."""

@@ -209,7 +209,7 @@ class Forecaster:
         return self._fitted().predict(df, horizon, future)
 
     def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False,
-                 recalibrate: bool = False) -> Backtest:
+                 recalibrate: bool = False, adaptive_rate: float = 0.0) -> Backtest:
         """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df`` from
         ``start`` (a timestamp, a row position >= 0, a fraction of each series, or None: the earliest), each
         reading only the ``lookback`` rows up to its origin; all origins in one batched pass
@@ -217,7 +217,8 @@ class Forecaster:
         ``fit``'s settings, on the rows up to each distinct origin time (slow: one training per origin). With
         ``recalibrate`` (a calibrated model) each origin's intervals are calibrated again on the calibration windows
         plus the backtest's windows already observed by then, as a forecaster recalibrated on its newest data
-        would be (per series when calibrated per series; :mod:`tsbridge.calibration`).
+        would be (per series when calibrated per series; :mod:`tsbridge.calibration`); ``adaptive_rate`` > 0 also
+        adapts each level as the windows are scored (adaptive conformal inference; 0.005 is its authors' step).
 
         Returns:
             ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and
@@ -226,8 +227,8 @@ class Forecaster:
         """
         predictor = self._fitted()
         if not retrain:
-            return predictor.backtest(df, start, stride, recalibrate)
-        if recalibrate:
+            return predictor.backtest(df, start, stride, recalibrate, adaptive_rate)
+        if recalibrate or adaptive_rate:
             raise ValueError("recalibrate=True is for a fitted model's backtest; a retraining backtest calibrates "
                              "each refit on its own validation part")
         if self.result is None:

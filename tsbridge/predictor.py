@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from tsbridge import persistence
-from tsbridge.calibration import ConformalCalibration, window_scores
+from tsbridge.calibration import AdaptiveLevels, ConformalCalibration, window_scores
 from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, WindowDataset, collate_windows,
                            extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
 from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
@@ -368,7 +368,7 @@ class Predictor:
         return pd.concat(parts, ignore_index=True)
 
     def backtest(self, frame: pd.DataFrame, start: Start = None, stride: int = 1,
-                 recalibrate: bool = False) -> Backtest:
+                 recalibrate: bool = False, adaptive_rate: float = 0.0) -> Backtest:
         """Rolling-origin evaluation of ``frame``: every ``stride``-th origin from ``start`` (see :meth:`origins`),
         each forecast reading only the ``lookback`` rows up to its origin (and the known-future values of its
         ``horizon`` forecast rows), in one batched pass. Metrics per target: mse, mae, rmse, mape, smape and, for
@@ -378,7 +378,12 @@ class Predictor:
 
         ``recalibrate`` (a calibrated predictor): each origin's margins come from the newest stride-1 windows of
         ``frame`` whose values are all observed by that origin, as many as the calibration had (per series with
-        per-series calibration), as a forecaster calibrated again on its newest data would have them."""
+        per-series calibration), as a forecaster calibrated again on its newest data would have them.
+        ``adaptive_rate`` > 0 (with ``recalibrate``) also adapts each level's rank as the stride-1 windows from the
+        first origin on are scored (adaptive conformal inference, :class:`tsbridge.calibration.AdaptiveLevels`:
+        0.005 is its authors' step), one adaptation per series with per-series calibration."""
+        if adaptive_rate and not recalibrate:
+            raise ValueError("adaptive_rate adapts the recalibrated margins: pass recalibrate=True with it")
         series = self.prepare(frame)
         origins = self.origins(series, start, stride)
         if recalibrate and self.calibration is None:
@@ -390,7 +395,7 @@ class Predictor:
         dataset = self.windows(series, origins)
         raw, spread, positions = self._forecast_windows(dataset)  # one pass serves both tables
         if recalibrate:
-            calibrated = self._recalibrated(series, origins, raw, spread)
+            calibrated = self._recalibrated(series, origins, raw, spread, adaptive_rate)
         else:
             calibrated = self._calibrate(raw, spread, positions, series.series_ids, len(dataset.values))
         forecasts = self._table(series, origins, calibrated, self.levels)
@@ -402,10 +407,12 @@ class Predictor:
             metrics = metrics.join(raw_metrics[interval].add_prefix("raw_"))
         return Backtest(forecasts, metrics)
 
-    def _recalibrated(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor) -> Forecast:
+    def _recalibrated(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor,
+                      adaptive_rate: float) -> Forecast:
         """``raw`` forecasts at ``origins`` with intervals recalibrated origin by origin (see :meth:`backtest`): each
         origin's margins come from the newest stride-1 windows of ``series`` whose values are all observed by then,
-        as many as the calibration had; per series (that series' share of them) when it was calibrated per series."""
+        as many as the calibration had; per series (that series' share of them) when it was calibrated per series.
+        With ``adaptive_rate`` each group of series adapts its levels as its windows are scored."""
         calibration = self.calibration
         per_series = calibration.series_margins is not None
         every = list(range(len(series.values)))
@@ -417,13 +424,14 @@ class Predictor:
             mine = torch.isin(origins[:, 0], members)
             if mine.any():
                 quantiles[mine] = self._recalibrated_group(series, origins[mine], raw.rows(mine), spread[mine],
-                                                           pool[torch.isin(pool[:, 0], members)], size)
+                                                           pool[torch.isin(pool[:, 0], members)], size, adaptive_rate)
         return raw._replace(quantiles=quantiles)
 
     def _recalibrated_group(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor, pool: Tensor,
-                            size: int) -> Tensor:
+                            size: int, adaptive_rate: float) -> Tensor:
         """Recalibrated quantiles of ``raw`` (one group of series) from the newest ``size`` windows of ``pool``
-        observed by each origin."""
+        observed by each origin; with ``adaptive_rate``, at levels adapted on every window of ``pool`` issued from
+        the first origin on and observed by then."""
         known = _times(series, pool + torch.tensor([0, self.horizon]))  # when each window's last value is observed
         order = np.argsort(known, kind="stable")
         pool, known = pool[torch.from_numpy(order)], known[order]
@@ -440,11 +448,28 @@ class Predictor:
                                len(self.calibration.levels))
         quantiles = torch.empty(*raw.point.shape, 2 * len(self.calibration.levels) + 1, dtype=torch.float64)
         no_series = torch.zeros(len(origins), dtype=torch.int64)
-        for time in np.unique(origin_times):
+        times = np.unique(origin_times)
+        if adaptive_rate:
+            adaptive = AdaptiveLevels(self.calibration.levels, adaptive_rate)
+            issued = _times(series, needed)  # each window's origin time
+            scored = issued >= times[0]  # the windows that adapt the levels: issued from the first origin on
+            misses = torch.zeros(len(needed), len(self.calibration.levels), dtype=torch.float64)
+            times = np.union1d(times, issued[scored])
+            fed = 0  # windows of ``needed`` (ordered by when they are observed) already fed back
+        for time in times:
             end = int(np.searchsorted(known, time, side="right")) - (first - size)
-            margins = self.calibration.recalibrated(scores[end - size : end])
+            if adaptive_rate:
+                observed = torch.from_numpy(np.flatnonzero(scored[fed:end]) + fed)
+                adaptive.observe(misses[observed])  # issued before ``time``: their misses are set below
+                fed = end
+                margins = self.calibration.recalibrated(scores[end - size : end], adaptive.levels)
+                now = torch.from_numpy(np.flatnonzero(issued == time))
+                misses[now] = margins.misses(scores[now])
+            else:
+                margins = self.calibration.recalibrated(scores[end - size : end])
             at = torch.from_numpy(np.flatnonzero(origin_times == time))
-            quantiles[at] = margins.apply(*raw.rows(at), spread[at], no_series[at], [None])
+            if len(at):
+                quantiles[at] = margins.apply(*raw.rows(at), spread[at], no_series[at], [None])
         return quantiles
 
     def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,
