@@ -5,6 +5,11 @@ quantile intervals are far off nominal. Each (head, seed) is one fit with ``cali
 the validation part, the 20% before the test part); the test part's 20% is backtested from every origin, and the
 table gives the network's own intervals (``raw_*``) beside the calibrated ones, from the same fit.
 
+A second table takes the same fits through a drift the calibration never saw: N(0, 2^2) added to the test part
+(the case of ``tests/test_calibration.py``), backtested with the validation's fixed margins, recalibrated at every
+origin on the newest observed windows (``recalibrate=True``), and with adaptive levels on top (``adaptive_rate``
+0.005, adaptive conformal inference at its authors' step).
+
     python benchmarks/calibration.py                 # quantile, normal and point (mse) heads, 3 seeds -> results/
     python benchmarks/calibration.py --seeds 0 --heads quantile --out /tmp/calibration.md
 """
@@ -26,6 +31,9 @@ LEVELS = (80, 90)
 N_ROWS, LOOKBACK, HORIZON, EPOCHS = 2000, 48, 12, 3
 VAL_SIZE = TEST_SIZE = 0.2
 HEADS = ("quantile", "normal", "mse")
+#: The drift table's backtests: name -> Forecaster.backtest options.
+DRIFT_BACKTESTS = {"fixed": {}, "recalibrated": {"recalibrate": True},
+                   "adaptive": {"recalibrate": True, "adaptive_rate": 0.005}}
 
 
 def noisy_sine(n_rows: int = N_ROWS) -> pd.DataFrame:
@@ -34,8 +42,17 @@ def noisy_sine(n_rows: int = N_ROWS) -> pd.DataFrame:
                          "y": 2 * np.sin(np.arange(n_rows) * 2 * np.pi / 24) + noise})
 
 
+def drifted(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with N(0, 2^2) added to ``y`` over the test part."""
+    changed = frame.copy()
+    first = int(len(frame) * (1 - TEST_SIZE))
+    changed.loc[first:, "y"] += np.random.default_rng(1).normal(0, 2.0, len(frame) - first)
+    return changed
+
+
 def run(head: str, seed: int) -> dict[str, float | str | int]:
-    """One fit of the default blend model with ``head`` and conformal calibration; its test-part backtest."""
+    """One fit of the default blend model with ``head`` and conformal calibration; its test-part backtest, and the
+    drifted test part's three backtests (``drift_<backtest>_<metric>``)."""
     from tsbridge import Forecaster
 
     frame = noisy_sine()
@@ -45,8 +62,11 @@ def run(head: str, seed: int) -> dict[str, float | str | int]:
     forecaster.fit(frame, target="y", time_col="date", val_size=VAL_SIZE, test_size=TEST_SIZE, logger=False)
     seconds = time.perf_counter() - started
     metrics = forecaster.backtest(frame, start=1 - TEST_SIZE).metrics.loc["y"]
+    drift = {f"drift_{name}_{metric}": value for name, options in DRIFT_BACKTESTS.items()
+             for metric, value in forecaster.backtest(drifted(frame), start=1 - TEST_SIZE, **options)
+             .metrics.loc["y"].items() if not metric.startswith("raw_")}
     return {"head": head, "seed": seed, "seconds": round(seconds, 1),
-            "calibration_windows": forecaster.predictor.calibration.windows, **metrics.to_dict()}
+            "calibration_windows": forecaster.predictor.calibration.windows, **metrics.to_dict(), **drift}
 
 
 def render(rows: pd.DataFrame) -> str:
@@ -75,7 +95,24 @@ def render(rows: pd.DataFrame) -> str:
         if "raw_crps" in mean and not np.isnan(mean["raw_crps"]):
             change = mean["crps"] / mean["raw_crps"] - 1
             lines.append(f"- {head}: CRPS {change:+.1%} against raw {'met' if change <= 0.02 else 'missed'}")
+    if "drift_fixed_crps" in rows:
+        lines += render_drift(rows)
     return "\n".join(lines) + "\n"
+
+
+def render_drift(rows: pd.DataFrame) -> list[str]:
+    """The drift table: each head's coverage and CRPS under the three backtests of the same fits."""
+    lines = ["", "## A drift after calibration", "",
+             "The same fits, their test part made louder (N(0, 2^2) added): the validation's fixed margins, margins "
+             "recalibrated at every origin on the newest observed windows, and adaptive levels on top "
+             f"(`adaptive_rate={DRIFT_BACKTESTS['adaptive']['adaptive_rate']}`).", "",
+             "| head | backtest | coverage-80 | coverage-90 | CRPS | width-90 |", "|---|---|---|---|---|---|"]
+    for head, group in rows.groupby("head", sort=False):
+        for name in DRIFT_BACKTESTS:
+            cells = [seeds_cell(group[f"drift_{name}_{metric}"])
+                     for metric in ("coverage-80", "coverage-90", "crps", "width-90")]
+            lines.append(f"| {head} | {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,10 @@ validation-calibrated 80% intervals covered 76% of the test days). A recalibrate
 margins of the newest windows (stride 1, every series) whose values are all observed by that origin, as many as the
 calibration had: a rolling split-conformal set (with drift, the setting of Gibbs & Candès, 2021), pooled over the
 series, or per series (each its share of them) when the calibration was per series. At the first origin those are
-the calibration windows themselves when the frame holds them; no origin reads a value after itself.
+the calibration windows themselves when the frame holds them; no origin reads a value after itself. A rolling set
+still lags a drift by its length; ``adaptive_rate`` adds adaptive conformal inference (:class:`AdaptiveLevels`):
+each level's rank moves as every stride-1 window from the first origin on is scored, which bounds the long-run miss
+rate whatever the errors do.
 
 Windows overlap (stride 1), so they are not exchangeable in the strict sense; like NeuralForecast's and
 statsforecast's conformal intervals, the guarantee is then approximate, which the backtest's raw-versus-calibrated
