@@ -32,6 +32,19 @@ def test_official_etth1_sizes_have_the_official_parameter_count():
     assert isinstance(net.rnn, nn.GRU) and net.window_norm is not None and net.skip is None
 
 
+def test_the_widened_control_has_the_bridge_s_parameters():
+    """Issue 18's capacity control: a unidirectional SegRNN with as many parameters as the blend bridge's BiGRU
+    (``model=segrnn model.hidden_size=724``; benchmarks/README.md, "SegRNN parity"), so a bridge gain is not a
+    parameter gain."""
+    def count(net: nn.Module) -> int:
+        return sum(p.numel() for p in net.parameters())
+
+    bridge = count(build_model("segrnn_blend", 7, 7, 96, 96))
+    widened = count(build_model("segrnn", 7, 7, 96, 96, hidden_size=724))
+    assert abs(widened / bridge - 1) < 0.005  # 3,188,882 against 3,179,801
+    assert count(build_model("segrnn", 7, 7, 96, 96, hidden_size=722)) < bridge < widened  # the nearest even sizes
+
+
 def official_forward(net: SegRNN, x: torch.Tensor) -> torch.Tensor:
     """SegRNN's forward (models/SegRNN.py, rnn_type gru, dec_way pmf, channel_id 1, revin 0) transcribed with the
     port's weights: subtract the last value, embed segments, encode, decode all output segments from h_n at once."""
