@@ -219,13 +219,25 @@ def test_nan_loss_is_noticed_at_the_logging_cadence_naming_its_first_step(tmp_pa
         fit.fit(module, datamodule=datamodule)
 
 
-@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber", "mape"])
 def test_losses(loss):
     _, datamodule, _ = tiny("lstm")
     module = build_module(compose_config([*TINY, "model=lstm", f"module.loss={loss}"]), datamodule)
     datamodule.setup()
     batch = next(iter(datamodule.train_dataloader()))
-    assert module.loss_fn(module(batch["x"]), batch["y"]).item() >= 0
+    assert module.loss_fn(module(batch["x"]), batch).item() >= 0
+
+
+def test_the_mape_loss_reads_the_batch_s_scaling():
+    """The module's MAPE is the percentage error of the batch's windows in original units (``y * scale + loc``)."""
+    _, datamodule, _ = tiny("lstm")
+    module = build_module(compose_config([*TINY, "model=lstm", "module.loss=mape"]), datamodule)
+    datamodule.setup()
+    batch = next(iter(datamodule.train_dataloader()))
+    forecast = module(batch["x"])
+    actual = batch["y"] * batch["scale"] + batch["loc"]
+    expected = ((forecast * batch["scale"] + batch["loc"] - actual).abs() / actual.abs()).mean()
+    torch.testing.assert_close(module.loss_fn(forecast, batch), expected.to(forecast.dtype))
 
 
 def test_bad_module_options_fail_at_construction():

@@ -86,8 +86,9 @@ class ForecastModule(L.LightningModule):
         net: the network: a built net (e.g. ``BridgedLSTM(n_inputs, n_targets, lookback, horizon)``) or its
             plain config (``_target_`` naming a class exported by :mod:`tsbridge.models`, plus its keyword
             arguments). A tsbridge net is saved in checkpoints as its ``config``.
-        loss: ``"mse"``, ``"mae"`` or ``"huber"`` for point forecasts; ``"quantile"``, ``"normal"`` or
-            ``"student_t"`` with ``levels``. None: ``"quantile"`` with levels, else ``"mse"``.
+        loss: ``"mse"``, ``"mae"``, ``"huber"`` or ``"mape"`` (in original units) for point forecasts;
+            ``"quantile"``, ``"normal"`` or ``"student_t"`` with ``levels``. None: ``"quantile"`` with levels, else
+            ``"mse"``.
         optimizer: ``_target_`` under ``torch.optim`` plus keyword arguments; None: :data:`DEFAULT_OPTIMIZER`.
         scheduler: optional ``_target_`` under ``torch.optim.lr_scheduler`` plus keyword arguments; the
             Lightning keys ``monitor``, ``interval`` and ``frequency`` are taken out and passed to Lightning.
@@ -219,9 +220,10 @@ class ForecastModule(L.LightningModule):
         """Quantiles (B, H, n_targets, Q) at ``output.quantile_levels`` of a probabilistic forecast."""
         return self.output.quantiles(self._params(forecast), self.output.quantile_levels)
 
-    def loss_fn(self, forecast: Tensor, target: Tensor) -> Tensor:
-        """The training loss of a net's forecast (MSE/MAE/Huber, pinball or negative log-likelihood)."""
-        return self.output.loss(self._params(forecast), target)
+    def loss_fn(self, forecast: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """The training loss of a net's forecast against ``batch``'s target (MSE/MAE/Huber/MAPE, pinball or negative
+        log-likelihood); the batch's ``loc``/``scale`` serve a loss in original units (MAPE)."""
+        return self.output.loss(self._params(forecast), batch["y"], batch.get("loc"), batch.get("scale"))
 
     @property
     def trainable(self) -> bool:
@@ -230,7 +232,7 @@ class ForecastModule(L.LightningModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any] | None:
         """The loss and this step's readouts (``outputs["readouts"]`` of ``on_train_batch_end``)."""
         y_hat, readouts = self.net(batch["x"], batch.get("x_future"), return_readouts=True)
-        loss = self.loss_fn(y_hat, batch["y"])
+        loss = self.loss_fn(y_hat, batch)
         self._track_nonfinite(loss, batch_idx)
         if self._first_loss is None:
             self._first_loss = loss.detach()
@@ -327,7 +329,7 @@ class ForecastModule(L.LightningModule):
     def _evaluate(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Readouts]:
         x, y = batch["x"], batch["y"]
         forecast, readouts = self.net(x, batch.get("x_future"), return_readouts=True)
-        loss = self.loss_fn(forecast, y)
+        loss = self.loss_fn(forecast, batch)
         y_hat = self.point(forecast)
         batch_size = x.shape[0]
         # A metric, summed over DDP ranks when read (exactly: see MeanLoss): checkpointing and early stopping must
@@ -368,7 +370,7 @@ class ForecastModule(L.LightningModule):
         if self.ablations:
             self.val_losses["base"].update(loss, weight=batch_size)
             for ablation in self.ablations:
-                self.val_losses[ablation].update(self.loss_fn(self._ablated(batch, ablation), batch["y"]),
+                self.val_losses[ablation].update(self.loss_fn(self._ablated(batch, ablation), batch),
                                                  weight=batch_size)
         return {"loss": loss, "readouts": readouts}
 

@@ -120,6 +120,23 @@ def test_point_losses_are_torch_s(loss, reference):
     assert torch.equal(output.point(output(raw)), raw[..., 0])
 
 
+def test_the_mape_loss_is_the_percentage_error_in_original_units():
+    output = PointOutput("mape")
+    # Two windows of one series scaled by loc 100, scale 10: actual values 110, 90 and 0 (the zero counts as 0).
+    target = torch.tensor([[1.0, -1.0, -10.0]])
+    forecast = torch.tensor([[2.0, -1.5, -9.0]])  # 120, 85, 10 in original units
+    loc, scale = torch.full((1, 1), 100.0), torch.full((1, 1), 10.0)
+    expected = (10 / 110 + 5 / 90 + 0) / 3
+    assert output.loss(forecast.unsqueeze(-1), target, loc, scale).item() == pytest.approx(expected)
+    # Unscaled, the same error is relative to the scaled values: the loss needs the windows' scaling.
+    assert output.loss(forecast.unsqueeze(-1), target).item() != pytest.approx(expected)
+    # Forecasting 2 for an actual 1 costs twice what forecasting 1 for an actual 2 does: over-forecasts of small
+    # values are what MAPE punishes (the Tourism metric), unlike the symmetric MAE.
+    over = output.loss(torch.tensor([[[2.0]]]), torch.tensor([[1.0]]))
+    under = output.loss(torch.tensor([[[1.0]]]), torch.tensor([[2.0]]))
+    assert over.item() == pytest.approx(1.0) and under.item() == pytest.approx(0.5)
+
+
 def test_nll_is_torch_distributions_log_prob():
     torch.manual_seed(0)
     target = torch.randn(5, 7, dtype=torch.float64)

@@ -26,7 +26,7 @@ from torch.distributions import Distribution, Normal, StudentT
 
 from tsbridge.models._checks import check_choice
 
-POINT_LOSSES = ("mse", "mae", "huber")
+POINT_LOSSES = ("mse", "mae", "huber", "mape")
 DISTRIBUTION_LOSSES = ("normal", "student_t")
 LOSSES = (*POINT_LOSSES, "quantile", *DISTRIBUTION_LOSSES)
 #: Smallest scale a distribution output predicts (scaled units): a scale of 0 would make the NLL infinite.
@@ -122,8 +122,10 @@ class ForecastOutput(nn.Module):
         """Map raw net outputs (..., n_params) to valid parameters (..., n_params)."""
         raise NotImplementedError
 
-    def loss(self, params: Tensor, target: Tensor) -> Tensor:
-        """Mean training loss of ``params`` (..., n_params) against ``target`` (...): a scalar."""
+    def loss(self, params: Tensor, target: Tensor, loc: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
+        """Mean training loss of ``params`` (..., n_params) against ``target`` (...): a scalar. ``loc``/``scale``
+        (broadcasting to ``target``; ``target * scale + loc`` is in original units) serve losses defined in original
+        units (``mape``); the others ignore them."""
         raise NotImplementedError
 
     def point(self, params: Tensor) -> Tensor:
@@ -170,8 +172,21 @@ class ForecastOutput(nn.Module):
         return f"levels={list(self.levels)}" if self.levels else ""
 
 
+def mape_loss(forecast: Tensor, target: Tensor, loc: Tensor | None, scale: Tensor | None) -> Tensor:
+    """Mean absolute percentage error in original units, ``|y_hat - y| / |y|``, of scaled ``forecast`` and
+    ``target`` (original = scaled * ``scale`` + ``loc``). Elements whose actual value is 0 count as 0, as
+    NeuralForecast's MAPE does (``divide_no_nan``): a loss for positive series, the measure Tourism is scored in, which
+    punishes over-forecasts of small values more than under-forecasts."""
+    scale = torch.ones_like(target) if scale is None else scale.to(target.dtype)  # the data's float64 stats
+    actual = target * scale + (0 if loc is None else loc.to(target.dtype))
+    error = (forecast - target).abs() * scale.abs()
+    relative = torch.where(actual != 0, error / actual.abs().clamp_min(torch.finfo(actual.dtype).tiny), 0)
+    return relative.mean()
+
+
 class PointOutput(ForecastOutput):
-    """One value per element trained with ``"mse"``, ``"mae"`` or ``"huber"``: a plain point forecast."""
+    """One value per element trained with ``"mse"``, ``"mae"``, ``"huber"`` or ``"mape"`` (:func:`mape_loss`, in
+    original units): a plain point forecast."""
 
     n_params, n_locations, n_scales = 1, 1, 0
     _LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
@@ -184,7 +199,9 @@ class PointOutput(ForecastOutput):
         self._check_width(raw)
         return raw
 
-    def loss(self, params: Tensor, target: Tensor) -> Tensor:
+    def loss(self, params: Tensor, target: Tensor, loc: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
+        if self.kind == "mape":
+            return mape_loss(params[..., 0], target, loc, scale)
         return self._LOSSES[self.kind](params[..., 0], target)
 
     def point(self, params: Tensor) -> Tensor:
@@ -237,7 +254,7 @@ class QuantileOutput(ForecastOutput):
         below = median - F.softplus(raw[..., :m].flip(-1)).cumsum(-1).flip(-1)  # (..., m), ascending
         return torch.cat([below, median, above], dim=-1)  # (..., Q)
 
-    def loss(self, params: Tensor, target: Tensor) -> Tensor:
+    def loss(self, params: Tensor, target: Tensor, loc: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
         """Pinball loss averaged over elements and quantiles: ``max(q * e, (q - 1) * e)``, ``e = target - q_hat``."""
         error = target.unsqueeze(-1) - params  # (..., Q)
         fractions = self.fractions.to(params.dtype)  # (Q,)
@@ -269,7 +286,7 @@ class _DistributionOutput(ForecastOutput):
         """The forecast distribution, batch shape (...)."""
         raise NotImplementedError
 
-    def loss(self, params: Tensor, target: Tensor) -> Tensor:
+    def loss(self, params: Tensor, target: Tensor, loc: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
         return -self.distribution(params).log_prob(target).mean()
 
     def point(self, params: Tensor) -> Tensor:
@@ -333,7 +350,7 @@ def build_output(loss: str | None = None, levels: Sequence[float] | None = None)
     """The output for a loss and interval levels.
 
     Args:
-        loss: ``"mse"``, ``"mae"``, ``"huber"`` (point forecasts), ``"quantile"``, ``"normal"`` or
+        loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"`` (point forecasts), ``"quantile"``, ``"normal"`` or
             ``"student_t"``. None: ``"quantile"`` when ``levels`` are given, else ``"mse"``.
         levels: central interval levels in percent, e.g. ``[80, 90]``; None or empty for point forecasts.
 
