@@ -75,7 +75,7 @@ TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "imp
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback")
+           "min_lookback", "loss", "val_mape")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -140,10 +140,11 @@ def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = No
 
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
-        max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None) -> dict[str, Any]:
+        max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
+        loss: str = "mse") -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
-    windows too, with ``refit``), forecast the test horizon, score; the CSV row. ``lookback``: the set's default when
-    None; ``min_lookback``: padded windows (see the module docstring)."""
+    windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
+    ``lookback``: the set's default when None; ``min_lookback``: padded windows (see the module docstring)."""
     import resource
     import warnings
 
@@ -158,7 +159,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     share = validation_share(lengths, spec.horizon)
     lookback = spec.lookback if lookback is None else lookback
     options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "seed": seed, "refit": refit,
-               "min_lookback": min_lookback}
+               "min_lookback": min_lookback, "loss": loss}
     if model == "segrnn":
         options["segment_length"] = segment_length(lookback)
     started = time.perf_counter()
@@ -176,7 +177,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
            "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
-           "min_lookback": "" if min_lookback is None else min_lookback}
+           "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
+           "val_mape": f"{100 * forecaster.result.val['val_original/mape']:.4f}"}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 
 
@@ -195,7 +197,7 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
                          "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
-                         "max_epochs": "", "min_lookback": "",
+                         "max_epochs": "", "min_lookback": "", "loss": "", "val_mape": "",
                          **scores(name, table)})
     return rows
 
@@ -221,18 +223,21 @@ def weighted_average(values: dict[str, float]) -> float:
 
 
 def protocols(rows: pd.DataFrame) -> pd.Series:
-    """Each row's protocol, ``(refit, max_epochs)``; rows written before those columns: no refit, 8 epochs."""
+    """Each row's protocol, ``(refit, max_epochs, loss)``; rows written before those columns: no refit, 8 epochs,
+    mse."""
     refit = rows["refit"].astype(str).str.lower().eq("true") if "refit" in rows else False
     budget = rows["max_epochs"] if "max_epochs" in rows else pd.Series(MAX_EPOCHS, index=rows.index)
     budget = pd.to_numeric(budget, errors="coerce").fillna(MAX_EPOCHS).astype(int)
-    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget)), index=rows.index)
+    loss = rows["loss"].fillna("mse").replace("", "mse") if "loss" in rows else pd.Series("mse", index=rows.index)
+    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss)), index=rows.index)
 
 
-def variant(model: str, protocol: tuple[bool, int]) -> str:
-    """A model's name in the tables: ``blend``, ``blend + refit``, ``blend + refit, 30 epochs`` (a budget other
-    than the default's is named)."""
-    refit, budget = protocol
-    return model + (" + refit" if refit else "") + (f", {budget} epochs" if budget != MAX_EPOCHS else "")
+def variant(model: str, protocol: tuple[bool, int, str]) -> str:
+    """A model's name in the tables: ``blend``, ``blend + refit``, ``blend + refit, 30 epochs, mape loss`` (a
+    budget or a loss other than the default's is named)."""
+    refit, budget, loss = protocol
+    return (model + (" + refit" if refit else "") + (f", {budget} epochs" if budget != MAX_EPOCHS else "")
+            + (f", {loss} loss" if loss != "mse" else ""))
 
 
 def named(rows: pd.DataFrame) -> pd.Series:
@@ -275,8 +280,8 @@ def render(rows: pd.DataFrame) -> str:
              "those of the selection run, which the refit repeats). Seconds depend on what else the machine ran (see "
              "benchmarks/README.md for the runs committed).", "",
              "| set | h | look-back | forecast / too short | not trained | model | seeds | sMAPE (M3) / MAPE (Tourism) "
-             "| MASE | val sMAPE "
-             "| epochs | seconds | peak MiB |", "|" + "---|" * 13]
+             "| MASE | val sMAPE | val MAPE "
+             "| epochs | seconds | peak MiB |", "|" + "---|" * 14]
     for name in sets:
         spec, data = competition(name), rows[rows["set"] == name]
         forecast = int(data["series"].max())
@@ -292,6 +297,7 @@ def render(rows: pd.DataFrame) -> str:
             lines.append("| " + " | ".join(set_cells + [
                 variant(model, protocol), seeds,
                 seeds_cell(mine[headline(name)], 2), seeds_cell(mine["mase"], 3), seeds_cell(mine["val_smape"], 2),
+                seeds_cell(mine["val_mape"], 2) if mine["val_mape"].notna().any() else "–",
                 seeds_cell(mine["epochs"], 1), seeds_cell(mine["seconds"], 0), seeds_cell(mine["peak_mib"], 0)]) + " |")
             set_cells = [""] * len(set_cells)
     skipped = [f"{name} (look-back {competition(name).lookback})" for name in sets
@@ -317,9 +323,9 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
     ours = rows[rows["model"].isin(MODELS)]
     protocol_of = protocols(ours)
     for protocol in sorted(set(protocol_of)):
-        refit, budget = protocol
+        refit, budget, loss = protocol
         title = (f"{'With refit (trained again on the validation windows too)' if refit else 'Without refit'}, "
-                 f"at most {budget} epochs")
+                 f"at most {budget} epochs, {loss} loss")
         lines += ["", f"{title}:", "", *protocol_targets(ours[protocol_of == protocol], sets, protocol)]
     return lines
 
@@ -369,6 +375,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=MAX_EPOCHS, help="the epoch budget (default %(default)s)")
     parser.add_argument("--lookback", type=int, help="the look-back (default: each set's own)")
     parser.add_argument("--min-lookback", type=int, help="padded windows: real look-back rows a window needs")
+    parser.add_argument("--loss", choices=("mse", "mape"), default="mse",
+                        help="the training loss (mape: in original units, the Tourism measure)")
     return parser.parse_args(argv)
 
 
@@ -385,11 +393,11 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{name} segrnn skipped: its look-back {lookback} is prime", flush=True)
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
-                                           args.max_epochs, args.lookback, args.min_lookback)
+                                           args.max_epochs, args.lookback, args.min_lookback, args.loss)
                     append_rows(args.out, [row], COLUMNS)
-                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, (args.refit, args.max_epochs))} seed={seed}: "
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, (args.refit, args.max_epochs, args.loss))} seed={seed}: "
                           f"smape={row['smape']} "
-                          f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
+                          f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} val_mape={row['val_mape']} "
                           f"epochs={row['epochs']} {row['seconds']} s {row['peak_mib']} MiB", flush=True)
     if args.score_peers is not None:
         kept = pd.read_csv(args.out, dtype={"seed": "Int64"})
