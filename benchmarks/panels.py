@@ -10,8 +10,9 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * validation, cut from the training part only: the last share ``v = h / median training length`` of each series'
   training part (:meth:`tsbridge.Forecaster.fit`'s ``val_size``), so the median series validates on exactly its last
   h values. Early stopping and the kept checkpoint use its ``val/loss``; the best model of a set (the one held
-  against the targets) is the one with the lowest mean validation sMAPE (``val_original/smape``), never the test
-  score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
+  against the targets) is the one with the lowest mean validation score in the set's own metric (M3: sMAPE,
+  ``val_original/smape``; Tourism: MAPE, ``val_original/mape``, or sMAPE for rows from before it was recorded),
+  never the test score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
   library warns and names them, and they are still scaled on their training rows and forecast by the global model
   (the table counts them as "not trained on").
 * a longer look-back (``--lookback L --min-lookback m``): windows may start before a short series' first value,
@@ -29,6 +30,10 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   of the look-back (skipped, with the reason, where the look-back is prime); small nets (hidden size 64 for all,
   the recurrent default; SegRNN's own is 512), at most :data:`MAX_EPOCHS` epochs with the default early stopping
   (patience 3); ``--max-epochs`` sets another budget (a column of the rows; early stopping still picks the epoch).
+* loss (``--loss``): ``mse`` on the scaled values by default; ``mape`` trains on the percentage error in original
+  units, the measure Tourism is scored in. Like refit and the budget it is a protocol, decided before a run and
+  rendered apart; each row also records its validation MAPE (``val_original/mape``), so the two losses can be
+  compared on validation, never on the test score.
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
@@ -40,6 +45,7 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
     python benchmarks/panels.py --sets m3_yearly --refit                # the refit protocol's rows
     python benchmarks/panels.py --sets m3_yearly --refit --max-epochs 30   # ... with a longer budget
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3   # padded windows
+    python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3 --loss mape
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
@@ -228,7 +234,9 @@ def protocols(rows: pd.DataFrame) -> pd.Series:
     refit = rows["refit"].astype(str).str.lower().eq("true") if "refit" in rows else False
     budget = rows["max_epochs"] if "max_epochs" in rows else pd.Series(MAX_EPOCHS, index=rows.index)
     budget = pd.to_numeric(budget, errors="coerce").fillna(MAX_EPOCHS).astype(int)
-    loss = rows["loss"].fillna("mse").replace("", "mse") if "loss" in rows else pd.Series("mse", index=rows.index)
+    loss = pd.Series("mse", index=rows.index)
+    if "loss" in rows:  # empty in rows written before the column: mse
+        loss = rows["loss"].astype(object).where(rows["loss"].notna() & rows["loss"].astype(str).ne(""), "mse")
     return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss)), index=rows.index)
 
 
@@ -251,14 +259,31 @@ def named(rows: pd.DataFrame) -> pd.Series:
     return rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
 
 
+def selection_metric(name: str, rows: pd.DataFrame) -> str:
+    """The validation column the best model of set ``name`` is chosen on: its headline metric's (M3: sMAPE,
+    Tourism: MAPE), or sMAPE where some candidate ``rows`` did not record their validation MAPE (rows written
+    before the column existed)."""
+    recorded = "val_mape" in rows and rows["val_mape"].notna().all()
+    return "val_mape" if headline(name) == "mape" and recorded else "val_smape"
+
+
 def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per set, the tsbridge model (and look-back) with the lowest mean validation sMAPE: its mean test scores and
-    seeds (``rows`` of one protocol)."""
+    """Per set, the tsbridge model (and look-back) with the lowest mean validation score in the set's own metric
+    (:func:`selection_metric`): its mean test scores, seeds and the column it was chosen on (``rows`` of one
+    protocol)."""
     ours = rows[rows["model"].isin(MODELS)]
     ours = ours.assign(model=named(ours))
-    means = ours.groupby(["set", "model"], sort=False).agg(
-        val_smape=("val_smape", "mean"), smape=("smape", "mean"), mape=("mape", "mean"), seeds=("seed", "nunique"))
-    return means.loc[means.groupby(level="set", sort=False)["val_smape"].idxmin()].reset_index(level="model")
+    if "val_mape" not in ours:
+        ours = ours.assign(val_mape=float("nan"))
+    chosen = []
+    for name, candidates in ours.groupby("set", sort=False):
+        metric = selection_metric(name, candidates)
+        means = candidates.groupby("model", sort=False).agg(
+            val_smape=("val_smape", "mean"), val_mape=("val_mape", "mean"), smape=("smape", "mean"),
+            mape=("mape", "mean"), seeds=("seed", "nunique"))
+        best = means.loc[[means[metric].idxmin()]].reset_index().assign(set=name, chosen_on=metric)
+        chosen.append(best)
+    return pd.concat(chosen).set_index("set")
 
 
 def render(rows: pd.DataFrame) -> str:
@@ -314,8 +339,9 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
     competition's average, the best tsbridge model (by validation) against the target anchor, met or missed with
     the gap; cells with fewer than 3 seeds named."""
     lines = ["### Targets", "",
-             "The best tsbridge model of each set is the one with the lowest validation sMAPE; its test score is "
-             "held against the anchor (M3: Theta's sMAPE, Tourism: N-BEATS' MAPE). Averages weight each set by "
+             "The best tsbridge model of each set is the one with the lowest validation score in the set's own "
+             "metric (M3: sMAPE; Tourism: MAPE, or sMAPE for rows written before validation MAPE was recorded); "
+             "its test score is held against the anchor (M3: Theta's sMAPE, Tourism: N-BEATS' MAPE). Averages weight each set by "
              "its forecast values (series x h), as the published ones do; an average is left out until every set of "
              "its competition has rows. Theta is the M3 submission's published "
              "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
@@ -340,7 +366,9 @@ def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, 
         for name in members:
             chosen = best.loc[name]
             scored[name] = float(chosen[headline(name)])
-            lines.append(target_row(name, variant(chosen["model"], protocol), int(chosen["seeds"]), scored[name]))
+            on = "val MAPE" if chosen["chosen_on"] == "val_mape" else "val sMAPE"
+            lines.append(target_row(name, f"{variant(chosen['model'], protocol)} (on {on})", int(chosen["seeds"]),
+                                    scored[name]))
         expected = [name for name in SETS if source(name) == competition_name]
         if members == expected:
             lines.append(target_row(competition_name, "per set", min(best.loc[members, "seeds"]),

@@ -288,7 +288,7 @@ def test_panels_quick_rows_and_rendered_targets(tmp_path):
     assert results[2][:7] == ["m3_other", "8", "16", "20 / 154", "0", "blend", "1"]
     (target,) = targets[2:]
     gap = row["smape"] - 4.41  # Theta's M3 "other" sMAPE
-    assert target[:4] == ["m3_other", "blend", "1", f"{row['smape']:.2f}"] and target[6:] == [
+    assert target[:4] == ["m3_other", "blend (on val sMAPE)", "1", f"{row['smape']:.2f}"] and target[6:] == [
         "Theta 4.41", f"{gap:+.2f}", "met" if gap < 0 else "missed"]
     assert "fewer than 3 seeds: m3_other blend (1)" in text
 
@@ -314,3 +314,16 @@ def test_panels_name_a_look_back_other_than_the_sets_and_pick_it_on_validation()
     assert list(panels.named(rows)) == ["blend", "blend L=8", "AutoETS"]
     best = panels.best_by_validation(rows)
     assert best.loc["tourism_yearly", "model"] == "blend L=8" and best.loc["tourism_yearly", "mape"] == 26.0
+    assert best.loc["tourism_yearly", "chosen_on"] == "val_smape"  # no validation MAPE recorded: sMAPE
+
+
+def test_panels_choose_tourism_models_on_validation_mape_where_recorded():
+    panels = load_script("panels")
+    rows = pd.DataFrame({"set": ["tourism_yearly"] * 2 + ["m3_yearly"] * 2, "model": ["blend", "segrnn"] * 2,
+                         "lookback": [3, 3, 8, 8], "seed": [0] * 4, "val_smape": [20.0, 21.0, 20.0, 21.0],
+                         "val_mape": [22.0, 20.0, 22.0, 20.0], "smape": [21.0, 22.0, 15.0, 16.0],
+                         "mape": [28.0, 23.0, 18.0, 17.0]})
+    best = panels.best_by_validation(rows)
+    # Tourism is scored in MAPE: the model with the lower validation MAPE; M3 in sMAPE: the lower validation sMAPE.
+    assert best.loc["tourism_yearly", ["model", "chosen_on"]].tolist() == ["segrnn", "val_mape"]
+    assert best.loc["m3_yearly", ["model", "chosen_on"]].tolist() == ["blend", "val_smape"]
