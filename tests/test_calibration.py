@@ -209,6 +209,8 @@ def test_an_adaptive_recalibrated_backtest_comes_closer_to_nominal_after_a_drift
         assert gap < 0.03 and gap < abs(rolling[f"coverage-{level}"] - level / 100) - 0.03
     with pytest.raises(ValueError, match="pass recalibrate=True with it"):
         calibrated_quantiles.backtest(drifted, start=0.8, adaptive_rate=0.05)
+    with pytest.raises(ValueError, match="recalibrate and adaptive_rate are for a fitted model's backtest"):
+        calibrated_quantiles.backtest(drifted, start=0.8, retrain=True, adaptive_rate=0.05)
 
 
 @pytest.mark.parametrize("adaptive_rate", [0.0, 0.05])

@@ -2,8 +2,9 @@
 
 Two split-conformal methods, chosen by the model's output:
 
-* **point forecasts** (``mse``/``mae``/``huber``/``mape`` losses): the interval at level ``l`` is ``point +- q``, where ``q``
-  is the conformal quantile of the absolute residuals ``|y - y_hat|`` (Vovk et al. 2005; Lei et al. 2018);
+* **point forecasts** (``mse``/``mae``/``huber``/``mape`` losses): the interval at level ``l`` is ``point +- q``,
+  where ``q`` is the conformal quantile of the absolute residuals ``|y - y_hat|`` (Vovk et al. 2005; Lei et al.
+  2018);
 * **quantile and distribution heads**: conformalised quantile regression (Romano et al. 2019): the network's own
   interval ``[lo, hi]`` becomes ``[lo - q, hi + q]``, ``q`` the conformal quantile of ``max(lo - y, y - hi)``, so
   intervals that were too narrow widen and intervals that were too wide narrow.

@@ -229,8 +229,8 @@ class Forecaster:
         if not retrain:
             return predictor.backtest(df, start, stride, recalibrate, adaptive_rate)
         if recalibrate or adaptive_rate:
-            raise ValueError("recalibrate=True is for a fitted model's backtest; a retraining backtest calibrates "
-                             "each refit on its own validation part")
+            raise ValueError("recalibrate and adaptive_rate are for a fitted model's backtest; a retraining "
+                             "backtest calibrates each refit on its own validation part")
         if self.result is None:
             raise NotFittedError("a retraining backtest needs the fit settings: call fit() (a loaded forecaster "
                                  "only predicts)")
