@@ -111,6 +111,9 @@ CONFIGS = {
     "blend+cov quantile conformal per series recalibrated adaptive": Config("blend", True, "quantile", {
         "calibration": "conformal", "calibration_per_series": True}, recalibrate=True, adaptive_rate=0.005),
 }
+#: tsbridge's side of the peer comparison, the first of these with rows: fixed here, never picked on the test
+#: scores (the peers' side is their best row on test, which can only favour them).
+COMPARED = ("blend+cov quantile conformal", "blend+cov quantile")
 # Recurrent settings shared by every learned row (not tuned on the test part: the defaults, one-day segments).
 TRAINING = {"hidden_size": 64, "max_epochs": 15, "batch_size": 64, "lr": 0.001, "importance": False}
 QUICK = {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 2, "hidden_size": 8}
@@ -248,11 +251,12 @@ def checks(group: pd.DataFrame) -> list[str]:
     mean = group.groupby("config")[list(METRICS)].mean()
     out = []
     ours, peers = mean[mean.index.isin(list(CONFIGS))], mean[~mean.index.isin(list(CONFIGS))]
+    mine = next((config for config in COMPARED if config in ours.index), None)
     for metric in ("mae", "crps"):
-        if not peers.empty and ours[metric].notna().any():
-            mine, theirs = ours[metric].idxmin(), peers[metric].idxmin()
+        if not peers.empty and mine is not None:
+            theirs = peers[metric].idxmin()
             gap = ours.loc[mine, metric] / peers.loc[theirs, metric] - 1
-            out.append(f"- best {metric.upper()}: tsbridge {ours.loc[mine, metric]:.3f} ({mine}) against "
+            out.append(f"- {metric.upper()}: tsbridge {ours.loc[mine, metric]:.3f} ({mine}) against the peers' best "
                        f"{peers.loc[theirs, metric]:.3f} ({theirs}), {gap:+.1%} (target: at or below) "
                        f"{'met' if gap <= 0 else 'missed'}")
     for model in ("lstm", "blend"):

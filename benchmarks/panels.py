@@ -18,6 +18,9 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * a longer look-back (``--lookback L --min-lookback m``): windows may start before a short series' first value,
   edge-padded (``Forecaster(min_lookback=m)``), so every series still trains and is forecast; the look-back is then a
   choice made on validation like the model's (the rows name it when it is not the set's default).
+* window normalisation (``--norm revin | last | none``): each model's own by default (RevIN for ``blend`` and
+  ``lstm``, the last value for ``segrnn``); another is a choice made on validation like the look-back (the rows name
+  it, ``lstm norm=last``). RevIN divides by the window's spread, which padded short windows flatten.
 * refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
   has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
   windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
@@ -46,6 +49,7 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
     python benchmarks/panels.py --sets m3_yearly --refit --max-epochs 30   # ... with a longer budget
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3   # padded windows
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3 --loss mape
+    python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3 --loss mape --norm last
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
@@ -81,7 +85,7 @@ TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "imp
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback", "loss", "val_mape")
+           "min_lookback", "loss", "val_mape", "norm")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -147,10 +151,11 @@ def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = No
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
-        loss: str = "mse") -> dict[str, Any]:
+        loss: str = "mse", norm: str | None = None) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
-    ``lookback``: the set's default when None; ``min_lookback``: padded windows (see the module docstring)."""
+    ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
+    normalisation, the model's own when None (see the module docstring)."""
     import resource
     import warnings
 
@@ -168,6 +173,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
                "min_lookback": min_lookback, "loss": loss}
     if model == "segrnn":
         options["segment_length"] = segment_length(lookback)
+    if norm is not None:
+        options["norm"] = norm
     started = time.perf_counter()
     forecaster = Forecaster(model, lookback=lookback, horizon=spec.horizon, progress=False, **options)
     with warnings.catch_warnings():  # the untrained series are counted in the row instead
@@ -184,7 +191,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
            "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
-           "val_mape": f"{100 * forecaster.result.val['val_original/mape']:.4f}"}
+           "val_mape": f"{100 * forecaster.result.val['val_original/mape']:.4f}", "norm": norm or ""}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 
 
@@ -203,7 +210,7 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
                          "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
-                         "max_epochs": "", "min_lookback": "", "loss": "", "val_mape": "",
+                         "max_epochs": "", "min_lookback": "", "loss": "", "val_mape": "", "norm": "",
                          **scores(name, table)})
     return rows
 
@@ -250,13 +257,18 @@ def variant(model: str, protocol: tuple[bool, int, str]) -> str:
 
 def named(rows: pd.DataFrame) -> pd.Series:
     """Each row's model as the tables name it: the model, with its look-back when that is not the set's default
-    (``blend L=8``: padded windows)."""
+    (``blend L=8``: padded windows) and its window normalisation when that is not the model's own
+    (``lstm L=8 norm=last``)."""
     from tsbridge.data import competition
 
     lookbacks = pd.to_numeric(rows["lookback"], errors="coerce")
     defaults = rows["set"].map(lambda name: competition(name).lookback)
     longer = lookbacks.notna() & (lookbacks != defaults)
-    return rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
+    names = rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
+    if "norm" not in rows:  # rows written before the column: each model's own
+        return names
+    norms = rows["norm"].fillna("").astype(str)
+    return names.where(norms.eq(""), names + " norm=" + norms)
 
 
 def selection_metric(name: str, rows: pd.DataFrame) -> str:
@@ -405,6 +417,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-lookback", type=int, help="padded windows: real look-back rows a window needs")
     parser.add_argument("--loss", choices=("mse", "mape"), default="mse",
                         help="the training loss (mape: in original units, the Tourism measure)")
+    parser.add_argument("--norm", choices=("revin", "last", "none"),
+                        help="the window normalisation (default: each model's own)")
     return parser.parse_args(argv)
 
 
@@ -421,9 +435,12 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{name} segrnn skipped: its look-back {lookback} is prime", flush=True)
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
-                                           args.max_epochs, args.lookback, args.min_lookback, args.loss)
+                                           args.max_epochs, args.lookback, args.min_lookback, args.loss,
+                                           args.norm)
                     append_rows(args.out, [row], COLUMNS)
-                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(model, (args.refit, args.max_epochs, args.loss))} seed={seed}: "
+                    label = model + (f" norm={args.norm}" if args.norm else "")
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(label, (args.refit, args.max_epochs, args.loss))} "
+                          f"seed={seed}: "
                           f"smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} val_mape={row['val_mape']} "
                           f"epochs={row['epochs']} {row['seconds']} s {row['peak_mib']} MiB", flush=True)
