@@ -14,12 +14,15 @@ Rows: the seasonal naive forecast (same step one week before; its intervals from
 residuals on the training part, per series and step), ``lstm`` and ``blend`` without covariates, the same with them,
 and the blend with covariates as quantile and Normal interval models; then (issue 19) the same fits with conformal
 calibration on the validation part (pooled, per series, and recalibrated at each test origin on the newest observed
-windows: ``Forecaster.backtest(recalibrate=True)``, also with adaptive levels: ``adaptive_rate``). Each row is one
+windows: ``Forecaster.backtest(recalibrate=True)``, also with adaptive levels: ``adaptive_rate``). ``--options`` changes
+the shared training settings for a run; its rows are a variant of the configuration, named with them (``blend+cov
+quantile (hidden_size=128)``), and a configuration's variants compete on the validation loss only. Each row is one
 (configuration, seed, series) with MAE, sMAPE, MSE (original units), CRPS, coverage and width of the 80% and 90%
 intervals.
 
     python benchmarks/intervals.py                          # everything, 3 seeds -> results/intervals.csv and .md
     python benchmarks/intervals.py --datasets epf_fr_be --configs blend blend+cov --seeds 0
+    python benchmarks/intervals.py --datasets epf_fr_be --configs "blend+cov quantile" --options hidden_size=128
     python benchmarks/intervals.py --render                 # only re-render results/intervals.md
     python benchmarks/intervals.py --quick --out /tmp/rows.csv   # a seconds-long smoke run (meaningless scores)
 """
@@ -31,6 +34,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,8 +115,9 @@ CONFIGS = {
     "blend+cov quantile conformal per series recalibrated adaptive": Config("blend", True, "quantile", {
         "calibration": "conformal", "calibration_per_series": True}, recalibrate=True, adaptive_rate=0.005),
 }
-#: tsbridge's side of the peer comparison, the first of these with rows: fixed here, never picked on the test
-#: scores (the peers' side is their best row on test, which can only favour them).
+#: tsbridge's side of the peer comparison, the first of these with rows, in its variant (``--options``) of lowest
+#: validation loss: never picked on the test scores (the peers' side is their best row on test, which can only
+#: favour them).
 COMPARED = ("blend+cov quantile conformal", "blend+cov quantile")
 # Recurrent settings shared by every learned row (not tuned on the test part: the defaults, one-day segments).
 TRAINING = {"hidden_size": 64, "max_epochs": 15, "batch_size": 64, "lr": 0.001, "importance": False}
@@ -148,10 +153,48 @@ def first_test_origin(frame: pd.DataFrame, spec: Dataset) -> pd.Timestamp:
     return day_ends[0]
 
 
-def fit(frame: pd.DataFrame, spec: Dataset, config: Config, seed: int, quick: bool):
+def variant_name(config: str, options: dict[str, Any]) -> str:
+    """A configuration's name in the rows, with the training settings a run changed: ``blend (hidden_size=128)``."""
+    return config + (f" ({', '.join(f'{key}={value}' for key, value in options.items())})" if options else "")
+
+
+def base_config(name: str) -> str:
+    """The configuration of :data:`CONFIGS` a row's name is a variant of, or the name itself (a peer's row)."""
+    base = name.split(" (")[0]
+    return base if base in CONFIGS else name
+
+
+def ours_in_order(names: Collection[str]) -> list[str]:
+    """The names of tsbridge's rows among ``names``, in the order of :data:`CONFIGS`, each config's variants after
+    it."""
+    return [name for config in CONFIGS for name in sorted(names, key=lambda name: (len(name), name))
+            if base_config(name) == config]
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``["hidden_size=128", "lr=3e-4"]`` as Forecaster options, numbers as numbers (YAML would keep ``3e-4`` a
+    string)."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise SystemExit(f"--options takes KEY=VALUE items, got {item!r}")
+        options[key] = value
+        for number in (int, float):
+            try:
+                options[key] = number(value)
+                break
+            except ValueError:
+                continue
+    return options
+
+
+def fit(frame: pd.DataFrame, spec: Dataset, config: Config, seed: int, quick: bool,
+        changes: dict[str, Any] | None = None):
     from tsbridge import Forecaster
 
-    options = {**TRAINING, **(QUICK if quick else {}), "seed": seed, "progress": False, **config.options}
+    options = {**TRAINING, **(changes or {}), **(QUICK if quick else {}), "seed": seed, "progress": False,
+               **config.options}
     if config.model == "seasonal_naive":
         options = {"season_length": spec.lookback, "seed": seed, "progress": False, "max_epochs": 1}
     else:
@@ -196,15 +239,17 @@ def scores(forecasts: pd.DataFrame, interval: bool) -> dict[str, float]:
     return {name: float(metrics[name]) for name in METRICS if name in metrics}
 
 
-def run(name: str, config_name: str, seed: int, quick: bool, threads: int) -> list[dict[str, Any]]:
-    """One (dataset, configuration, seed): fit, backtest the test part's day ends, score each series."""
+def run(name: str, config_name: str, seed: int, quick: bool, threads: int,
+        changes: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One (dataset, configuration, seed): fit (with ``changes`` to the shared training settings), backtest the
+    test part's day ends, score each series."""
     import torch
 
     torch.set_num_threads(threads)
     spec, config = DATASETS[name], CONFIGS[config_name]
     frame = load(name, quick)
     with tempfile.TemporaryDirectory(prefix="tsbridge-intervals-"):
-        forecaster, seconds = fit(frame, spec, config, seed, quick)
+        forecaster, seconds = fit(frame, spec, config, seed, quick, changes)
         test = forecaster.backtest(frame, start=first_test_origin(frame, spec), stride=spec.horizon,
                                    recalibrate=config.recalibrate, adaptive_rate=config.adaptive_rate).forecasts
     interval = config.interval or config.model == "seasonal_naive"
@@ -214,7 +259,8 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int) -> li
     result = forecaster.result
     rows = []
     for series, rows_of_series in parts:
-        rows.append({"dataset": name, "config": config_name, "seed": seed, "series": series,
+        rows.append({"dataset": name, "config": variant_name(config_name, changes or {}), "seed": seed,
+                     "series": series,
                      **{key: f"{value:.6g}" for key, value in scores(rows_of_series, interval).items()},
                      "val_loss": f"{result.val.get('val/loss', float('nan')):.6g}", "epochs": result.epochs,
                      "train_seconds": f"{seconds:.1f}", "machine": machine_name(threads)})
@@ -233,8 +279,9 @@ def render(rows: pd.DataFrame) -> str:
             lines += [f"## {name}, series {series}", "",
                       "| config | seeds | " + " | ".join(METRICS) + " | epochs |",
                       "|---|---|" + "---|" * (len(METRICS) + 1)]
-            peers = sorted(set(group["config"]) - set(CONFIGS))  # benchmarks/peers/ rows, after ours
-            for config in [*(c for c in CONFIGS if c in set(group["config"])), *peers]:
+            names = set(group["config"])
+            peers = sorted(name for name in names if base_config(name) not in CONFIGS)  # benchmarks/peers/, last
+            for config in [*ours_in_order(names), *peers]:
                 mine = group[group["config"] == config]
                 cells = [seeds_cell(mine[metric], 2 if metric in ("mae", "mse", "crps") or metric.startswith("width")
                                     else 3, one_seed=" (1 seed)") for metric in METRICS]
@@ -248,10 +295,12 @@ def render(rows: pd.DataFrame) -> str:
 
 def checks(group: pd.DataFrame) -> list[str]:
     """The issue's targets for one series, each with its measured value and gap."""
-    mean = group.groupby("config")[list(METRICS)].mean()
+    mean = group.groupby("config")[[*METRICS, "val_loss"]].mean()
     out = []
-    ours, peers = mean[mean.index.isin(list(CONFIGS))], mean[~mean.index.isin(list(CONFIGS))]
-    mine = next((config for config in COMPARED if config in ours.index), None)
+    bases = mean.index.map(base_config)
+    ours, peers = mean[bases.isin(list(CONFIGS))], mean[~bases.isin(list(CONFIGS))]
+    compared = next((config for config in COMPARED if config in set(bases)), None)
+    mine = None if compared is None else mean.loc[bases == compared, "val_loss"].idxmin()
     for metric in ("mae", "crps"):
         if not peers.empty and mine is not None:
             theirs = peers[metric].idxmin()
@@ -264,15 +313,16 @@ def checks(group: pd.DataFrame) -> list[str]:
             gain = 1 - mean.loc[f"{model}+cov", "mae"] / mean.loc[model, "mae"]
             out.append(f"- {model}: covariates cut MAE by {gain:.1%} (target: at least 15%) "
                        f"{'met' if gain >= 0.15 else 'missed'}")
-    for config in [name for name, spec in CONFIGS.items() if spec.interval and name in mean.index]:
-        calibrated = "calibration" in CONFIGS[config].options
+    for config in [name for name in ours_in_order(ours.index) if CONFIGS[base_config(name)].interval]:
+        base = base_config(config)
+        calibrated = "calibration" in CONFIGS[base].options
         tolerance = 0.02 if calibrated else 0.03  # issue 19's target for calibrated intervals, issue 14's for raw
         for level in LEVELS:
             gap = mean.loc[config, f"coverage-{level}"] - level / 100
             out.append(f"- {config}: coverage at {level}% is {mean.loc[config, f'coverage-{level}']:.3f} "
                        f"({gap:+.3f}; target within ±{tolerance}) {'met' if abs(gap) <= tolerance else 'missed'}")
-        raw = config.split(" conformal")[0]
-        if calibrated and raw in mean.index and CONFIGS[raw].interval:
+        raw = base.split(" conformal")[0] + config[len(base):]  # the same fit's variant, uncalibrated
+        if calibrated and raw in mean.index and CONFIGS[base_config(raw)].interval:
             change = mean.loc[config, "crps"] / mean.loc[raw, "crps"] - 1
             out.append(f"- {config}: CRPS {change:+.1%} against {raw} (target: no worse than +2%) "
                        f"{'met' if change <= 0.02 else 'missed'}")
@@ -292,21 +342,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS / "intervals.csv", help="CSV rows are appended to")
     parser.add_argument("--render", action="store_true", help="only render the CSV to Markdown (next to it)")
     parser.add_argument("--quick", action="store_true", help="60 days, 1 short epoch: a smoke run")
+    parser.add_argument("--options", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="changes to the shared training settings (rows named as a variant of the config)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    changes = parse_options(args.options)
     if not args.render:
         for name in args.datasets:
             for seed in args.seeds:
                 for config in args.configs:
                     if config == "seasonal_naive" and seed != 0:
                         continue  # parameter-free: its seed-0 row is every seed's
-                    rows = run(name, config, seed, args.quick, args.threads)
+                    rows = run(name, config, seed, args.quick, args.threads, changes)
                     append_rows(args.out, rows, COLUMNS)
                     summary = " ".join(f"{r['series']}: mae={r['mae']} crps={r.get('crps', '–')}" for r in rows)
-                    print(f"[{time.strftime('%H:%M:%S')}] {name} {config} seed={seed}: {summary}", flush=True)
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant_name(config, changes)} seed={seed}: "
+                          f"{summary}", flush=True)
     rows = pd.read_csv(args.out)
     args.out.with_suffix(".md").write_text(render(rows))
     print(f"rendered {args.out.with_suffix('.md')}")

@@ -233,6 +233,33 @@ def test_intervals_render_puts_peer_rows_after_ours_and_checks_the_calibrated_an
     assert "MAE: tsbridge 4.900 (blend+cov quantile) against" in only_raw and "-2.0%" in only_raw
 
 
+def test_intervals_variants_compete_on_validation_loss_only():
+    intervals = load_script("intervals")
+    assert intervals.parse_options(["hidden_size=128", "lr=3e-4"]) == {"hidden_size": 128, "lr": 0.0003}
+    variant = intervals.variant_name("blend+cov quantile conformal", {"hidden_size": 128})
+    assert variant == "blend+cov quantile conformal (hidden_size=128)"
+    assert intervals.base_config(variant) == "blend+cov quantile conformal"
+    assert intervals.base_config("NF LSTM+cov MQLoss") == "NF LSTM+cov MQLoss"  # a peer's row
+    base = {"dataset": "epf_fr_be", "series": "BE", "seed": 0, "smape": 0.1, "mse": 50.0, "width-80": 10.0,
+            "width-90": 12.0, "epochs": 5, "train_seconds": 1.0, "machine": "test", "coverage-80": 0.8,
+            "coverage-90": 0.9}
+    rows = pd.DataFrame([
+        {**base, "config": "blend+cov quantile conformal", "val_loss": 0.042, "mae": 5.0, "crps": 2.7},
+        # Better on test but worse on validation: not the compared row.
+        {**base, "config": "blend+cov quantile conformal (lr=0.01)", "val_loss": 0.050, "mae": 4.0, "crps": 2.0},
+        {**base, "config": variant, "val_loss": 0.040, "mae": 5.2, "crps": 2.8},
+        {**base, "config": "blend+cov quantile (hidden_size=128)", "val_loss": 0.040, "mae": 5.2, "crps": 2.9},
+        {**base, "config": "NF LSTM+cov MQLoss", "val_loss": float("nan"), "mae": 5.1, "crps": 2.75},
+    ])
+    text = intervals.render(rows)
+    table = markdown_tables(text)[0]
+    assert [row[0] for row in table[2:]] == ["blend+cov quantile (hidden_size=128)", "blend+cov quantile conformal",
+                                             "blend+cov quantile conformal (lr=0.01)", variant, "NF LSTM+cov MQLoss"]
+    assert f"MAE: tsbridge 5.200 ({variant}) against the peers' best 5.100" in text
+    # A calibrated variant is held against the same fit uncalibrated.
+    assert f"{variant}: CRPS -3.4% against blend+cov quantile (hidden_size=128)" in text
+
+
 def test_threads_benchmark_times_one_all_and_auto_threads(tmp_path):
     out = tmp_path / "threads.md"
     run_script("threads", "--batches", "2", "--repeats", "1", "--out", str(out), tmp_path=tmp_path)
