@@ -297,3 +297,29 @@ def test_a_net_built_in_python_trains_under_a_plain_trainer_and_logs_its_blend_w
     module.eval(), restored.eval()
     with torch.no_grad():
         assert torch.equal(module(x), restored(x))
+
+
+def test_ddp_validation_during_fit_scores_each_window_once_unless_a_buffer_is_broadcast():
+    """The data module's validation sampler during a two-rank fit (the gloo run is tests/cli/test_ddp.py)."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+    from lightning.pytorch.trainer.states import TrainerFn
+
+    _, datamodule, module = tiny("lstm", "module.levels=[80]")
+    datamodule.setup()
+    assert "net.output.fractions" in dict(module.named_buffers())  # the quantile levels
+    broadcasting = torch.nn.Module()
+    broadcasting.register_buffer("running_mean", torch.zeros(1))  # as batch norm's: DDP broadcasts it each forward
+    module.setup("fit")  # before DDP wraps it: its buffers are constants, DDP need not broadcast them
+    samplers = {}
+    for name, lightning_module in (("tsbridge", module), ("other", broadcasting)):
+        datamodule.trainer = SimpleNamespace(distributed_sampler_kwargs={"num_replicas": 2, "rank": 1},
+                                             state=SimpleNamespace(fn=TrainerFn.FITTING),
+                                             lightning_module=lightning_module)
+        samplers[name] = datamodule.val_dataloader().sampler
+    n_windows = len(datamodule.val_dataset)
+    assert n_windows % 2 == 1
+    assert isinstance(samplers["tsbridge"], UnrepeatedDistributedSampler)
+    assert list(samplers["tsbridge"]) == list(range(1, n_windows, 2))  # rank 1's share, none repeated
+    assert not isinstance(samplers["other"], UnrepeatedDistributedSampler)  # Lightning's padded one (set later)

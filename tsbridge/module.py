@@ -308,6 +308,14 @@ class ForecastModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._resumed_random_state = checkpoint.get(RANDOM_STATE_KEY)
 
+    def setup(self, stage: str) -> None:
+        # Before DDP wraps the module. The nets' buffers are constants fixed at construction (quantile levels, a
+        # fixed blend weight), so DDP need not broadcast them before every forward pass. Without that collective
+        # the ranks may run different numbers of validation batches during fit, and the data module gives each
+        # rank its own share of the validation windows instead of repeating some (see _sampler there).
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            self, [name for name, _ in self.named_buffers()])
+
     def on_fit_start(self) -> None:
         # After Lightning restored the checkpoint and before the first training batches are drawn (the sanity
         # check keeps the random state as it found it); not at loading, where a module loaded only to forecast

@@ -26,6 +26,13 @@ from tsbridge.data.splits import SPLIT_PARTS, Split, split_ranges
 from tsbridge.data.windows import StridedWindows, WindowDataset, collate_windows
 
 
+def _forward_syncs_buffers(module: torch.nn.Module) -> bool:
+    """Whether DDP would broadcast some of ``module``'s buffers before each forward pass: a collective, so the
+    ranks must then run the same number of batches."""
+    ignored = set(getattr(module, "_ddp_params_and_buffers_to_ignore", ()))
+    return any(name not in ignored for name, _ in module.named_buffers())
+
+
 def _positive_int(name: str, value: int, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise DataValidationError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -362,9 +369,11 @@ class WindowDataModule(L.LightningDataModule):
         process's gradient. A count that N does not divide is padded by repeating up to N - 1 windows, so that the
         ranks step together.
 
-        Validation, test and prediction outside ``fit``: each window exactly once over the ranks. Lightning's sampler
-        would score up to N - 1 windows twice and bias the metrics; the ranks may then run one batch apart, which
-        is safe only outside ``fit``, where the model is not wrapped in DDP and no forward pass syncs buffers.
+        Validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would score
+        up to N - 1 windows twice and bias the metrics (and, during ``fit``, the choice of the best checkpoint);
+        the ranks may then run one batch apart. That is safe outside ``fit``, where the model is not wrapped in DDP,
+        and during ``fit`` when no forward pass syncs buffers (:class:`~tsbridge.module.ForecastModule` has DDP
+        ignore its constant buffers); another module that has DDP broadcast buffers gets Lightning's padded sampler.
         """
         train = EpochShuffleSampler(len(dataset), self.seed) if part == "train" else None
         trainer = self.trainer
@@ -373,8 +382,9 @@ class WindowDataModule(L.LightningDataModule):
             return train
         if train is not None:
             return DistributedSamplerWrapper(train, shuffle=False, **ranks)
-        if trainer.state.fn == TrainerFn.FITTING or len(dataset) < ranks["num_replicas"]:
-            return None  # Lightning's padded one: in fit the ranks must run the same batches; each needs a window
+        fitting = trainer.state.fn == TrainerFn.FITTING
+        if len(dataset) < ranks["num_replicas"] or (fitting and _forward_syncs_buffers(trainer.lightning_module)):
+            return None  # Lightning's padded one: every rank needs a window; buffer syncs need the same batches
         return UnrepeatedDistributedSampler(dataset, shuffle=False, **ranks)
 
     def _loader(self, part: str) -> DataLoader:
