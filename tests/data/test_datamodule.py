@@ -101,6 +101,19 @@ def test_time_index_instead_of_column(synthetic):
     assert plain.freq is None and plain.series.future_index(0, 2).tolist() == [300, 301]
 
 
+def test_future_indexes_follow_each_series_end_and_are_built_once_per_end():
+    end = pd.Timestamp("2024-03-01 12:00", tz="Europe/Paris")
+    frame = pd.concat([pd.DataFrame({"id": name, "t": pd.date_range(end=end + pd.Timedelta(hours=late), periods=5,
+                                                                       freq="h"), "y": 1.0})
+                       for name, late in (("a", 0), ("b", 2), ("c", 0))])
+    series = prepare_series(frame, target_cols="y", time_col="t", id_col="id")
+    a, b, c = series.future_indexes(3)
+    assert a.tolist() == [end + pd.Timedelta(hours=k) for k in (1, 2, 3)]
+    assert b.tolist() == [end + pd.Timedelta(hours=k) for k in (3, 4, 5)]
+    assert c is a  # the same end: built once
+    assert series.future_index(1, 3).equals(b) and str(b.tz) == "Europe/Paris"
+
+
 def test_zero_test_ratio_means_no_test_part():
     """(0.8, 0.2, 0): validation runs to the end of each series and the test part is empty, not an error."""
     from tsbridge.data import WindowDataModule, make_synthetic

@@ -107,11 +107,27 @@ class SeriesFrame:
 
         Uses ``freq`` when known, else the last time step of the series.
         """
-        stamps = self.timestamps[series]
-        if self.freq is not None and isinstance(stamps, pd.DatetimeIndex):
-            return pd.date_range(stamps[-1], periods=horizon + 1, freq=self.freq)[1:]
-        step = stamps[-1] - stamps[-2] if len(stamps) > 1 else 1
-        return pd.Index([stamps[-1] + step * k for k in range(1, horizon + 1)])
+        return self.future_indexes(horizon, [series])[0]
+
+    def future_indexes(self, horizon: int, series: Sequence[int] | None = None) -> list[pd.Index]:
+        """:meth:`future_index` of each of ``series`` (positions; None: every series), built once per distinct
+        end (and step): the series of a panel mostly end together, and building an index costs more than the
+        forecast of its series."""
+        built: dict[tuple, pd.Index] = {}
+        indexes = []
+        for position in range(len(self.values)) if series is None else series:
+            stamps = self.timestamps[position]
+            if self.freq is not None and isinstance(stamps, pd.DatetimeIndex):
+                key = (stamps[-1],)
+                if key not in built:
+                    built[key] = pd.date_range(stamps[-1], periods=horizon + 1, freq=self.freq)[1:]
+            else:
+                step = stamps[-1] - stamps[-2] if len(stamps) > 1 else 1
+                key = (stamps[-1], step)
+                if key not in built:
+                    built[key] = pd.Index([stamps[-1] + step * k for k in range(1, horizon + 1)])
+            indexes.append(built[key])
+        return indexes
 
 
 def _timestamps(raw: pd.Series | pd.Index, name: Hashable, series_id: Hashable) -> pd.Index:

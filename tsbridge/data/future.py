@@ -94,8 +94,8 @@ def extend_with_future(series: SeriesFrame, horizon: int, future: pd.DataFrame |
             raise MissingColumnError(f"the future frame lacks column(s) {absent}; it needs {needed}")
     extended = []
     n_user = len(columns)
-    for position, (values, series_id) in enumerate(zip(series.values, series.series_ids)):
-        stamps = series.future_index(position, horizon)
+    futures = series.future_indexes(horizon)
+    for values, series_id, stamps in zip(series.values, series.series_ids, futures):
         block = np.zeros((horizon, series.n_inputs))  # channels other than the known future are never read
         if n_user:
             first = series.n_inputs - series.n_future
@@ -104,5 +104,5 @@ def extend_with_future(series: SeriesFrame, horizon: int, future: pd.DataFrame |
             block[:, series.n_inputs - len(calendar_columns(series.calendar)) :] = calendar_features(
                 stamps, series.calendar)
         extended.append(torch.cat([values, torch.from_numpy(block).to(values.dtype)]))
-    timestamps = [stamps.append(series.future_index(i, horizon)) for i, stamps in enumerate(series.timestamps)]
+    timestamps = [stamps.append(future_stamps) for stamps, future_stamps in zip(series.timestamps, futures)]
     return replace(series, values=extended, timestamps=timestamps)
