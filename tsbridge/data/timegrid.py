@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Day, Tick
 
 from tsbridge.data.errors import FrequencyError
 
@@ -21,6 +22,8 @@ MAX_GRID_GROWTH = 100
 _MIN_GRID_GUARD = 10_000  # rows below which any growth is allowed (short series with long gaps)
 # Float time axes: a timestamp lies on the grid when within this fraction of a step of a grid point.
 _FLOAT_TOLERANCE = 1e-6
+# Steps below a month: pandas infers a fixed-duration frequency of an evenly spaced axis from its step alone.
+_SHORTER_THAN_MONTHS = pd.Timedelta(days=28)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,25 @@ def infer_freq(stamps: pd.Index) -> str | None:
     return None if offset is None else offset.freqstr
 
 
+def fixed_step(freq: str, stamps: pd.DatetimeIndex) -> int | None:
+    """One step of ``freq`` in the units of ``stamps.asi8`` when it is the same duration all along that axis
+    (sub-daily frequencies, and days on a tz-naive axis), else None (months, weekdays, days across a DST change)."""
+    offset = to_offset(freq)
+    if not (isinstance(offset, Tick) or (isinstance(offset, Day) and stamps.tz is None)):
+        return None
+    step, unit = pd.Timedelta(offset), pd.Timedelta(1, unit=stamps.unit)
+    return int(step // unit) if step % unit == pd.Timedelta(0) else None
+
+
+def _even_step(stamps: pd.DatetimeIndex) -> int | None:
+    """The one difference between consecutive ``stamps`` (``asi8`` units), or None if they differ or are too few."""
+    values = stamps.asi8
+    if len(values) < 2:
+        return None
+    step = values[1] - values[0]
+    return int(step) if (np.diff(values) == step).all() else None
+
+
 def _most_common_diff(values: np.ndarray) -> np.generic:
     """The most common difference between consecutive ``values``, the smallest among ties."""
     steps, counts = np.unique(np.diff(values), return_counts=True)
@@ -189,7 +211,7 @@ def panel_freq(timestamps: Sequence[pd.Index], series_ids: Sequence[Hashable], f
         return canonical_freq(freq)
     if not timestamps or not isinstance(timestamps[0], pd.DatetimeIndex):
         return None
-    inferred = [infer_freq(stamps) for stamps in timestamps]
+    inferred = _inferred_freqs(timestamps)
     found: dict[str, Hashable] = {}  # frequency -> the first series that has it
     for series_freq, series_id in zip(inferred, series_ids):
         if series_freq is not None:
@@ -209,6 +231,28 @@ def panel_freq(timestamps: Sequence[pd.Index], series_ids: Sequence[Hashable], f
             "series at that frequency"
         )
     return next(iter(found), None)
+
+
+def _inferred_freqs(timestamps: Sequence[pd.Index]) -> list[str | None]:
+    """:func:`infer_freq` of each axis. Inferring costs more than the rest of reading a series, so tz-naive, evenly
+    spaced axes of one dtype and step share one inference when it finds a fixed-duration frequency shorter than a
+    month: pandas then answers from the step alone (a weekly step's anchor, a month, a DST change are inferred
+    per axis)."""
+    shared: dict[tuple, str] = {}  # (dtype, step) -> frequency
+    inferred = []
+    for stamps in timestamps:
+        naive = isinstance(stamps, pd.DatetimeIndex) and stamps.tz is None and len(stamps) >= 3
+        even = _even_step(stamps) if naive else None
+        key = (stamps.dtype, even)
+        if even is not None and key in shared:
+            inferred.append(shared[key])
+            continue
+        freq = infer_freq(stamps)
+        if (even is not None and freq is not None and fixed_step(freq, stamps) == even
+                and pd.Timedelta(even, unit=stamps.unit) < _SHORTER_THAN_MONTHS):
+            shared[key] = freq
+        inferred.append(freq)
+    return inferred
 
 
 def describe_irregular_step(stamps: pd.Index) -> str:
@@ -269,6 +313,9 @@ def regular_axis(stamps: pd.Index, freq: str | None, series_id: Hashable) -> Reg
     if not isinstance(stamps, pd.DatetimeIndex):
         return _numeric_axis(stamps, series_id)
     if freq is None or len(stamps) < 2:
+        return RegularAxis(stamps, None, freq)
+    step = fixed_step(freq, stamps)
+    if step is not None and _even_step(stamps) == step:  # already its own grid: no need to build it
         return RegularAxis(stamps, None, freq)
     grid = _datetime_grid(stamps, freq, series_id)
     if len(grid) == len(stamps) and grid.equals(stamps):
