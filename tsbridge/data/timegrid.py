@@ -128,7 +128,7 @@ def infer_freq(stamps: pd.Index) -> str | None:
     return None if offset is None else offset.freqstr
 
 
-def fixed_step(freq: str, stamps: pd.DatetimeIndex) -> int | None:
+def _fixed_step(freq: str, stamps: pd.DatetimeIndex) -> int | None:
     """One step of ``freq`` in the units of ``stamps.asi8`` when it is the same duration all along that axis
     (sub-daily frequencies, and days on a tz-naive axis), else None (months, weekdays, days across a DST change)."""
     offset = to_offset(freq)
@@ -248,7 +248,7 @@ def _inferred_freqs(timestamps: Sequence[pd.Index]) -> list[str | None]:
             inferred.append(shared[key])
             continue
         freq = infer_freq(stamps)
-        if (even is not None and freq is not None and fixed_step(freq, stamps) == even
+        if (even is not None and freq is not None and _fixed_step(freq, stamps) == even
                 and pd.Timedelta(even, unit=stamps.unit) < _SHORTER_THAN_MONTHS):
             shared[key] = freq
         inferred.append(freq)
@@ -314,7 +314,7 @@ def regular_axis(stamps: pd.Index, freq: str | None, series_id: Hashable) -> Reg
         return _numeric_axis(stamps, series_id)
     if freq is None or len(stamps) < 2:
         return RegularAxis(stamps, None, freq)
-    step = fixed_step(freq, stamps)
+    step = _fixed_step(freq, stamps)
     if step is not None and _even_step(stamps) == step:  # already its own grid: no need to build it
         return RegularAxis(stamps, None, freq)
     grid = _datetime_grid(stamps, freq, series_id)
