@@ -7,6 +7,7 @@ the one pandas infers, else (gaps defeat pandas' inference) the most common step
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -131,11 +132,16 @@ def infer_freq(stamps: pd.Index) -> str | None:
 def _fixed_step(freq: str, stamps: pd.DatetimeIndex) -> int | None:
     """One step of ``freq`` in the units of ``stamps.asi8`` when it is the same duration all along that axis
     (sub-daily frequencies, and days on a tz-naive axis), else None (months, weekdays, days across a DST change)."""
+    return _fixed_step_in(freq, stamps.tz is None, stamps.unit)
+
+
+@functools.lru_cache(maxsize=64)  # once per frequency and axis dtype, not once per series of a panel
+def _fixed_step_in(freq: str, naive: bool, unit: str) -> int | None:
     offset = to_offset(freq)
-    if not (isinstance(offset, Tick) or (isinstance(offset, Day) and stamps.tz is None)):
+    if not (isinstance(offset, Tick) or (isinstance(offset, Day) and naive)):
         return None
-    step, unit = pd.Timedelta(offset), pd.Timedelta(1, unit=stamps.unit)
-    return int(step // unit) if step % unit == pd.Timedelta(0) else None
+    step, one = pd.Timedelta(offset), pd.Timedelta(1, unit=unit)
+    return int(step // one) if step % one == pd.Timedelta(0) else None
 
 
 def _even_step(stamps: pd.DatetimeIndex) -> int | None:
