@@ -139,6 +139,28 @@ def test_evaluation_loaders_use_eval_batch_size_and_training_keeps_batch_size():
     assert len(next(iter(datamodule(batch_size=8, eval_batch_size=None).test_dataloader()))["x"]) == 8  # batch_size
 
 
+def test_drop_last_drops_only_the_partial_training_batch():
+    from tsbridge.data import DataValidationError, make_synthetic
+
+    def datamodule(**options):
+        return WindowDataModule(make_synthetic(n_rows=500), time_col="date", target_cols="target", lookback=24,
+                                horizon=6, split=[0.7, 0.1, 0.2], **{"batch_size": 64, **options})
+
+    kept, dropped = datamodule(), datamodule(drop_last=True)
+    for dm in (kept, dropped):
+        dm.setup()
+    n_train = len(kept.train_dataset)  # 321: five full batches and 1 window
+    assert n_train % 64 and [len(batch["x"]) for batch in kept.train_dataloader()][-1] == n_train % 64
+    assert [len(batch["x"]) for batch in dropped.train_dataloader()] == [64] * (n_train // 64)
+    for part in ("val", "test"):  # evaluation keeps every window
+        loader = getattr(dropped, f"{part}_dataloader")()
+        assert sum(len(batch["x"]) for batch in loader) == len(getattr(dropped, f"{part}_dataset"))
+    few = datamodule(drop_last=True, batch_size=n_train + 1)
+    few.setup()
+    with pytest.raises(DataValidationError, match="leaves no training batch"):
+        few.train_dataloader()
+
+
 def test_known_future_channels_come_last_and_batches_carry_their_future_rows(synthetic):
     dm = WindowDataModule(synthetic, time_col="date", target_cols="target", feature_cols=["wind"],
                           future_features=["load"], calendar=["hour"], lookback=8, horizon=4, split=SPLIT,

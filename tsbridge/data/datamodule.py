@@ -113,6 +113,9 @@ class WindowDataModule(L.LightningDataModule):
         features: ``"S"``, ``"M"``, ``"MS"`` or None (see :func:`tsbridge.data.frames.resolve_columns`).
         stride: step between training windows.
         batch_size, num_workers: DataLoader settings; workers are persistent and memory is pinned on CUDA.
+        drop_last: drop each epoch's last training batch when it is partial (fewer than ``batch_size`` windows),
+            as the DLinear/SegRNN family of scripts do (NeuralForecast's ``drop_last_loader``): every step then
+            averages as many windows. Validation, test and forecasts always use every window.
         eval_batch_size: windows per batch of the validation, test and predict loaders (and of the Predictor's
             forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
             fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
@@ -147,6 +150,7 @@ class WindowDataModule(L.LightningDataModule):
         features: Features | None = None,
         stride: int = 1,
         batch_size: int = 64,
+        drop_last: bool = False,
         eval_batch_size: int | None = 256,
         num_workers: int = 0,
         scaler: Literal["standard"] | None = "standard",
@@ -166,6 +170,7 @@ class WindowDataModule(L.LightningDataModule):
                                       f"reads), got {min_lookback}")
         self.stride = _positive_int("stride", stride)
         self.batch_size = _positive_int("batch_size", batch_size)
+        self.drop_last = drop_last
         self.eval_batch_size = self.batch_size if eval_batch_size is None else _positive_int(
             "eval_batch_size", eval_batch_size)
         self.num_workers = _positive_int("num_workers", num_workers, minimum=0)
@@ -393,8 +398,14 @@ class WindowDataModule(L.LightningDataModule):
         dataset = getattr(self, f"{part}_dataset")
         sampler = self._sampler(part, dataset)
         batch_size = self.batch_size if part == "train" else self.eval_batch_size
+        drop_last = self.drop_last and part == "train"
+        windows = len(dataset) if sampler is None else len(sampler)  # under DDP: this rank's share
+        if drop_last and windows < batch_size:
+            raise DataValidationError(
+                f"drop_last=True with {windows} training windows (per process) and batch_size={batch_size} leaves no "
+                "training batch; lower batch_size or set drop_last=False")
         return DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, drop_last=False, collate_fn=collate_windows,
+            dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, collate_fn=collate_windows,
             num_workers=workers, persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
         )
 
