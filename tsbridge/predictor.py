@@ -291,8 +291,8 @@ class Predictor:
         values = forecast.values()[:, :horizon].numpy()  # (S, horizon, T, Q or 1)
         columns = [column for target in self.target_cols for column in self.interval_columns(target)]
         # One frame for all series (a frame per series and their concat cost more than the forecast itself).
-        stamps = series.future_indexes(horizon)
-        stamps = stamps[0].append(stamps[1:]).rename(self.time_name)
+        futures = series.future_indexes(horizon)
+        stamps = futures[0].append(futures[1:]).rename(self.time_name)
         values = values.reshape(len(stamps), -1)
         if self.id_col is None:
             return pd.DataFrame(values, index=stamps, columns=columns)
