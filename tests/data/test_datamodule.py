@@ -152,13 +152,56 @@ def test_drop_last_drops_only_the_partial_training_batch():
     n_train = len(kept.train_dataset)  # 321: five full batches and 1 window
     assert n_train % 64 and [len(batch["x"]) for batch in kept.train_dataloader()][-1] == n_train % 64
     assert [len(batch["x"]) for batch in dropped.train_dataloader()] == [64] * (n_train // 64)
-    for part in ("val", "test"):  # evaluation keeps every window
+    for part in ("val", "test"):  # evaluation keeps every window (validation unless shuffle_val)
         loader = getattr(dropped, f"{part}_dataloader")()
         assert sum(len(batch["x"]) for batch in loader) == len(getattr(dropped, f"{part}_dataset"))
     few = datamodule(drop_last=True, batch_size=n_train + 1)
     few.setup()
     with pytest.raises(DataValidationError, match="leaves no training batch"):
         few.train_dataloader()
+
+
+def test_shuffle_val_with_drop_last_scores_a_fresh_random_subset_of_whole_batches_each_epoch():
+    """SegRNN's validation: shuffled, the partial batch dropped, so every epoch scores other random windows.
+    Without ``shuffle_val`` (``drop_last`` or not) every epoch scores every window; ``shuffle_val`` alone reorders."""
+    import lightning as L
+
+    from tsbridge.data import DataValidationError, make_synthetic
+    from tsbridge.models import build_model
+    from tsbridge.module import ForecastModule
+
+    class ValOrigins(L.Callback):
+        def __init__(self) -> None:
+            self.epochs: list[list[int]] = []
+
+        def on_validation_epoch_start(self, trainer, pl_module) -> None:
+            self.epochs.append([])
+
+        def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+            self.epochs[-1] += batch["origin"].tolist()
+
+    def validated(**options) -> tuple[list[list[int]], list[int]]:
+        dm = WindowDataModule(make_synthetic(n_rows=300), time_col="date", target_cols="target", lookback=8,
+                              horizon=4, split=SPLIT, batch_size=16, eval_batch_size=16, **options)
+        seen = ValOrigins()
+        trainer = L.Trainer(max_epochs=3, limit_train_batches=1, num_sanity_val_steps=0, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                            callbacks=[seen])
+        trainer.fit(ForecastModule(build_model("lstm", 1, 1, 8, 4, hidden_size=4)), datamodule=dm)
+        return seen.epochs, sorted(int(dm.val_dataset[i]["origin"]) for i in range(len(dm.val_dataset)))
+
+    for options in ({}, {"drop_last": True}, {"shuffle_val": True}):
+        epochs, every = validated(**options)
+        assert len(every) % 16 and [sorted(epoch) for epoch in epochs] == [every] * 3
+    epochs, every = validated(shuffle_val=True, drop_last=True)
+    whole = len(every) // 16 * 16
+    assert all(len(set(epoch)) == whole and set(epoch) < set(every) for epoch in epochs)
+    assert len({tuple(sorted(epoch)) for epoch in epochs}) == 3  # a different subset every epoch
+    few = WindowDataModule(make_synthetic(n_rows=300), time_col="date", target_cols="target", lookback=8,
+                           horizon=4, split=SPLIT, eval_batch_size=len(every) + 1, shuffle_val=True, drop_last=True)
+    few.setup()
+    with pytest.raises(DataValidationError, match="eval_batch_size=.* leaves no validation batch"):
+        few.val_dataloader()
 
 
 def test_known_future_channels_come_last_and_batches_carry_their_future_rows(synthetic):

@@ -115,7 +115,14 @@ class WindowDataModule(L.LightningDataModule):
         batch_size, num_workers: DataLoader settings; workers are persistent and memory is pinned on CUDA.
         drop_last: drop each epoch's last training batch when it is partial (fewer than ``batch_size`` windows),
             as the DLinear/SegRNN family of scripts do (NeuralForecast's ``drop_last_loader``): every step then
-            averages as many windows. Validation, test and forecasts always use every window.
+            averages as many windows. Test and forecasts always use every window; validation too unless
+            ``shuffle_val``.
+        shuffle_val: validate on the validation windows in a fresh random order each epoch, a function of
+            ``(seed, epoch)`` like the training shuffle. With ``drop_last`` the partial validation batch is dropped
+            too, so each epoch scores a random ``eval_batch_size * (windows // eval_batch_size)`` of them, as the
+            DLinear/SegRNN family of scripts do (their validation loader is built like the training one); the
+            Trainer's ``limit_val_batches=k`` takes a random ``k`` batches. For comparing with those pipelines: a loss
+            over a random subset is a noisier guide to the best epoch. Alone it changes only the order.
         eval_batch_size: windows per batch of the validation, test and predict loaders (and of the Predictor's
             forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
             fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
@@ -151,6 +158,7 @@ class WindowDataModule(L.LightningDataModule):
         stride: int = 1,
         batch_size: int = 64,
         drop_last: bool = False,
+        shuffle_val: bool = False,
         eval_batch_size: int | None = 256,
         num_workers: int = 0,
         scaler: Literal["standard"] | None = "standard",
@@ -171,6 +179,7 @@ class WindowDataModule(L.LightningDataModule):
         self.stride = _positive_int("stride", stride)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.drop_last = drop_last
+        self.shuffle_val = shuffle_val
         self.eval_batch_size = self.batch_size if eval_batch_size is None else _positive_int(
             "eval_batch_size", eval_batch_size)
         self.num_workers = _positive_int("num_workers", num_workers, minimum=0)
@@ -364,6 +373,9 @@ class WindowDataModule(L.LightningDataModule):
             n_future=self.n_future,
         )
 
+    def _shuffled(self, part: str) -> bool:
+        return part == "train" or (part == "val" and self.shuffle_val)
+
     def _sampler(self, part: str, dataset: WindowDataset) -> Sampler[int] | None:
         """The order of ``part``'s windows, and under DDP this rank's share of them (Lightning keeps a sampler
         that is already distributed).
@@ -374,19 +386,21 @@ class WindowDataModule(L.LightningDataModule):
         process's gradient. A count that N does not divide is padded by repeating up to N - 1 windows, so that the
         ranks step together.
 
-        Validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would score
+        Validation with ``shuffle_val``: shuffled like training (and padded like it under DDP).
+
+        Otherwise validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would score
         up to N - 1 windows twice and bias the metrics (and, during ``fit``, the choice of the best checkpoint);
         the ranks may then run one batch apart. That is safe outside ``fit``, where the model is not wrapped in DDP,
         and during ``fit`` when no forward pass syncs buffers (:class:`~tsbridge.module.ForecastModule` has DDP
         ignore its constant buffers); another module that has DDP broadcast buffers gets Lightning's padded sampler.
         """
-        train = EpochShuffleSampler(len(dataset), self.seed) if part == "train" else None
+        order = EpochShuffleSampler(len(dataset), self.seed) if self._shuffled(part) else None
         trainer = self.trainer
         ranks = trainer.distributed_sampler_kwargs if trainer is not None else None
         if not ranks or ranks["num_replicas"] == 1:
-            return train
-        if train is not None:
-            return DistributedSamplerWrapper(train, shuffle=False, **ranks)
+            return order
+        if order is not None:
+            return DistributedSamplerWrapper(order, shuffle=False, **ranks)
         fitting = trainer.state.fn == TrainerFn.FITTING
         if len(dataset) < ranks["num_replicas"] or (fitting and _forward_syncs_buffers(trainer.lightning_module)):
             return None  # Lightning's padded one: every rank needs a window; buffer syncs need the same batches
@@ -398,12 +412,13 @@ class WindowDataModule(L.LightningDataModule):
         dataset = getattr(self, f"{part}_dataset")
         sampler = self._sampler(part, dataset)
         batch_size = self.batch_size if part == "train" else self.eval_batch_size
-        drop_last = self.drop_last and part == "train"
+        drop_last = self.drop_last and self._shuffled(part)
         windows = len(dataset) if sampler is None else len(sampler)  # under DDP: this rank's share
         if drop_last and windows < batch_size:
+            name, size = ("training", "batch_size") if part == "train" else ("validation", "eval_batch_size")
             raise DataValidationError(
-                f"drop_last=True with {windows} training windows (per process) and batch_size={batch_size} leaves no "
-                "training batch; lower batch_size or set drop_last=False")
+                f"drop_last=True with {windows} {name} windows (per process) and {size}={batch_size} leaves no "
+                f"{name} batch; lower {size} or set drop_last=False")
         return DataLoader(
             dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, collate_fn=collate_windows,
             num_workers=workers, persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(),
