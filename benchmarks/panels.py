@@ -33,10 +33,11 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   of the look-back (skipped, with the reason, where the look-back is prime); small nets (hidden size 64 for all,
   the recurrent default; SegRNN's own is 512), at most :data:`MAX_EPOCHS` epochs with the default early stopping
   (patience 3); ``--max-epochs`` sets another budget (a column of the rows; early stopping still picks the epoch).
-* loss (``--loss``): ``mse`` on the scaled values by default; ``mape`` trains on the percentage error in original
-  units, the measure Tourism is scored in. Like refit and the budget it is a protocol, decided before a run and
-  rendered apart; each row also records its validation MAPE (``val_original/mape``), so the two losses can be
-  compared on validation, never on the test score.
+* loss (``--loss``): ``mse`` on the scaled values by default; ``mae`` on the scaled values (each series' error
+  relative to its own spread, MASE-like); ``mape`` and ``smape`` train on the percentage errors in original units,
+  the measures Tourism and M3 are scored in (N-BEATS trains on them there). Like refit and the budget it is a
+  protocol, decided before a run and rendered apart; each row also records its validation sMAPE and MAPE, so the
+  losses can be compared on validation, never on the test score.
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
@@ -50,6 +51,7 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3   # padded windows
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3 --loss mape
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3 --loss mape --norm last
+    python benchmarks/panels.py --sets m3_quarterly --refit --max-epochs 30 --loss smape
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
@@ -415,8 +417,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=MAX_EPOCHS, help="the epoch budget (default %(default)s)")
     parser.add_argument("--lookback", type=int, help="the look-back (default: each set's own)")
     parser.add_argument("--min-lookback", type=int, help="padded windows: real look-back rows a window needs")
-    parser.add_argument("--loss", choices=("mse", "mape"), default="mse",
-                        help="the training loss (mape: in original units, the Tourism measure)")
+    parser.add_argument("--loss", choices=("mse", "mae", "mape", "smape"), default="mse",
+                        help="the training loss (mape, smape: in original units, the Tourism and M3 measures)")
     parser.add_argument("--norm", choices=("revin", "last", "none"),
                         help="the window normalisation (default: each model's own)")
     return parser.parse_args(argv)

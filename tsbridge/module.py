@@ -86,7 +86,7 @@ class ForecastModule(L.LightningModule):
         net: the network: a built net (e.g. ``BridgedLSTM(n_inputs, n_targets, lookback, horizon)``) or its
             plain config (``_target_`` naming a class exported by :mod:`tsbridge.models`, plus its keyword
             arguments). A tsbridge net is saved in checkpoints as its ``config``.
-        loss: ``"mse"``, ``"mae"``, ``"huber"`` or ``"mape"`` (in original units) for point forecasts;
+        loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"`` or ``"smape"`` (in original units) for point forecasts;
             ``"quantile"``, ``"normal"`` or ``"student_t"`` with ``levels``. None: ``"quantile"`` with levels, else
             ``"mse"``.
         optimizer: ``_target_`` under ``torch.optim`` plus keyword arguments; None: :data:`DEFAULT_OPTIMIZER`.
@@ -221,8 +221,8 @@ class ForecastModule(L.LightningModule):
         return self.output.quantiles(self._params(forecast), self.output.quantile_levels)
 
     def loss_fn(self, forecast: Tensor, batch: dict[str, Tensor]) -> Tensor:
-        """The training loss of a net's forecast against ``batch``'s target (MSE/MAE/Huber/MAPE, pinball or negative
-        log-likelihood); the batch's ``loc``/``scale`` serve a loss in original units (MAPE)."""
+        """The training loss of a net's forecast against ``batch``'s target (MSE/MAE/Huber/MAPE/sMAPE, pinball or
+        negative log-likelihood); the batch's ``loc``/``scale`` serve a loss in original units (MAPE, sMAPE)."""
         return self.output.loss(self._params(forecast), batch["y"], batch.get("loc"), batch.get("scale"))
 
     @property

@@ -137,6 +137,27 @@ def test_the_mape_loss_is_the_percentage_error_in_original_units():
     assert over.item() == pytest.approx(1.0) and under.item() == pytest.approx(0.5)
 
 
+def test_the_smape_loss_is_the_m3_smape_in_original_units_as_a_fraction():
+    from tsbridge.metrics import smape
+
+    output = PointOutput("smape")
+    # Scaled by loc 100, scale 10: actual values 110, 90, 0 and 0; forecasts 120, 85, 10 and 0 (0 against 0 scores 0).
+    target = torch.tensor([[1.0, -1.0, -10.0, -10.0]], dtype=torch.float64)
+    forecast = torch.tensor([[2.0, -1.5, -9.0, -10.0]], dtype=torch.float64)
+    loc, scale = torch.full((1, 1), 100.0, dtype=torch.float64), torch.full((1, 1), 10.0, dtype=torch.float64)
+    expected = (2 * 10 / 230 + 2 * 5 / 175 + 2 * 10 / 10 + 0) / 4
+    loss = output.loss(forecast.unsqueeze(-1), target, loc, scale)
+    assert loss.item() == pytest.approx(expected)
+    assert 100 * loss.item() == pytest.approx(smape([[110, 90, 0, 0]], [[120, 85, 10, 0]]))  # the M3 metric
+    # Symmetric in forecast and actual, unlike MAPE: 2 for 1 costs what 1 for 2 does.
+    over = output.loss(torch.tensor([[[2.0]]]), torch.tensor([[1.0]]))
+    under = output.loss(torch.tensor([[[1.0]]]), torch.tensor([[2.0]]))
+    assert over.item() == pytest.approx(under.item()) == pytest.approx(2 / 3)
+    raw = forecast.unsqueeze(-1).requires_grad_()
+    output.loss(raw, target, loc, scale).backward()
+    assert torch.isfinite(raw.grad).all()  # the 0-against-0 element gives no NaN gradient
+
+
 def test_nll_is_torch_distributions_log_prob():
     torch.manual_seed(0)
     target = torch.randn(5, 7, dtype=torch.float64)

@@ -26,7 +26,7 @@ from torch.distributions import Distribution, Normal, StudentT
 
 from tsbridge.models._checks import check_choice
 
-POINT_LOSSES = ("mse", "mae", "huber", "mape")
+POINT_LOSSES = ("mse", "mae", "huber", "mape", "smape")
 DISTRIBUTION_LOSSES = ("normal", "student_t")
 LOSSES = (*POINT_LOSSES, "quantile", *DISTRIBUTION_LOSSES)
 #: Smallest scale a distribution output predicts (scaled units): a scale of 0 would make the NLL infinite.
@@ -125,7 +125,7 @@ class ForecastOutput(nn.Module):
     def loss(self, params: Tensor, target: Tensor, loc: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
         """Mean training loss of ``params`` (..., n_params) against ``target`` (...): a scalar. ``loc``/``scale``
         (broadcasting to ``target``; ``target * scale + loc`` is in original units) serve losses defined in original
-        units (``mape``); the others ignore them."""
+        units (``mape``, ``smape``); the others ignore them."""
         raise NotImplementedError
 
     def point(self, params: Tensor) -> Tensor:
@@ -172,24 +172,44 @@ class ForecastOutput(nn.Module):
         return f"levels={list(self.levels)}" if self.levels else ""
 
 
+def _original_units(forecast: Tensor, target: Tensor, loc: Tensor | None,
+                    scale: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(forecast, actual, |forecast - actual|)`` in original units (original = scaled * ``scale`` + ``loc``); the
+    error is the scaled difference times the scale, free of the cancellation of two large original values."""
+    scale = torch.ones_like(target) if scale is None else scale.to(target.dtype)  # the data's float64 stats
+    loc = 0 if loc is None else loc.to(target.dtype)
+    return forecast * scale + loc, target * scale + loc, (forecast - target).abs() * scale.abs()
+
+
+def _ratio(error: Tensor, denominator: Tensor) -> Tensor:
+    """``error / denominator`` where the denominator is not 0, else 0 (NeuralForecast's ``divide_no_nan``)."""
+    return torch.where(denominator != 0, error / denominator.clamp_min(torch.finfo(denominator.dtype).tiny), 0)
+
+
 def mape_loss(forecast: Tensor, target: Tensor, loc: Tensor | None, scale: Tensor | None) -> Tensor:
     """Mean absolute percentage error in original units, ``|y_hat - y| / |y|``, of scaled ``forecast`` and
     ``target`` (original = scaled * ``scale`` + ``loc``). Elements whose actual value is 0 count as 0, as
     NeuralForecast's MAPE does (``divide_no_nan``): a loss for positive series, the measure Tourism is scored in, which
     punishes over-forecasts of small values more than under-forecasts."""
-    scale = torch.ones_like(target) if scale is None else scale.to(target.dtype)  # the data's float64 stats
-    actual = target * scale + (0 if loc is None else loc.to(target.dtype))
-    error = (forecast - target).abs() * scale.abs()
-    relative = torch.where(actual != 0, error / actual.abs().clamp_min(torch.finfo(actual.dtype).tiny), 0)
-    return relative.mean()
+    _, actual, error = _original_units(forecast, target, loc, scale)
+    return _ratio(error, actual.abs()).mean()
+
+
+def smape_loss(forecast: Tensor, target: Tensor, loc: Tensor | None, scale: Tensor | None) -> Tensor:
+    """Symmetric MAPE in original units as a fraction, ``2 |y_hat - y| / (|y_hat| + |y|)`` (between 0 and 2), of
+    scaled ``forecast`` and ``target``: the M3/M4 measure (:func:`tsbridge.metrics.smape` is 100 times it), which
+    N-BEATS trains on there. An element whose value and forecast are both 0 counts as 0."""
+    forecast, actual, error = _original_units(forecast, target, loc, scale)
+    return _ratio(2 * error, forecast.abs() + actual.abs()).mean()
 
 
 class PointOutput(ForecastOutput):
-    """One value per element trained with ``"mse"``, ``"mae"``, ``"huber"`` or ``"mape"`` (:func:`mape_loss`, in
-    original units): a plain point forecast."""
+    """One value per element trained with ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"`` or ``"smape"``
+    (:func:`mape_loss`, :func:`smape_loss`, in original units): a plain point forecast."""
 
     n_params, n_locations, n_scales = 1, 1, 0
     _LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
+    _PERCENTAGE_LOSSES = {"mape": mape_loss, "smape": smape_loss}  # in original units: they need loc and scale
 
     def __init__(self, loss: str = "mse") -> None:
         super().__init__()
@@ -200,8 +220,8 @@ class PointOutput(ForecastOutput):
         return raw
 
     def loss(self, params: Tensor, target: Tensor, loc: Tensor | None = None, scale: Tensor | None = None) -> Tensor:
-        if self.kind == "mape":
-            return mape_loss(params[..., 0], target, loc, scale)
+        if self.kind in self._PERCENTAGE_LOSSES:
+            return self._PERCENTAGE_LOSSES[self.kind](params[..., 0], target, loc, scale)
         return self._LOSSES[self.kind](params[..., 0], target)
 
     def point(self, params: Tensor) -> Tensor:
@@ -350,7 +370,7 @@ def build_output(loss: str | None = None, levels: Sequence[float] | None = None)
     """The output for a loss and interval levels.
 
     Args:
-        loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"`` (point forecasts), ``"quantile"``, ``"normal"`` or
+        loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"``, ``"smape"`` (point forecasts), ``"quantile"``, ``"normal"`` or
             ``"student_t"``. None: ``"quantile"`` when ``levels`` are given, else ``"mse"``.
         levels: central interval levels in percent, e.g. ``[80, 90]``; None or empty for point forecasts.
 
