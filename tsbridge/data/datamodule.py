@@ -388,9 +388,9 @@ class WindowDataModule(L.LightningDataModule):
 
         Validation with ``shuffle_val``: shuffled like training (and padded like it under DDP).
 
-        Otherwise validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would score
-        up to N - 1 windows twice and bias the metrics (and, during ``fit``, the choice of the best checkpoint);
-        the ranks may then run one batch apart. That is safe outside ``fit``, where the model is not wrapped in DDP,
+        Otherwise validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would
+        score up to N - 1 windows twice and bias the metrics (and, during ``fit``, the choice of the best
+        checkpoint); the ranks may then run one batch apart. That is safe outside ``fit``, where the model is not wrapped in DDP,
         and during ``fit`` when no forward pass syncs buffers (:class:`~tsbridge.module.ForecastModule` has DDP
         ignore its constant buffers); another module that has DDP broadcast buffers gets Lightning's padded sampler.
         """

@@ -370,8 +370,8 @@ def build_output(loss: str | None = None, levels: Sequence[float] | None = None)
     """The output for a loss and interval levels.
 
     Args:
-        loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"``, ``"smape"`` (point forecasts), ``"quantile"``, ``"normal"`` or
-            ``"student_t"``. None: ``"quantile"`` when ``levels`` are given, else ``"mse"``.
+        loss: ``"mse"``, ``"mae"``, ``"huber"``, ``"mape"``, ``"smape"`` (point forecasts), ``"quantile"``,
+            ``"normal"`` or ``"student_t"``. None: ``"quantile"`` when ``levels`` are given, else ``"mse"``.
         levels: central interval levels in percent, e.g. ``[80, 90]``; None or empty for point forecasts.
 
     Raises:
