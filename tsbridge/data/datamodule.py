@@ -122,7 +122,8 @@ class WindowDataModule(L.LightningDataModule):
             too, so each epoch scores a random ``eval_batch_size * (windows // eval_batch_size)`` of them, as the
             DLinear/SegRNN family of scripts do (their validation loader is built like the training one); the
             Trainer's ``limit_val_batches=k`` takes a random ``k`` batches. For comparing with those pipelines: a loss
-            over a random subset is a noisier guide to the best epoch. Alone it changes only the order.
+            over a random subset is a noisier guide to the best epoch. Alone it changes only the order. The
+            validation after fitting (``FitResult.val``) is scored the same way, on a random subset.
         eval_batch_size: windows per batch of the validation, test and predict loaders (and of the Predictor's
             forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
             fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
