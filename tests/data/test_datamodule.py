@@ -163,7 +163,8 @@ def test_drop_last_drops_only_the_partial_training_batch():
 
 def test_shuffle_val_with_drop_last_scores_a_fresh_random_subset_of_whole_batches_each_epoch():
     """SegRNN's validation: shuffled, the partial batch dropped, so every epoch scores other random windows.
-    Without ``shuffle_val`` (``drop_last`` or not) every epoch scores every window; ``shuffle_val`` alone reorders."""
+    Without ``shuffle_val`` (``drop_last`` or not) every epoch scores every window; ``shuffle_val`` alone reorders.
+    The validation after fitting scores every window in every case."""
     import lightning as L
 
     from tsbridge.data import DataValidationError, make_synthetic
@@ -180,28 +181,36 @@ def test_shuffle_val_with_drop_last_scores_a_fresh_random_subset_of_whole_batche
         def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
             self.epochs[-1] += batch["origin"].tolist()
 
-    def validated(**options) -> tuple[list[list[int]], list[int]]:
+    def trainer(seen: ValOrigins) -> L.Trainer:
+        return L.Trainer(max_epochs=3, limit_train_batches=1, num_sanity_val_steps=0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[seen])
+
+    def validated(**options) -> tuple[list[list[int]], list[int], list[int]]:
+        """The windows validated in each of 3 fit epochs, every validation window, and those scored after fit."""
         dm = WindowDataModule(make_synthetic(n_rows=300), time_col="date", target_cols="target", lookback=8,
                               horizon=4, split=SPLIT, batch_size=16, eval_batch_size=16, **options)
         seen = ValOrigins()
-        trainer = L.Trainer(max_epochs=3, limit_train_batches=1, num_sanity_val_steps=0, logger=False,
-                            enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                            callbacks=[seen])
-        trainer.fit(ForecastModule(build_model("lstm", 1, 1, 8, 4, hidden_size=4)), datamodule=dm)
-        return seen.epochs, sorted(int(dm.val_dataset[i]["origin"]) for i in range(len(dm.val_dataset)))
+        fit = trainer(seen)
+        module = ForecastModule(build_model("lstm", 1, 1, 8, 4, hidden_size=4))
+        fit.fit(module, datamodule=dm)
+        fit.validate(module, datamodule=dm, verbose=False)
+        *epochs, after = seen.epochs
+        return epochs, sorted(int(dm.val_dataset[i]["origin"]) for i in range(len(dm.val_dataset))), after
 
     for options in ({}, {"drop_last": True}, {"shuffle_val": True}):
-        epochs, every = validated(**options)
+        epochs, every, after = validated(**options)
         assert len(every) % 16 and [sorted(epoch) for epoch in epochs] == [every] * 3
-    epochs, every = validated(shuffle_val=True, drop_last=True)
+        assert sorted(after) == every
+    epochs, every, after = validated(shuffle_val=True, drop_last=True)
     whole = len(every) // 16 * 16
-    assert all(len(set(epoch)) == whole and set(epoch) < set(every) for epoch in epochs)
+    assert len(epochs) == 3 and all(len(set(epoch)) == whole and set(epoch) < set(every) for epoch in epochs)
     assert len({tuple(sorted(epoch)) for epoch in epochs}) == 3  # a different subset every epoch
+    assert after == every  # after fitting: every window, in order
     few = WindowDataModule(make_synthetic(n_rows=300), time_col="date", target_cols="target", lookback=8,
                            horizon=4, split=SPLIT, eval_batch_size=len(every) + 1, shuffle_val=True, drop_last=True)
-    few.setup()
     with pytest.raises(DataValidationError, match="eval_batch_size=.* leaves no validation batch"):
-        few.val_dataloader()
+        trainer(ValOrigins()).fit(ForecastModule(build_model("lstm", 1, 1, 8, 4, hidden_size=4)), datamodule=few)
 
 
 def test_known_future_channels_come_last_and_batches_carry_their_future_rows(synthetic):

@@ -115,15 +115,15 @@ class WindowDataModule(L.LightningDataModule):
         batch_size, num_workers: DataLoader settings; workers are persistent and memory is pinned on CUDA.
         drop_last: drop each epoch's last training batch when it is partial (fewer than ``batch_size`` windows),
             as the DLinear/SegRNN family of scripts do (NeuralForecast's ``drop_last_loader``): every step then
-            averages as many windows. Test and forecasts always use every window; validation too unless
-            ``shuffle_val``.
+            averages as many windows. Test and forecasts always use every window; validation too, except while
+            fitting with ``shuffle_val``.
         shuffle_val: validate on the validation windows in a fresh random order each epoch, a function of
             ``(seed, epoch)`` like the training shuffle. With ``drop_last`` the partial validation batch is dropped
             too, so each epoch scores a random ``eval_batch_size * (windows // eval_batch_size)`` of them, as the
             DLinear/SegRNN family of scripts do (their validation loader is built like the training one); the
             Trainer's ``limit_val_batches=k`` takes a random ``k`` batches. For comparing with those pipelines: a loss
-            over a random subset is a noisier guide to the best epoch. Alone it changes only the order. The
-            validation after fitting (``FitResult.val``) is scored the same way, on a random subset.
+            over a random subset is a noisier guide to the best epoch. Alone it changes only the order. It acts
+            only while fitting: the validation after fitting (``FitResult.val``) scores every window.
         eval_batch_size: windows per batch of the validation, test and predict loaders (and of the Predictor's
             forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
             fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
@@ -375,7 +375,13 @@ class WindowDataModule(L.LightningDataModule):
         )
 
     def _shuffled(self, part: str) -> bool:
-        return part == "train" or (part == "val" and self.shuffle_val)
+        """Whether ``part`` comes in a fresh random order each epoch: training always; validation with
+        ``shuffle_val`` only while fitting, where it picks the best epoch. A validation outside ``fit`` (the score
+        after fitting, ``trainer.validate``) reports on every window, whatever the options."""
+        if part == "train":
+            return True
+        trainer = self.trainer
+        return part == "val" and self.shuffle_val and trainer is not None and trainer.state.fn == TrainerFn.FITTING
 
     def _sampler(self, part: str, dataset: WindowDataset) -> Sampler[int] | None:
         """The order of ``part``'s windows, and under DDP this rank's share of them (Lightning keeps a sampler
@@ -387,7 +393,7 @@ class WindowDataModule(L.LightningDataModule):
         process's gradient. A count that N does not divide is padded by repeating up to N - 1 windows, so that the
         ranks step together.
 
-        Validation with ``shuffle_val``: shuffled like training (and padded like it under DDP).
+        Validation with ``shuffle_val``, while fitting: shuffled like training (and padded like it under DDP).
 
         Otherwise validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would
         score up to N - 1 windows twice and bias the metrics (and, during ``fit``, the choice of the best
