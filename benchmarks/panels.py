@@ -11,7 +11,8 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   training part (:meth:`tsbridge.Forecaster.fit`'s ``val_size``), so the median series validates on exactly its last
   h values. Early stopping and the kept checkpoint use its ``val/loss``; the best model of a set (the one held
   against the targets) is the one with the lowest mean validation score in the set's own metric (M3: sMAPE,
-  ``val_original/smape``; Tourism: MAPE, ``val_original/mape``, or sMAPE for rows from before it was recorded),
+  ``val_original/smape``; Tourism: MAPE, ``val_original/mape``, or sMAPE where a candidate has none: rows from before
+  it was recorded, and sets whose validation windows hold an actual 0, where MAPE is undefined: Tourism monthly),
   never the test score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
   library warns and names them, and they are still scaled on their training rows and forecast by the global model
   (the table counts them as "not trained on").
@@ -151,6 +152,17 @@ def scores(name: str, forecasts: pd.DataFrame, only: Collection[str] | None = No
             "mase": f"{mase(actual, forecast, insample, competition(name).season):.4f}"}
 
 
+def validation_holds_zero(datamodule: Any) -> bool:
+    """Whether an actual value of ``datamodule``'s validation windows is 0 in original units: their MAPE is then
+    undefined, as :func:`tsbridge.metrics.mape` says of the test part (torchmetrics' ``val_original/mape`` divides by
+    a tiny epsilon instead and reports millions)."""
+    for batch in datamodule.val_dataloader():
+        actual = batch["y"] * batch["scale"] + batch["loc"]
+        if (actual.abs() <= 1e-4 * (batch["loc"].abs() + batch["scale"])).any():  # 0 up to float32 rounding
+            return True
+    return False
+
+
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
         loss: str = "mse", norm: str | None = None) -> dict[str, Any]:
@@ -193,7 +205,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
            "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
-           "val_mape": f"{100 * forecaster.result.val['val_original/mape']:.4f}", "norm": norm or ""}
+           "val_mape": "" if validation_holds_zero(forecaster.result.datamodule)
+           else f"{100 * forecaster.result.val['val_original/mape']:.4f}", "norm": norm or ""}
     return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
 
 
@@ -276,7 +289,7 @@ def named(rows: pd.DataFrame) -> pd.Series:
 def selection_metric(name: str, rows: pd.DataFrame) -> str:
     """The validation column the best model of set ``name`` is chosen on: its headline metric's (M3: sMAPE,
     Tourism: MAPE), or sMAPE where some candidate ``rows`` did not record their validation MAPE (rows written
-    before the column existed)."""
+    before the column existed, or validation windows that hold a 0)."""
     recorded = "val_mape" in rows and rows["val_mape"].notna().all()
     return "val_mape" if headline(name) == "mape" and recorded else "val_smape"
 

@@ -361,6 +361,28 @@ def test_panels_name_a_normalisation_other_than_the_models_and_pick_it_on_valida
     assert list(panels.named(rows.drop(columns="norm"))) == ["lstm L=8", "lstm L=8", "lstm"]  # older rows
 
 
+def test_panels_leave_validation_mape_out_where_a_validation_actual_is_zero():
+    """Tourism monthly's validation windows hold zeros, where MAPE is undefined: the row records none, and the set's
+    model is then chosen on validation sMAPE."""
+    from tsbridge.data import WindowDataModule
+
+    panels = load_script("panels")
+
+    def datamodule(values: np.ndarray) -> WindowDataModule:
+        frame = pd.DataFrame({"step": np.arange(len(values)), "value": values})
+        dm = WindowDataModule(frame, time_col="step", target_cols="value", lookback=4, horizon=2,
+                              split=(0.6, 0.2, 0.2), batch_size=4)
+        dm.setup()
+        return dm
+
+    values = 50.0 + np.arange(60.0)
+    assert not panels.validation_holds_zero(datamodule(values))
+    values[44] = 0.0  # a validation row (rows 36-47)
+    assert panels.validation_holds_zero(datamodule(values))
+    values[44], values[55] = 94.0, 0.0  # a test row only
+    assert not panels.validation_holds_zero(datamodule(values))
+
+
 def test_panels_choose_tourism_models_on_validation_mape_where_recorded():
     panels = load_script("panels")
     rows = pd.DataFrame({"set": ["tourism_yearly"] * 2 + ["m3_yearly"] * 2, "model": ["blend", "segrnn"] * 2,
