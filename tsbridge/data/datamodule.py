@@ -125,8 +125,8 @@ class WindowDataModule(L.LightningDataModule):
             over a random subset is a noisier guide to the best epoch. Alone it changes only the order. It acts
             only while fitting: the validation after fitting (``FitResult.val``) scores every window.
         eval_batch_size: windows per batch of the validation, test and predict loaders (and of the Predictor's
-            forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries a
-            fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
+            forecasts); None uses ``batch_size``. Larger batches cost nothing in accuracy there, and each batch carries
+            a fixed host cost (loading, Lightning's hooks) that a small model on a GPU cannot hide.
         scaler: ``"standard"`` or None (no scaling; ``loc`` 0 and ``scale`` 1).
         scale_per_series: one mean/std per series instead of one pooled over all series' training rows.
         fill: policy for NaN/inf values and missing timestamps: None raises, ``"ffill"``, ``"interpolate"`` or
@@ -378,10 +378,11 @@ class WindowDataModule(L.LightningDataModule):
         """Whether ``part`` comes in a fresh random order each epoch: training always; validation with
         ``shuffle_val`` only while fitting, where it picks the best epoch. A validation outside ``fit`` (the score
         after fitting, ``trainer.validate``) reports on every window, whatever the options."""
-        if part == "train":
-            return True
-        trainer = self.trainer
-        return part == "val" and self.shuffle_val and trainer is not None and trainer.state.fn == TrainerFn.FITTING
+        return part == "train" or (part == "val" and self.shuffle_val and self._fitting())
+
+    def _fitting(self) -> bool:
+        """Whether the attached Trainer is inside ``fit`` (its sanity check and validation included)."""
+        return self.trainer is not None and self.trainer.state.fn == TrainerFn.FITTING
 
     def _sampler(self, part: str, dataset: WindowDataset) -> Sampler[int] | None:
         """The order of ``part``'s windows, and under DDP this rank's share of them (Lightning keeps a sampler
@@ -397,9 +398,10 @@ class WindowDataModule(L.LightningDataModule):
 
         Otherwise validation, test and prediction: each window exactly once over the ranks. Lightning's sampler would
         score up to N - 1 windows twice and bias the metrics (and, during ``fit``, the choice of the best
-        checkpoint); the ranks may then run one batch apart. That is safe outside ``fit``, where the model is not wrapped in DDP,
-        and during ``fit`` when no forward pass syncs buffers (:class:`~tsbridge.module.ForecastModule` has DDP
-        ignore its constant buffers); another module that has DDP broadcast buffers gets Lightning's padded sampler.
+        checkpoint); the ranks may then run one batch apart. That is safe outside ``fit``, where the model is not
+        wrapped in DDP, and during ``fit`` when no forward pass syncs buffers (:class:`~tsbridge.module.ForecastModule`
+        has DDP ignore its constant buffers); another module that has DDP broadcast buffers gets Lightning's padded
+        sampler.
         """
         order = EpochShuffleSampler(len(dataset), self.seed) if self._shuffled(part) else None
         trainer = self.trainer
@@ -408,8 +410,8 @@ class WindowDataModule(L.LightningDataModule):
             return order
         if order is not None:
             return DistributedSamplerWrapper(order, shuffle=False, **ranks)
-        fitting = trainer.state.fn == TrainerFn.FITTING
-        if len(dataset) < ranks["num_replicas"] or (fitting and _forward_syncs_buffers(trainer.lightning_module)):
+        syncs_buffers = self._fitting() and _forward_syncs_buffers(trainer.lightning_module)
+        if len(dataset) < ranks["num_replicas"] or syncs_buffers:
             return None  # Lightning's padded one: every rank needs a window; buffer syncs need the same batches
         return UnrepeatedDistributedSampler(dataset, shuffle=False, **ranks)
 
