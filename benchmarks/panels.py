@@ -13,9 +13,9 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   against the targets) is the one with the lowest mean validation score in the set's own metric (M3: sMAPE,
   ``val_original/smape``; Tourism: MAPE, ``val_original/mape``, or sMAPE where a candidate has none: rows from before
   it was recorded, and sets whose validation windows hold an actual 0, where MAPE is undefined: Tourism monthly),
-  never the test score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training window: the
-  library warns and names them, and they are still scaled on their training rows and forecast by the global model
-  (the table counts them as "not trained on").
+  never the test score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training
+  window: the library warns and names them, and they are still scaled on their training rows and forecast by the
+  global model (the table counts them as "not trained on").
 * a longer look-back (``--lookback L --min-lookback m``): windows may start before a short series' first value,
   edge-padded (``Forecaster(min_lookback=m)``), so every series still trains and is forecast; the look-back is then a
   choice made on validation like the model's (the rows name it when it is not the set's default).
@@ -39,6 +39,12 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   the measures Tourism and M3 are scored in (N-BEATS trains on them there). Like refit and the budget it is a
   protocol, decided before a run and rendered apart; each row also records its validation sMAPE and MAPE, so the
   losses can be compared on validation, never on the test score.
+* ensembles (``--members K``, a protocol decided before any score is seen, like refit; N-BEATS' published scores
+  are the median of 180 models): a row's forecast is the median, value by value, of ``K`` models that differ only
+  in their seeds (row seed ``s``: the members' seeds ``K s`` to ``K s + K - 1``, so ensemble seed 0 refits the
+  single runs of seeds 0 to K - 1). Its validation columns are the members' mean, so which configuration of a set is
+  held against the targets is chosen on the same numbers with and without the ensemble; its seconds are all of
+  the members'.
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
@@ -88,7 +94,7 @@ TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "imp
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback", "loss", "val_mape", "norm")
+           "min_lookback", "loss", "val_mape", "norm", "members")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -165,11 +171,12 @@ def validation_holds_zero(datamodule: Any) -> bool:
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
-        loss: str = "mse", norm: str | None = None) -> dict[str, Any]:
+        loss: str = "mse", norm: str | None = None, members: int = 1) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
-    normalisation, the model's own when None (see the module docstring)."""
+    normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (see the
+    module docstring)."""
     import resource
     import warnings
 
@@ -183,31 +190,49 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     lengths = train.groupby("series_id", sort=False).size()
     share = validation_share(lengths, spec.horizon)
     lookback = spec.lookback if lookback is None else lookback
-    options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "seed": seed, "refit": refit,
+    options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "refit": refit,
                "min_lookback": min_lookback, "loss": loss}
     if model == "segrnn":
         options["segment_length"] = segment_length(lookback)
     if norm is not None:
         options["norm"] = norm
     started = time.perf_counter()
-    forecaster = Forecaster(model, lookback=lookback, horizon=spec.horizon, progress=False, **options)
-    with warnings.catch_warnings():  # the untrained series are counted in the row instead
-        warnings.filterwarnings("ignore", message=".*hold no training window.*")
-        forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S", val_size=share,
-                       logger=False)
-    forecasts = forecaster.predict().reset_index().rename(columns={"value": "forecast"})
+    fitted, forecasts = [], []
+    for member_seed in range(members * seed, members * seed + members):
+        forecaster = Forecaster(model, lookback=lookback, horizon=spec.horizon, progress=False, seed=member_seed,
+                                **options)
+        with warnings.catch_warnings():  # the untrained series are counted in the row instead
+            warnings.filterwarnings("ignore", message=".*hold no training window.*")
+            forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S",
+                           val_size=share, logger=False)
+        fitted.append(forecaster.result)
+        forecasts.append(forecaster.predict().reset_index().rename(columns={"value": "forecast"}))
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    datamodule = fitted[0].datamodule  # the members share the data, its split and windows
+
+    def validation(metric: str) -> str:
+        return f"{100 * sum(result.val[metric] for result in fitted) / members:.4f}"
+
     row = {"set": name, "model": model, "seed": seed, "lookback": lookback, "val_share": share,
            # The windows the returned model trained on (with refit, those through the validation rows).
-           "not_trained": int((forecaster.result.datamodule.train_dataset.index.counts == 0).sum()),
-           "val_smape": f"{100 * forecaster.result.val['val_original/smape']:.4f}",
-           "epochs": forecaster.result.epochs, "seconds": f"{seconds:.1f}", "peak_mib": f"{peak_mib:.0f}",
-           "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
+           "not_trained": int((datamodule.train_dataset.index.counts == 0).sum()),
+           "val_smape": validation("val_original/smape"),
+           "epochs": f"{sum(result.epochs for result in fitted) / members:.4g}", "seconds": f"{seconds:.1f}",
+           "peak_mib": f"{peak_mib:.0f}", "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
-           "val_mape": "" if validation_holds_zero(forecaster.result.datamodule)
-           else f"{100 * forecaster.result.val['val_original/mape']:.4f}", "norm": norm or ""}
-    return {**row, **scores(name, forecasts, None if limit is None else set(lengths.index))}
+           "val_mape": "" if validation_holds_zero(datamodule) else validation("val_original/mape"),
+           "norm": norm or "", "members": members}
+    return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
+
+
+def median_forecast(forecasts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The ensemble of several models' forecasts (``series_id, step, forecast``): their median, value by value
+    (one model's forecasts are returned as they are)."""
+    if len(forecasts) == 1:
+        return forecasts[0]
+    stacked = pd.concat(forecasts, ignore_index=True)
+    return stacked.groupby(["series_id", "step"], sort=False, as_index=False)["forecast"].median()
 
 
 def peer_rows(folder: Path) -> list[dict[str, Any]]:
@@ -251,23 +276,25 @@ def weighted_average(values: dict[str, float]) -> float:
 
 
 def protocols(rows: pd.DataFrame) -> pd.Series:
-    """Each row's protocol, ``(refit, max_epochs, loss)``; rows written before those columns: no refit, 8 epochs,
-    mse."""
+    """Each row's protocol, ``(refit, max_epochs, loss, members)``; rows written before those columns: no refit, 8
+    epochs, mse, one model."""
     refit = rows["refit"].astype(str).str.lower().eq("true") if "refit" in rows else False
     budget = rows["max_epochs"] if "max_epochs" in rows else pd.Series(MAX_EPOCHS, index=rows.index)
     budget = pd.to_numeric(budget, errors="coerce").fillna(MAX_EPOCHS).astype(int)
     loss = pd.Series("mse", index=rows.index)
     if "loss" in rows:  # empty in rows written before the column: mse
         loss = rows["loss"].astype(object).where(rows["loss"].notna() & rows["loss"].astype(str).ne(""), "mse")
-    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss)), index=rows.index)
+    members = rows["members"] if "members" in rows else pd.Series(1, index=rows.index)
+    members = pd.to_numeric(members, errors="coerce").fillna(1).astype(int)
+    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss, members)), index=rows.index)
 
 
-def variant(model: str, protocol: tuple[bool, int, str]) -> str:
-    """A model's name in the tables: ``blend``, ``blend + refit``, ``blend + refit, 30 epochs, mape loss`` (a
-    budget or a loss other than the default's is named)."""
-    refit, budget, loss = protocol
+def variant(model: str, protocol: tuple[bool, int, str, int]) -> str:
+    """A model's name in the tables: ``blend``, ``blend + refit``, ``blend + refit, 30 epochs, mape loss, median of
+    3`` (a budget, a loss or an ensemble other than the default's is named)."""
+    refit, budget, loss, members = protocol
     return (model + (" + refit" if refit else "") + (f", {budget} epochs" if budget != MAX_EPOCHS else "")
-            + (f", {loss} loss" if loss != "mse" else ""))
+            + (f", {loss} loss" if loss != "mse" else "") + (f", median of {members}" if members > 1 else ""))
 
 
 def named(rows: pd.DataFrame) -> pd.Series:
@@ -368,37 +395,38 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
     lines = ["### Targets", "",
              "The best tsbridge model of each set is the one with the lowest validation score in the set's own "
              "metric (M3: sMAPE; Tourism: MAPE, or sMAPE for rows written before validation MAPE was recorded); "
-             "its test score is held against the anchor (M3: Theta's sMAPE, Tourism: N-BEATS' MAPE). Averages weight each set by "
-             "its forecast values (series x h), as the published ones do; an average is left out until every set of "
-             "its competition has rows. Theta is the M3 submission's published "
+             "its test score is held against the anchor (M3: Theta's sMAPE, Tourism: N-BEATS' MAPE). Averages "
+             "weight each set by its forecast values (series x h), as the published ones do; an average is left out "
+             "until every set of its competition has rows. Theta is the M3 submission's published "
              "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
              "its scores differ."]
     ours = rows[rows["model"].isin(MODELS)]
     protocol_of = protocols(ours)
     for protocol in sorted(set(protocol_of)):
-        refit, budget, loss = protocol
+        refit, budget, loss, members = protocol
         title = (f"{'With refit (trained again on the validation windows too)' if refit else 'Without refit'}, "
-                 f"at most {budget} epochs, {loss} loss")
+                 f"at most {budget} epochs, {loss} loss"
+                 + (f", the median forecast of {members} models (seeds)" if members > 1 else ""))
         lines += ["", f"{title}:", "", *protocol_targets(ours[protocol_of == protocol], sets, protocol)]
     return lines
 
 
-def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int]) -> list[str]:
+def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int, str, int]) -> list[str]:
     """The targets table of one protocol's rows."""
     best = best_by_validation(rows)
     lines = ["| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
     for competition_name in ("m3", "tourism"):
-        members = [name for name in sets if source(name) == competition_name and name in best.index]
+        present = [name for name in sets if source(name) == competition_name and name in best.index]
         scored: dict[str, float] = {}
-        for name in members:
+        for name in present:
             chosen = best.loc[name]
             scored[name] = float(chosen[headline(name)])
             on = "val MAPE" if chosen["chosen_on"] == "val_mape" else "val sMAPE"
             lines.append(target_row(name, f"{variant(chosen['model'], protocol)} (on {on})", int(chosen["seeds"]),
                                     scored[name]))
         expected = [name for name in SETS if source(name) == competition_name]
-        if members == expected:
-            lines.append(target_row(competition_name, "per set", min(best.loc[members, "seeds"]),
+        if present == expected:
+            lines.append(target_row(competition_name, "per set", min(best.loc[present, "seeds"]),
                                     weighted_average(scored)))
     short = rows.assign(model=named(rows)).groupby(["set", "model"], sort=False)["seed"].nunique()
     short = [f"{name} {variant(model, protocol)} ({count})" for (name, model), count in short.items() if count < 3]
@@ -434,7 +462,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the training loss (mape, smape: in original units, the Tourism and M3 measures)")
     parser.add_argument("--norm", choices=("revin", "last", "none"),
                         help="the window normalisation (default: each model's own)")
-    return parser.parse_args(argv)
+    parser.add_argument("--members", type=int, default=1,
+                        help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.members < 1:
+        parser.error(f"--members must be at least 1, not {args.members}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,14 +484,14 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
-                                           args.norm)
+                                           args.norm, args.members)
                     append_rows(args.out, [row], COLUMNS)
-                    label = model + (f" norm={args.norm}" if args.norm else "")
-                    print(f"[{time.strftime('%H:%M:%S')}] {name} {variant(label, (args.refit, args.max_epochs, args.loss))} "
-                          f"seed={seed}: "
-                          f"smape={row['smape']} "
-                          f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} val_mape={row['val_mape']} "
-                          f"epochs={row['epochs']} {row['seconds']} s {row['peak_mib']} MiB", flush=True)
+                    label = variant(model + (f" norm={args.norm}" if args.norm else ""),
+                                    (args.refit, args.max_epochs, args.loss, args.members))
+                    print(f"[{time.strftime('%H:%M:%S')}] {name} {label} seed={seed}: smape={row['smape']} "
+                          f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
+                          f"val_mape={row['val_mape']} epochs={row['epochs']} {row['seconds']} s "
+                          f"{row['peak_mib']} MiB", flush=True)
     if args.score_peers is not None:
         kept = pd.read_csv(args.out, dtype={"seed": "Int64"})
         kept = kept[~kept["model"].isin(PEERS)]

