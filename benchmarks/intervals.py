@@ -211,8 +211,8 @@ def fit(frame: pd.DataFrame, spec: Dataset, config: Config, seed: int, quick: bo
 
 
 def residual_intervals(forecaster, frame: pd.DataFrame, spec: Dataset, test: pd.DataFrame) -> pd.DataFrame:
-    """``test`` (a backtest table) with ``forecast-lo-``/``forecast-hi-`` columns from the quantiles of the same model's residuals on
-    the training part, per series and forecast step (the seasonal naive's empirical intervals)."""
+    """``test`` (a backtest table) with ``forecast-lo-``/``forecast-hi-`` columns from the quantiles of the same
+    model's residuals on the training part, per series and forecast step (the seasonal naive's empirical intervals)."""
     from tsbridge.models.probabilistic import levels_to_quantiles
     from tsbridge.predictor import interval_bounds
 

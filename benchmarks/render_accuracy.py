@@ -227,7 +227,8 @@ def target_checks(configs: pd.DataFrame, dataset: str) -> list[str]:
 def segrnn_configurations(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, look-back, horizon, configuration): seeds, mean val/test scores, the test std, epochs, cost and
     the learned past weight; a configuration is the model plus the overrides beside SegRNN's experiment."""
-    extra = rows["overrides"].str.split().map(lambda parts: " ".join(p for p in parts if not p.startswith("experiment=")))
+    extra = rows["overrides"].str.split().map(
+        lambda parts: " ".join(p for p in parts if not p.startswith("experiment=")))
     named = rows.assign(configuration=rows["model"] + extra.map(lambda e: f" `{e}`" if e else ""))
     return named.groupby(["dataset", "lookback", "horizon", "configuration"]).agg(
         model=("model", "first"), seeds=("seed", "nunique"), val_mse=("val_mse", "mean"), mse=("mse", "mean"),
@@ -237,7 +238,8 @@ def segrnn_configurations(rows: pd.DataFrame) -> pd.DataFrame:
 
 def parity_lines(configs: pd.DataFrame) -> list[str]:
     """model=segrnn against SegRNN's published L=96 row (and its own code on this CPU), with the issue's gate."""
-    lines = ["| data | L | H | seeds | val MSE | test MSE | test MAE | published SegRNN | gap | gate | epochs | s/epoch |",
+    lines = ["| data | L | H | seeds | val MSE | test MSE | test MAE | published SegRNN | gap | gate | epochs "
+             "| s/epoch |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in configs[configs["configuration"] == "segrnn"].itertuples():
         published = dict(zip(REFERENCE_HORIZONS, SEGRNN_96.get(row.dataset, ()))) if row.lookback == 96 else {}

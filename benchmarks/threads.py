@@ -75,7 +75,8 @@ def render(rows: list[dict[str, object]], batches: int, busy: int) -> str:
     cores = os.cpu_count() or 1
     cause = f", {busy} cores kept busy by spinning processes" if busy else ""
     # The load average counts this process too, and trails the machine by about a minute.
-    lines = [f"### Threads at a 1-minute load average of {min(loads):.1f}-{max(loads):.1f} (this process included{cause})",
+    lines = [f"### Threads at a 1-minute load average of {min(loads):.1f}-{max(loads):.1f} "
+             f"(this process included{cause})",
              "",
              f"`python benchmarks/threads.py{f' --busy {busy}' if busy else ''} --batches {batches}`: training time "
              f"of {batches} batches of the default run, median of {len(by_setting['1'])} interleaved repetitions, "

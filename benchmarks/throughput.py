@@ -5,7 +5,8 @@ Training: windows/s in steady state of ``WindowDataModule`` + ``ForecastModule``
 against a loop over pre-built window tensors already on the device, with the same net, batch size, optimiser
 groups and gradient clipping. Inference: ``trainer.predict`` over the test windows against the plain loop's batched
 forward. Repetitions are interleaved (A B A B ...) and the median ratio is reported, because this kind of machine
-drifts between and within processes. Data memory (``throughput_report.py``): a fresh process builds the data module of a long series.
+drifts between and within processes. Data memory (``throughput_report.py``): a fresh process builds the data module
+of a long series.
 Panels (``--measures panel``, ``throughput_panel.py``, not run by default): data memory, training windows/s and one
 ``Forecaster.predict`` call over synthetic panels of 1k to 100k series, into the ``## Scale`` section of
 ``results/panels.md``.

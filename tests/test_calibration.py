@@ -136,7 +136,8 @@ def test_a_short_quantile_fit_is_calibrated_on_the_test_part(calibrated_quantile
     metrics = calibrated_quantiles.metrics
     for level in ("80", "90"):
         nominal = int(level) / 100
-        raw, calibrated = metrics[f"test_original/coverage-{level}"], metrics[f"test_calibrated_original/coverage-{level}"]
+        raw = metrics[f"test_original/coverage-{level}"]
+        calibrated = metrics[f"test_calibrated_original/coverage-{level}"]
         assert abs(calibrated - nominal) < 0.03 and abs(calibrated - nominal) < abs(raw - nominal)
     assert calibrated_quantiles.predictor.calibration.windows == len(calibrated_quantiles.result.datamodule.val_dataset)
 

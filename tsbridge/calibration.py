@@ -69,8 +69,9 @@ def conformal_quantile(scores: Tensor, level: float, clamp: bool = False) -> Ten
     if clamp:
         rank = min(max(rank, 1), n)
     elif rank > n:
-        raise ValueError(f"conformal calibration at level {level:g} needs at least {math.ceil(100 / (100 - level)) - 1} "
-                         f"calibration windows, got {n}; use a longer validation part (val_size) or lower levels")
+        needed = math.ceil(100 / (100 - level)) - 1
+        raise ValueError(f"conformal calibration at level {level:g} needs at least {needed} calibration windows, "
+                         f"got {n}; use a longer validation part (val_size) or lower levels")
     return torch.kthvalue(scores, rank, dim=0).values
 
 

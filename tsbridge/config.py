@@ -61,7 +61,8 @@ def check_targets(node: Any, allowed: Collection[str], source: str, path: str = 
         for key, value in items:
             where = f"{path}.{key}" if path else str(key)
             if key == "_target_" and value not in allowed:
-                listed = ", ".join(sorted(allowed)) if len(allowed) <= 12 else f"{len(allowed)} names of tsbridge's conf/"
+                listed = (", ".join(sorted(allowed)) if len(allowed) <= 12
+                          else f"{len(allowed)} names of tsbridge's conf/")
                 raise UnsafeConfigError(
                     f"{source}: {where} names {value!r}, which tsbridge does not build from a config file; "
                     f"allowed: {listed}. Nothing was built."
@@ -262,8 +263,8 @@ def calibration_method(cfg: DictConfig) -> str | None:
     if method is not None and method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration.method must be null or one of {list(CALIBRATION_METHODS)}, got {method!r}")
     if method is not None and not OmegaConf.select(cfg, "module.levels"):
-        raise ValueError(f"calibration.method={method} calibrates intervals: set the levels, e.g. module.levels=[80,90] "
-                         "(Forecaster(levels=[80, 90]))")
+        raise ValueError(f"calibration.method={method} calibrates intervals: set the levels, e.g. "
+                         "module.levels=[80,90] (Forecaster(levels=[80, 90]))")
     return method
 
 

@@ -1,4 +1,5 @@
-"""``tsbridge.Forecaster``: the notebook facade over :func:`tsbridge.fitting.fit` and :class:`~tsbridge.predictor.Predictor`.
+"""``tsbridge.Forecaster``: the notebook facade over :func:`tsbridge.fitting.fit` and
+:class:`~tsbridge.predictor.Predictor`.
 
 It composes the same ``conf/`` as ``tsbridge-train`` (keyword options become Hydra overrides), trains through the
 one fit path and forecasts, reads out, plots and saves through the Predictor that fit returns. Lightning stays hidden
@@ -63,9 +64,9 @@ class Forecaster:
             (``module.optimizer.*``) and ``seed``, ``threads`` (torch's CPU threads during a fit,
             :mod:`tsbridge.threads`), ``refit`` (True: once early stopping has chosen the epochs, train again on the
             training and validation windows for that many epochs and keep that model, :func:`tsbridge.fitting.fit`),
-            ``calibration``
-            (``"conformal"``: calibrated intervals, :mod:`tsbridge.calibration`) and ``calibration_per_series``. Everything not
-            given keeps its YAML default. Unknown names raise ``TypeError``.
+            ``calibration`` (``"conformal"``: calibrated intervals, :mod:`tsbridge.calibration`) and
+            ``calibration_per_series``. Everything not given keeps its YAML default. Unknown names raise
+            ``TypeError``.
 
     Attributes:
         overrides: the Hydra overrides composed (``tsbridge-train <overrides>`` trains the same model).
@@ -222,8 +223,8 @@ class Forecaster:
 
         Returns:
             ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and
-            ``forecast-lo-<level>``/``forecast-hi-<level>`` interval columns), and per-target metrics (mse, mae, rmse, mape, smape; crps,
-            coverage-<level>, width-<level> for interval models).
+            ``forecast-lo-<level>``/``forecast-hi-<level>`` interval columns), and per-target metrics (mse, mae,
+            rmse, mape, smape; crps, coverage-<level>, width-<level> for interval models).
         """
         predictor = self._fitted()
         if not retrain:
@@ -357,7 +358,8 @@ class Comparison(NamedTuple):
     forecasters: dict[str, Forecaster]
 
 
-def compare(models: Sequence[str | Forecaster] | Mapping[str, str | Forecaster], df: pd.DataFrame, *, target: str | Sequence[str],
+def compare(models: Sequence[str | Forecaster] | Mapping[str, str | Forecaster], df: pd.DataFrame, *,
+            target: str | Sequence[str],
             test_size: float = 0.2, stride: int = 1, lookback: int = 96, horizon: int = 24,
             progress: bool = False, **fit_args: Any) -> Comparison:
     """Fit several models on the same data and set their forecasts and test metrics side by side (as

@@ -336,8 +336,8 @@ class Predictor:
         """Long frame of forecasts and actuals at ``origins`` (``(series, origin)`` pairs), one batched pass.
 
         Columns: [id_col], ``origin``, ``timestamp``, ``step`` (1..H), ``target``, ``actual``, ``forecast`` (the
-        median for interval models), and per level ``forecast-lo-<level>``, ``forecast-hi-<level>`` (the network's own with
-        ``raw``, else calibrated ones when the predictor is calibrated). Known-future inputs are read from
+        median for interval models), and per level ``forecast-lo-<level>``, ``forecast-hi-<level>`` (the network's
+        own with ``raw``, else calibrated ones when the predictor is calibrated). Known-future inputs are read from
         ``series`` itself, on each origin's forecast rows only.
         """
         forecast = self.forecast(self.windows(series, origins), series.series_ids, raw)

@@ -96,9 +96,10 @@ class ParameterSummary(ModelSummary):
         rows = [(name, kind, params) for name, kind, params in zip(columns["Name"], columns["Type"], columns["Params"])
                 if params.strip() != "0"]
         # A parameter-free baseline (naive, seasonal_naive) has no rows: the header alone sets the widths.
-        widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(("Name", "Type", "Params"))]
+        headers = ("Name", "Type", "Params")
+        widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, header in enumerate(headers)]
         lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths))
-                 for row in [("Name", "Type", "Params"), *rows]]
+                 for row in [headers, *rows]]
         lines.insert(1, "-" * len(lines[0]))
         lines.append(f"{get_human_readable_count(trainable_parameters).strip()} trainable parameters of "
                      f"{get_human_readable_count(total_parameters).strip()} ({model_size:,.3f} MB)")

@@ -21,7 +21,8 @@ class ModelSpec:
     Attributes:
         net_class: The class exported by :mod:`tsbridge.models` that implements it.
         options: Constructor options that make this variant (every other option keeps the class default).
-        recurrent: A recurrent net (takes ``hidden_size``, ``dropout``, ``cell``, ``norm``, ``channel_independent`` ...).
+        recurrent: A recurrent net: it takes ``hidden_size``, ``dropout``, ``cell``, ``norm``,
+            ``channel_independent`` and the other recurrent options.
         blend: Has a blend bridge, so it reads out a learned past weight.
         summary: One line for help texts.
     """
