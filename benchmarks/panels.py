@@ -22,6 +22,8 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * window normalisation (``--norm revin | last | none``): each model's own by default (RevIN for ``blend`` and
   ``lstm``, the last value for ``segrnn``); another is a choice made on validation like the look-back (the rows name
   it, ``lstm norm=last``). RevIN divides by the window's spread, which padded short windows flatten.
+* learning rate (``--lr``): the recurrent default, 0.001, unless given; another is a validation choice too (the rows
+  name it, ``lstm lr=0.0003``).
 * refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
   has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
   windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
@@ -94,7 +96,7 @@ TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "imp
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback", "loss", "val_mape", "norm", "members")
+           "min_lookback", "loss", "val_mape", "norm", "members", "lr")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -171,12 +173,12 @@ def validation_holds_zero(datamodule: Any) -> bool:
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
-        loss: str = "mse", norm: str | None = None, members: int = 1) -> dict[str, Any]:
+        loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
-    normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (see the
-    module docstring)."""
+    normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models; ``lr``:
+    the learning rate, the default's when None (see the module docstring)."""
     import resource
     import warnings
 
@@ -196,6 +198,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         options["segment_length"] = segment_length(lookback)
     if norm is not None:
         options["norm"] = norm
+    if lr is not None:
+        options["lr"] = lr
     started = time.perf_counter()
     fitted, forecasts = [], []
     for member_seed in range(members * seed, members * seed + members):
@@ -222,7 +226,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "peak_mib": f"{peak_mib:.0f}", "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
            "val_mape": "" if validation_holds_zero(datamodule) else validation("val_original/mape"),
-           "norm": norm or "", "members": members}
+           "norm": norm or "", "members": members, "lr": "" if lr is None else lr}
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
 
 
@@ -250,7 +254,8 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
                          "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
-                         "max_epochs": "", "min_lookback": "", "loss": "", "val_mape": "", "norm": "",
+                         "max_epochs": "", "min_lookback": "", "loss": "", "val_mape": "", "norm": "", "members": "",
+                         "lr": "",
                          **scores(name, table)})
     return rows
 
@@ -299,18 +304,20 @@ def variant(model: str, protocol: tuple[bool, int, str, int]) -> str:
 
 def named(rows: pd.DataFrame) -> pd.Series:
     """Each row's model as the tables name it: the model, with its look-back when that is not the set's default
-    (``blend L=8``: padded windows) and its window normalisation when that is not the model's own
-    (``lstm L=8 norm=last``)."""
+    (``blend L=8``: padded windows), its window normalisation when that is not the model's own
+    (``lstm L=8 norm=last``) and its learning rate when one was given (``lstm lr=0.0003``)."""
     from tsbridge.data import competition
 
     lookbacks = pd.to_numeric(rows["lookback"], errors="coerce")
     defaults = rows["set"].map(lambda name: competition(name).lookback)
     longer = lookbacks.notna() & (lookbacks != defaults)
     names = rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
-    if "norm" not in rows:  # rows written before the column: each model's own
-        return names
-    norms = rows["norm"].fillna("").astype(str)
-    return names.where(norms.eq(""), names + " norm=" + norms)
+    # Rows written before a column have it empty: each model's own normalisation, the default rate.
+    for column in ("norm", "lr"):
+        if column in rows:
+            values = rows[column].astype(object).where(rows[column].notna(), "").astype(str)
+            names = names.where(values.eq(""), names + f" {column}=" + values)
+    return names
 
 
 def selection_metric(name: str, rows: pd.DataFrame) -> str:
@@ -462,6 +469,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the training loss (mape, smape: in original units, the Tourism and M3 measures)")
     parser.add_argument("--norm", choices=("revin", "last", "none"),
                         help="the window normalisation (default: each model's own)")
+    parser.add_argument("--lr", type=float, help="the learning rate (default: the recurrent default, 0.001)")
     parser.add_argument("--members", type=int, default=1,
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
     args = parser.parse_args(argv)
@@ -484,9 +492,10 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
-                                           args.norm, args.members)
+                                           args.norm, args.members, args.lr)
                     append_rows(args.out, [row], COLUMNS)
-                    label = variant(model + (f" norm={args.norm}" if args.norm else ""),
+                    label = variant(model + (f" norm={args.norm}" if args.norm else "")
+                                    + (f" lr={args.lr:g}" if args.lr else ""),
                                     (args.refit, args.max_epochs, args.loss, args.members))
                     print(f"[{time.strftime('%H:%M:%S')}] {name} {label} seed={seed}: smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "

@@ -373,6 +373,10 @@ def test_panels_name_a_normalisation_other_than_the_models_and_pick_it_on_valida
     best = panels.best_by_validation(rows)
     assert best.loc["tourism_yearly", ["model", "mape"]].tolist() == ["lstm L=8 norm=last", 24.0]
     assert list(panels.named(rows.drop(columns="norm"))) == ["lstm L=8", "lstm L=8", "lstm"]  # older rows
+    rows = rows.assign(lr=[None, None, 0.0003], val_mape=[31.0, 20.0, 19.0])
+    assert list(panels.named(rows)) == ["lstm L=8", "lstm L=8 norm=last", "lstm norm=last lr=0.0003"]
+    assert panels.best_by_validation(rows).loc["tourism_yearly", ["model", "mape"]].tolist() == [
+        "lstm norm=last lr=0.0003", 25.0]
 
 
 def test_panels_leave_validation_mape_out_where_a_validation_actual_is_zero():
