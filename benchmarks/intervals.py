@@ -308,10 +308,12 @@ def checks(group: pd.DataFrame) -> list[str]:
             out.append(f"- {metric.upper()}: tsbridge {ours.loc[mine, metric]:.3f} ({mine}) against the peers' best "
                        f"{peers.loc[theirs, metric]:.3f} ({theirs}), {gap:+.1%} (target: at or below) "
                        f"{'met' if gap <= 0 else 'missed'}")
-    for model in ("lstm", "blend"):
-        if {model, f"{model}+cov"} <= set(mean.index):
-            gain = 1 - mean.loc[f"{model}+cov", "mae"] / mean.loc[model, "mae"]
-            out.append(f"- {model}: covariates cut MAE by {gain:.1%} (target: at least 15%) "
+    for config in [name for name in ours_in_order(ours.index) if base_config(name) in ("lstm", "blend")]:
+        base = base_config(config)
+        with_covariates = f"{base}+cov{config[len(base):]}"  # the same variant (training settings) with them
+        if with_covariates in mean.index:
+            gain = 1 - mean.loc[with_covariates, "mae"] / mean.loc[config, "mae"]
+            out.append(f"- {config}: covariates cut MAE by {gain:.1%} (target: at least 15%) "
                        f"{'met' if gain >= 0.15 else 'missed'}")
     for config in [name for name in ours_in_order(ours.index) if CONFIGS[base_config(name)].interval]:
         base = base_config(config)

@@ -258,6 +258,12 @@ def test_intervals_variants_compete_on_validation_loss_only():
     assert f"MAE: tsbridge 5.200 ({variant}) against the peers' best 5.100" in text
     # A calibrated variant is held against the same fit uncalibrated.
     assert f"{variant}: CRPS -3.4% against blend+cov quantile (hidden_size=128)" in text
+    # The covariates' gain compares the same training settings with and without them.
+    point = [{**base, "config": config, "val_loss": 0.04, "mae": mae, "crps": float("nan")} for config, mae in (
+        ("blend", 6.0), ("blend+cov", 5.4), ("blend (lr=0.0003)", 6.0), ("blend+cov (lr=0.0003)", 5.0))]
+    text = intervals.render(pd.DataFrame(point))
+    assert "- blend: covariates cut MAE by 10.0% (target: at least 15%) missed" in text
+    assert "- blend (lr=0.0003): covariates cut MAE by 16.7% (target: at least 15%) met" in text
 
 
 def test_threads_benchmark_times_one_all_and_auto_threads(tmp_path):
