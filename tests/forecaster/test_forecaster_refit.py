@@ -8,6 +8,7 @@ import torch
 from forecaster_frames import QUIET, panel, tiny
 
 from tsbridge import Forecaster
+from tsbridge.predictor import Predictor
 
 # Series b has 24 rows: with the last quarter for validation its 18 training rows hold no window of 16 + 4.
 FRAME_ARGS = {"target": "demand", "time_col": "time", "id_col": "store", "val_size": 0.25}
@@ -52,6 +53,24 @@ def test_the_refitted_weights_are_saved_and_the_scaling_is_the_training_rows(sel
     for series in ("a", "b"):
         torch.testing.assert_close(refitted.datamodule.scaler.loc_scale(series, 1),
                                    selected.datamodule.scaler.loc_scale(series, 1))
+
+
+def test_validation_forecasts_come_from_the_weights_validation_scored(selected_and_refitted):
+    selected, refitted = (forecaster.result for forecaster in selected_and_refitted)
+    forecast, actual = selected.validation_forecasts()
+    assert forecast.shape == actual.shape == (len(selected.datamodule.val_dataset), 4, 1)
+    # The module's own validation sMAPE (torchmetrics, a fraction) over the same windows.
+    smape = (2 * (forecast - actual).abs() / (forecast.abs() + actual.abs())).mean()
+    assert float(smape) == pytest.approx(selected.val["val_original/smape"], rel=1e-5)
+    # With refit they are the selection run's (the same seed and data), not the refitted model's.
+    assert refitted.selection_module is not None and selected.selection_module is None
+    refit_forecast, refit_actual = refitted.validation_forecasts()
+    torch.testing.assert_close(refit_forecast, forecast)
+    torch.testing.assert_close(refit_actual, actual)
+    predictor = Predictor.from_datamodule(refitted.module, refitted.datamodule)
+    origins = refitted.datamodule.val_dataset.origins()
+    refitted_weights = predictor.forecast(predictor.windows(predictor.history, origins)).point
+    assert not torch.allclose(refitted_weights, forecast)
 
 
 @pytest.mark.parametrize(("options", "words"), [
