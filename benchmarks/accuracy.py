@@ -98,6 +98,25 @@ def dataset_name(path: str) -> str:
     return name
 
 
+def check_experiment_data(experiment: str, data: str) -> None:
+    """Refuse a SegRNN experiment on another ETT file than the one its official settings are for (``segrnn_ettm1``
+    on ETTh1 would run ETTm1's segments and rate on ETTh1 and look like a parity row); the other experiments are a
+    protocol any ETT file may follow.
+
+    Raises:
+        SystemExit: naming the experiment, its file and the one given.
+    """
+    if not experiment.startswith("segrnn_"):
+        return
+    from tsbridge.config import compose_config
+
+    intended = str(compose_config([f"experiment={experiment}"]).data.frame.name)
+    given = dataset_name(data)
+    if DATASETS[given][0] != intended:
+        sys.exit(f"accuracy.py: experiment {experiment} holds SegRNN's official settings for {intended}, but --data is "
+                 f"{given} ({data}); pick the experiment of that file")
+
+
 def is_recurrent(model: str) -> bool:
     """Whether ``model`` takes the recurrent options (hidden_size, channel_independent)."""
     from tsbridge.models import MODELS as REGISTRY
@@ -293,8 +312,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Hydra overrides of a variant, applied to every run and recorded in the CSV's "
                              "`overrides` column (e.g. module.optimizer.lr=0.0003); rendered apart from the defaults")
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT,
-                        help="conf/experiment/ every run composes (e.g. segrnn_etth1, segrnn_etth1_720: SegRNN's "
-                             "official settings); recorded in the `overrides` column when not the default")
+                        help="conf/experiment/ every run composes (e.g. segrnn_etth1, segrnn_etth1_720, segrnn_ettm1, "
+                             "segrnn_ettm1_720: SegRNN's official settings for that file, which --data must be); "
+                             "recorded in the `overrides` column when not the default")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (meaningless scores)")
     return parser.parse_args(argv)
 
@@ -303,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not Path(args.data).is_file():
         sys.exit(f"accuracy.py: no data file at {args.data!r}; pass --data PATH or set TSBRIDGE_DATA_DIR")
+    check_experiment_data(args.experiment, args.data)
     if args.out is None:
         args.out = REPO / "benchmarks" / "results" / f"{dataset_name(args.data).lower()}.csv"
     columns = existing_columns(args.out)

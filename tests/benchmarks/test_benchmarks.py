@@ -82,6 +82,15 @@ def test_every_model_composes_with_the_experiment(tmp_path):
         assert cfg.model.get("channel_independent", False) is accuracy.is_recurrent(model)
 
 
+def test_a_segrnn_experiment_runs_only_on_its_own_file(tmp_path):
+    accuracy = load_script("accuracy")
+    accuracy.check_experiment_data("segrnn_ettm1", str(tmp_path / "ETTm1.csv.gz"))
+    accuracy.check_experiment_data("etth1_bridges", str(tmp_path / "ETTm1.csv.gz"))  # a protocol for any ETT file
+    with pytest.raises(SystemExit, match="segrnn_ettm1 holds SegRNN's official settings for ettm1, but --data is "
+                                         "ETTh1"):
+        accuracy.check_experiment_data("segrnn_ettm1", str(tmp_path / "ETTh1.csv"))
+
+
 def test_plan_puts_every_model_of_the_first_horizon_and_seed_first():
     accuracy = load_script("accuracy")
     runs = accuracy.plan(["M", "S"], [96, 192], ["blend", "dlinear"], [0, 1])

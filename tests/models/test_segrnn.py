@@ -32,6 +32,28 @@ def test_official_etth1_sizes_have_the_official_parameter_count():
     assert isinstance(net.rnn, nn.GRU) and net.window_norm is not None and net.skip is None
 
 
+# lss-1138/SegRNN's official commands (scripts/SegRNN/Lookback_96/<data>.sh and scripts/SegRNN/<data>.sh):
+# (file, seq_len, seg_len, batch_size, learning_rate, dropout, patience); every one trains 30 epochs, d_model 512.
+OFFICIAL = {
+    "segrnn_etth1": ("etth1", 96, 24, 256, 0.001, 0.5, 10),
+    "segrnn_etth1_720": ("etth1", 720, 24, 64, 0.0003, 0.1, 5),
+    "segrnn_ettm1": ("ettm1", 96, 48, 256, 0.0002, 0.5, 10),
+    "segrnn_ettm1_720": ("ettm1", 720, 48, 256, 0.0003, 0.5, 5),
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(OFFICIAL))
+def test_the_segrnn_experiments_are_the_official_commands(experiment):
+    from tsbridge.config import compose_config
+
+    cfg = compose_config([f"experiment={experiment}"])
+    got = (cfg.data.frame.name, cfg.data.lookback, cfg.model.segment_length, cfg.data.batch_size,
+           cfg.module.optimizer.lr, cfg.model.dropout, cfg.callbacks.early_stopping.patience)
+    assert got == OFFICIAL[experiment]
+    assert (cfg.model._target_, cfg.model.hidden_size, cfg.trainer.max_epochs) == ("tsbridge.models.SegRNN", 512, 30)
+    assert (cfg.data.features, cfg.data.split) == ("M", "ett-hourly" if "etth1" in experiment else "ett-15min")
+
+
 def test_the_widened_control_has_the_bridge_s_parameters():
     """Issue 18's capacity control: a unidirectional SegRNN with as many parameters as the blend bridge's BiGRU
     (``model=segrnn model.hidden_size=724``; benchmarks/README.md, "SegRNN parity"), so a bridge gain is not a
