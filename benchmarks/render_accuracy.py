@@ -67,10 +67,10 @@ SEGRNN_96 = {"ETTh1": (0.368, 0.408, 0.444, 0.446)}
 # Issue 18's parity gate for model=segrnn: within 2% of SegRNN's published L=96 row at every horizon and at most
 # 0.372 at H=96; at L=720, H=96 at most 0.362. SegRNN's own code on the same 2-core CPU, test MSE at its
 # validation-best epoch, one value per seed run: 0.367 at L=96 and 0.357 at L=720, H=96 (issue 18); 0.457 (seed
-# 2024) and 0.461 (seed 2025) at L=96, H=720 (benchmarks/README).
+# 2024), 0.461 (seed 2025) and 0.449 (seed 2026) at L=96, H=720 (benchmarks/README).
 PARITY_TOLERANCE = 0.02
 PARITY_CAPS = {("ETTh1", 96, 96): 0.372, ("ETTh1", 720, 96): 0.362}
-SEGRNN_OWN_CODE = {("ETTh1", 96, 96): (0.367,), ("ETTh1", 720, 96): (0.357,), ("ETTh1", 96, 720): (0.457, 0.461)}
+SEGRNN_OWN_CODE = {("ETTh1", 96, 96): (0.367,), ("ETTh1", 720, 96): (0.357,), ("ETTh1", 96, 720): (0.457, 0.461, 0.449)}
 # Rows of SegRNN's official settings (accuracy.py --experiment segrnn_etth1[_720]) carry this in `overrides`.
 SEGRNN_EXPERIMENT = "experiment=segrnn_"
 BRIDGES = ("blend", "blend_unit", "blend_gated", "concat", "attention", "feedback")
