@@ -367,8 +367,32 @@ def median_forecast(forecasts: list[pd.DataFrame]) -> pd.DataFrame:
     return stacked.groupby(["series_id", "step"], sort=False, as_index=False)["forecast"].median()
 
 
+def peer_validation(folder: Path, name: str, model: str) -> dict[str, str]:
+    """Baseline ``model``'s validation sMAPE and MAPE on set ``name``'s validation windows at its default look-back,
+    scored as a network's are (:func:`ensemble_validation` of one member); empty where ``folder`` holds none of
+    them, MAPE empty where a validation actual is 0 (undefined)."""
+    import numpy as np
+    import torch
+
+    from tsbridge.data import competition
+
+    spec = competition(name)
+    path = validation_file(folder, name, spec.lookback, None)
+    if not path.exists() or model not in set(pd.read_csv(path, usecols=["model"])["model"]):
+        return {"smape": "", "mape": ""}
+    windows = validation_origins(name)
+    train, _ = training_part(name)
+    values = {key: group.to_numpy() for key, group in train.groupby("series_id", sort=False)["value"]}
+    actual = torch.tensor(np.stack([values[series_id][origin + 1: origin + 1 + spec.horizon]
+                                    for series_id, origin in windows.itertuples(index=False)])).unsqueeze(-1)
+    forecast = peer_validation_forecasts(folder, name, model, spec.lookback, None, windows)
+    scored = ensemble_validation([(forecast, actual)])
+    return {"smape": scored["smape"], "mape": "" if bool((actual == 0).any()) else scored["mape"]}
+
+
 def peer_rows(folder: Path) -> list[dict[str, Any]]:
-    """The baselines' forecasts in ``folder`` scored as CSV rows (seed empty: they are deterministic)."""
+    """The baselines' forecasts in ``folder`` scored as CSV rows (seed empty: they are deterministic), with their
+    validation scores where ``folder`` holds their forecasts of the validation windows (``--validation``)."""
     costs = pd.read_csv(folder / "costs.csv").drop_duplicates(["set", "model"], keep="last").set_index(
         ["set", "model"])
     rows = []
@@ -379,10 +403,12 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
         forecasts = pd.read_csv(path, dtype={"series_id": str})
         for model, table in forecasts.groupby("model", sort=False):
             cost = costs.loc[(name, model)]
+            validation = peer_validation(folder, name, model)
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
-                         "not_trained": "", "val_smape": "", "epochs": "", "seconds": cost["seconds"],
-                         "peak_mib": cost["peak_mib"], "machine": f"{cost['machine']}, statsforecast", "refit": "",
-                         "max_epochs": "", "min_lookback": "", "loss": "", "val_mape": "", "norm": "", "members": "",
+                         "not_trained": "", "val_smape": validation["smape"], "epochs": "",
+                         "seconds": cost["seconds"], "peak_mib": cost["peak_mib"],
+                         "machine": f"{cost['machine']}, statsforecast", "refit": "", "max_epochs": "",
+                         "min_lookback": "", "loss": "", "val_mape": validation["mape"], "norm": "", "members": "",
                          "lr": "",
                          **scores(name, table)})
     return rows
@@ -459,8 +485,9 @@ def selection_metric(name: str, rows: pd.DataFrame) -> str:
 def best_by_validation(rows: pd.DataFrame, hybrids: bool = False) -> pd.DataFrame:
     """Per set, the tsbridge model (and look-back) with the lowest mean validation score in the set's own metric
     (:func:`selection_metric`): its mean test scores, seeds and the column it was chosen on (``rows`` of one
-    protocol). With ``hybrids`` the hybrids are candidates too."""
-    ours = rows[is_ours(rows["model"]) | (is_hybrid(rows["model"]) if hybrids else False)]
+    protocol). With ``hybrids`` the hybrids and the baselines with a validation score are candidates too."""
+    scored_peers = rows["model"].isin(PEERS) & pd.to_numeric(rows["val_smape"], errors="coerce").notna()
+    ours = rows[is_ours(rows["model"]) | ((is_hybrid(rows["model"]) | scored_peers) if hybrids else False)]
     ours = ours.assign(model=named(ours))
     if "val_mape" not in ours:
         ours = ours.assign(val_mape=float("nan"))
@@ -547,9 +574,11 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
         mine = candidates[protocol_of == protocol]
         lines += ["", f"{title}:", "", *protocol_targets(mine, sets, protocol)]
         if is_hybrid(mine["model"]).any():
-            lines += ["", "The same protocol allowing hybrids (the median with statsforecast's forecasts: not a "
-                          "tsbridge model alone, so not held against the targets above):", "",
-                      *protocol_targets(mine, sets, protocol, hybrids=True)]
+            peers = rows[rows["model"].isin(PEERS)]
+            lines += ["", "The same protocol allowing statsforecast: its baselines (those with validation forecasts) "
+                          "and the hybrids (the median with their forecasts) are candidates too. Not tsbridge's "
+                          "models alone, so not held against the targets above:", "",
+                      *protocol_targets(pd.concat([mine, peers]), sets, protocol, hybrids=True)]
     return lines
 
 
@@ -557,7 +586,7 @@ def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, 
                      hybrids: bool = False) -> list[str]:
     """The targets table of one protocol's rows (of tsbridge's models, and of the hybrids with ``hybrids``)."""
     best = best_by_validation(rows, hybrids)
-    rows = rows if hybrids else rows[is_ours(rows["model"])]
+    rows = rows[~rows["model"].isin(PEERS)] if hybrids else rows[is_ours(rows["model"])]
     lines = ["| set | best by validation | seeds | score | N-BEATS | Theta | target | gap | met |", "|" + "---|" * 9]
     for competition_name in ("m3", "tourism"):
         present = [name for name in sets if source(name) == competition_name and name in best.index]
@@ -566,11 +595,12 @@ def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, 
             chosen = best.loc[name]
             scored[name] = float(chosen[headline(name)])
             on = "val MAPE" if chosen["chosen_on"] == "val_mape" else "val sMAPE"
-            lines.append(target_row(name, f"{variant(chosen['model'], protocol)} (on {on})", int(chosen["seeds"]),
-                                    scored[name]))
+            label = chosen["model"] if chosen["model"] in PEERS else variant(chosen["model"], protocol)
+            lines.append(target_row(name, f"{label} (on {on})", int(chosen["seeds"]), scored[name]))
         expected = [name for name in SETS if source(name) == competition_name]
         if present == expected:
-            lines.append(target_row(competition_name, "per set", min(best.loc[present, "seeds"]),
+            seeded = [int(seeds) for seeds in best.loc[present, "seeds"] if seeds]  # a baseline has none
+            lines.append(target_row(competition_name, "per set", min(seeded, default=0),
                                     weighted_average(scored)))
     short = rows.assign(model=named(rows)).groupby(["set", "model"], sort=False)["seed"].nunique()
     short = [f"{name} {variant(model, protocol)} ({count})" for (name, model), count in short.items() if count < 3]
@@ -579,10 +609,11 @@ def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, 
 
 
 def target_row(name: str, model: str, seeds: int, score: float) -> str:
+    """One row of a targets table; ``seeds`` 0: a deterministic baseline."""
     anchor = ANCHORS[TARGETS[source(name)]][name]
     anchors = [f"{ANCHORS[peer][name]:.2f}" if name in ANCHORS[peer] else "–" for peer in ("N-BEATS", "Theta")]
     gap = score - anchor
-    return (f"| {name} | {model} | {seeds} | {score:.2f} | {' | '.join(anchors)} | {TARGETS[source(name)]} "
+    return (f"| {name} | {model} | {seeds or '–'} | {score:.2f} | {' | '.join(anchors)} | {TARGETS[source(name)]} "
             f"{anchor:.2f} | {gap:+.2f} | {'met' if gap < 0 else 'missed'} |")
 
 

@@ -397,23 +397,25 @@ def test_panels_validation_origins_are_the_windows_a_fit_validates_on(lookback, 
     assert (last + 8 == lengths - 1).all()
 
 
-def naive_peer_folder(folder: Path, name: str, limit: int, peers: tuple[str, ...]) -> pd.DataFrame:
-    """Fake baselines' forecasts in ``folder``, as peers/statsforecast_panels.py writes them: every ``peers`` model
-    forecasts each series' last value, for the test horizon and for every validation window; returns those of the
-    validation windows with their actuals (``series_id, origin, ahead, forecast, actual``)."""
+def naive_peer_folder(folder: Path, name: str, peers: tuple[str, ...]) -> pd.DataFrame:
+    """Fake baselines' forecasts of every series in ``folder``, as peers/statsforecast_panels.py writes them: every
+    ``peers`` model forecasts each series' last value, for the test horizon and for every validation window; returns
+    those of the validation windows with their actuals (``series_id, origin, ahead, forecast, actual``)."""
     panels = load_script("panels")
-    train, lengths = panels.training_part(name, limit)
+    train, _ = panels.training_part(name)
     values = {key: group.to_numpy() for key, group in train.groupby("series_id", sort=False)["value"]}
     horizon = 8
     test = pd.DataFrame([{"series_id": key, "step": len(series) + k, "forecast": series[-1]}
                          for key, series in values.items() for k in range(horizon)])
-    windows = panels.validation_origins(name, None, None, limit)
+    windows = panels.validation_origins(name)
     validation = pd.DataFrame([{"series_id": key, "origin": origin, "ahead": k, "forecast": values[key][origin],
                                 "actual": values[key][origin + k]}
                                for key, origin in windows.itertuples(index=False) for k in range(1, horizon + 1)])
     pd.concat([test.assign(model=peer) for peer in peers]).to_csv(folder / f"{name}.csv", index=False)
     pd.concat([validation.drop(columns="actual").assign(model=peer) for peer in peers]).to_csv(
         panels.validation_file(folder, name, 16, None), index=False)
+    pd.DataFrame({"set": name, "model": list(peers), "seconds": 1.0, "peak_mib": 400, "machine": "fake"}).to_csv(
+        folder / "costs.csv", index=False)
     return validation
 
 
@@ -424,7 +426,7 @@ def test_panels_hybrid_takes_the_baselines_forecasts_into_its_median(tmp_path):
     panels = load_script("panels")
     folder = tmp_path / "peers"
     folder.mkdir()
-    validation = naive_peer_folder(folder, "m3_other", 20, ("AutoETS", "AutoTheta"))
+    validation = naive_peer_folder(folder, "m3_other", ("AutoETS", "AutoTheta"))
     rows_path = tmp_path / "panels.csv"
     common = ("--quick", "--limit", "20", "--sets", "m3_other", "--seeds", "0", "--out", str(rows_path))
     run_script("panels", *common, "--models", "lstm", tmp_path=tmp_path)
@@ -436,16 +438,31 @@ def test_panels_hybrid_takes_the_baselines_forecasts_into_its_median(tmp_path):
     naive = panels.scores("m3_other", panels.peer_forecasts(folder, "m3_other", "AutoETS"),
                           set(panels.training_part("m3_other", 20)[1].index))
     assert hybrid["smape"] == pytest.approx(float(naive["smape"]), abs=1e-4)
-    error, total = (validation["forecast"] - validation["actual"]).abs(), validation["forecast"].abs() + validation[
-        "actual"].abs()
-    assert hybrid["val_smape"] == pytest.approx(100 * (2 * error / total).mean(), abs=1e-3)
+    def naive_smape(windows: pd.DataFrame) -> float:
+        error, total = (windows["forecast"] - windows["actual"]).abs(), windows["forecast"].abs() + windows[
+            "actual"].abs()
+        return 100 * (2 * error / total).mean()
+
+    # The 20 series' validation cut is their own median length's, so their windows are a subset of the full set's.
+    subset = validation.merge(panels.validation_origins("m3_other", limit=20), on=["series_id", "origin"])
+    assert hybrid["val_smape"] == pytest.approx(naive_smape(subset), abs=1e-3)
     assert hybrid["smape"] != rows.iloc[0]["smape"]  # the network alone forecasts otherwise
     text = rows_path.with_suffix(".md").read_text()
-    assert "| lstm+AutoETS+AutoTheta | 1 |" in text and "allowing hybrids" in text
+    assert "| lstm+AutoETS+AutoTheta | 1 |" in text and "allowing statsforecast" in text
     held, allowing = markdown_tables(text)[1:3]
     assert held[2][1] == "lstm (on val sMAPE)"  # a hybrid is never held against the targets as tsbridge's
     best = "lstm+AutoETS+AutoTheta" if hybrid["val_smape"] < rows.iloc[0]["val_smape"] else "lstm"
     assert allowing[2][1] == f"{best} (on val sMAPE)"
+    # Scored, the baselines carry their validation score over every series' windows and compete when allowed.
+    run_script("panels", "--score-peers", str(folder), "--render", "--out", str(rows_path), tmp_path=tmp_path)
+    rows = pd.read_csv(rows_path).set_index("model")
+    assert rows.loc["AutoETS", "val_smape"] == pytest.approx(naive_smape(validation), abs=1e-3)
+    text = rows_path.with_suffix(".md").read_text()
+    held, allowing = markdown_tables(text)[1:3]
+    scores = rows["val_smape"].drop("AutoTheta")
+    assert held[2][1] == "lstm (on val sMAPE)"
+    assert allowing[2][1] == f"{scores.idxmin()} (on val sMAPE)"
+    assert allowing[2][2] == ("–" if scores.idxmin() == "AutoETS" else "1")
     with pytest.raises(ValueError, match="has no forecast of 1 of the"):
         windows = panels.validation_origins("m3_other", None, None, 20)
         panels.peer_validation_forecasts(folder, "m3_other", "AutoETS", 16, None,
