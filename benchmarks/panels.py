@@ -678,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"val_mape={row['val_mape']} epochs={row['epochs']} {row['seconds']} s "
                           f"{row['peak_mib']} MiB", flush=True)
     if args.score_peers is not None:
-        kept = pd.read_csv(args.out, dtype={"seed": "Int64"})
+        kept = pd.read_csv(args.out, dtype=str, keep_default_na=False)  # rewritten as read: no 8 -> 8.0
         kept = kept[~kept["model"].isin(PEERS)]
         kept.to_csv(args.out, index=False)
         append_rows(args.out, peer_rows(args.score_peers), COLUMNS)
