@@ -369,10 +369,11 @@ def median_forecast(forecasts: list[pd.DataFrame]) -> pd.DataFrame:
     return stacked.groupby(["series_id", "step"], sort=False, as_index=False)["forecast"].median()
 
 
-def peer_validation(folder: Path, name: str, model: str) -> dict[str, str]:
-    """Baseline ``model``'s validation sMAPE and MAPE on set ``name``'s validation windows at its default look-back,
-    scored as a network's are (:func:`ensemble_validation` of one member); empty where ``folder`` holds none of
-    them, MAPE empty where a validation actual is 0 (undefined)."""
+def peer_validation(folder: Path, name: str, models: Collection[str]) -> dict[str, dict[str, str]]:
+    """Each baseline's validation sMAPE and MAPE on set ``name``'s validation windows at its default look-back,
+    scored as a network's are (:func:`ensemble_validation` of one member); empty for a model whose forecasts of
+    them ``folder`` lacks, MAPE empty where a validation actual is 0 (undefined). The windows and their actual
+    values are built once for all ``models``."""
     import numpy as np
     import torch
 
@@ -380,16 +381,20 @@ def peer_validation(folder: Path, name: str, model: str) -> dict[str, str]:
 
     spec = competition(name)
     path = validation_file(folder, name, spec.lookback, None)
-    if not path.exists() or model not in set(pd.read_csv(path, usecols=["model"])["model"]):
-        return {"smape": "", "mape": ""}
+    present = set(pd.read_csv(path, usecols=["model"])["model"]) if path.exists() else set()
+    scored = {model: {"smape": "", "mape": ""} for model in models}
+    if not present & set(models):
+        return scored
     windows = validation_origins(name)
     train, _ = training_part(name)
     values = {key: group.to_numpy() for key, group in train.groupby("series_id", sort=False)["value"]}
     actual = torch.tensor(np.stack([values[series_id][origin + 1: origin + 1 + spec.horizon]
                                     for series_id, origin in windows.itertuples(index=False)])).unsqueeze(-1)
-    forecast = peer_validation_forecasts(folder, name, model, spec.lookback, None, windows)
-    scored = ensemble_validation([(forecast, actual)])
-    return {"smape": scored["smape"], "mape": "" if bool((actual == 0).any()) else scored["mape"]}
+    for model in present & set(models):
+        forecast = peer_validation_forecasts(folder, name, model, spec.lookback, None, windows)
+        result = ensemble_validation([(forecast, actual)])
+        scored[model] = {"smape": result["smape"], "mape": "" if bool((actual == 0).any()) else result["mape"]}
+    return scored
 
 
 def peer_rows(folder: Path) -> list[dict[str, Any]]:
@@ -403,9 +408,10 @@ def peer_rows(folder: Path) -> list[dict[str, Any]]:
         if not path.exists():
             continue
         forecasts = pd.read_csv(path, dtype={"series_id": str})
+        validations = peer_validation(folder, name, forecasts["model"].unique())
         for model, table in forecasts.groupby("model", sort=False):
             cost = costs.loc[(name, model)]
-            validation = peer_validation(folder, name, model)
+            validation = validations[model]
             rows.append({"set": name, "model": model, "seed": "", "lookback": "", "val_share": "",
                          "not_trained": "", "val_smape": validation["smape"], "epochs": "",
                          "seconds": cost["seconds"], "peak_mib": cost["peak_mib"],
