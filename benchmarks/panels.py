@@ -62,8 +62,8 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * cost: each run in a fresh process; ``seconds`` is the fit plus the forecast, ``peak_mib`` the process's peak
   resident memory (``getrusage``'s ``ru_maxrss``, the imports of torch and Lightning included).
 
-Baselines (AutoETS, AutoTheta, Theta, SeasonalNaive) come from ``benchmarks/peers/statsforecast_panels.py``, which writes
-forecasts only; ``--score-peers`` scores them here with the same metric code and stores their rows in the CSV.
+Baselines (AutoETS, AutoTheta, Theta, SeasonalNaive) come from ``benchmarks/peers/statsforecast_panels.py``, which
+writes forecasts only; ``--score-peers`` scores them here with the same metric code and stores their rows in the CSV.
 With ``--validation`` it also forecasts every validation window of :func:`validation_origins`, which hybrids need.
 
     python benchmarks/panels.py --seeds 0                    # every set, blend lstm segrnn -> results/panels.csv/.md

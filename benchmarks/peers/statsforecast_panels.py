@@ -1,5 +1,5 @@
-"""Classical baselines for ``benchmarks/panels.py``: statsforecast's AutoETS, AutoTheta, Theta and SeasonalNaive on every
-M3 and Tourism set, fitted on each series' training part and forecasting the competition's horizon from its end.
+"""Classical baselines for ``benchmarks/panels.py``: statsforecast's AutoETS, AutoTheta, Theta and SeasonalNaive on
+every M3 and Tourism set, fitted on each series' training part and forecasting the competition's horizon from its end.
 
 Only forecasts are written here (``<set>.csv`` with ``series_id, step, model, forecast``, steps on the integer axis
 of :func:`tsbridge.data.load_competition`, plus ``costs.csv`` with each fit's seconds and peak memory), into a
