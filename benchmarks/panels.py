@@ -198,15 +198,25 @@ def peer_forecasts(folder: Path, name: str, model: str) -> pd.DataFrame:
     return table[["series_id", "step", "forecast"]]
 
 
+def validation_table(folder: Path, name: str, lookback: int, min_lookback: int | None) -> pd.DataFrame:
+    """Every baseline's forecasts of set ``name``'s validation windows at this look-back (``series_id, origin, ahead,
+    model, forecast``), empty when ``folder`` has none."""
+    path = validation_file(folder, name, lookback, min_lookback)
+    if not path.exists():
+        return pd.DataFrame(columns=["series_id", "origin", "ahead", "model", "forecast"])
+    return pd.read_csv(path, dtype={"series_id": str})
+
+
 def peer_validation_forecasts(folder: Path, name: str, model: str, lookback: int, min_lookback: int | None,
-                              windows: pd.DataFrame) -> Any:
+                              windows: pd.DataFrame, table: pd.DataFrame | None = None) -> Any:
     """Baseline ``model``'s forecasts of the validation ``windows`` (``series_id, origin`` rows): float64
-    ``(N, H, 1)``, in their order, like :meth:`tsbridge.fitting.FitResult.validation_forecasts`'."""
+    ``(N, H, 1)``, in their order, like :meth:`tsbridge.fitting.FitResult.validation_forecasts`'. ``table`` is
+    :func:`validation_table`'s answer when the caller has read it already (it is read here otherwise)."""
     import torch
 
     path = validation_file(folder, name, lookback, min_lookback)
-    table = pd.read_csv(path, dtype={"series_id": str}) if path.exists() else pd.DataFrame(
-        columns=["series_id", "origin", "ahead", "model", "forecast"])
+    if table is None:
+        table = validation_table(folder, name, lookback, min_lookback)
     table = table[table["model"] == model]
     wide = table.pivot_table(index=["series_id", "origin"], columns="ahead", values="forecast")
     aligned = wide.reindex(pd.MultiIndex.from_frame(windows[["series_id", "origin"]]))
@@ -380,18 +390,18 @@ def peer_validation(folder: Path, name: str, models: Collection[str]) -> dict[st
     from tsbridge.data import competition
 
     spec = competition(name)
-    path = validation_file(folder, name, spec.lookback, None)
-    present = set(pd.read_csv(path, usecols=["model"])["model"]) if path.exists() else set()
+    table = validation_table(folder, name, spec.lookback, None)
     scored = {model: {"smape": "", "mape": ""} for model in models}
-    if not present & set(models):
+    present = sorted(set(table["model"]) & set(models))
+    if not present:
         return scored
     windows = validation_origins(name)
     train, _ = training_part(name)
     values = {key: group.to_numpy() for key, group in train.groupby("series_id", sort=False)["value"]}
     actual = torch.tensor(np.stack([values[series_id][origin + 1: origin + 1 + spec.horizon]
                                     for series_id, origin in windows.itertuples(index=False)])).unsqueeze(-1)
-    for model in present & set(models):
-        forecast = peer_validation_forecasts(folder, name, model, spec.lookback, None, windows)
+    for model in present:
+        forecast = peer_validation_forecasts(folder, name, model, spec.lookback, None, windows, table)
         result = ensemble_validation([(forecast, actual)])
         scored[model] = {"smape": result["smape"], "mape": "" if bool((actual == 0).any()) else result["mape"]}
     return scored
