@@ -73,6 +73,9 @@ PARITY_CAPS = {("ETTh1", 96, 96): 0.372, ("ETTh1", 720, 96): 0.362}
 SEGRNN_OWN_CODE = {("ETTh1", 96, 96): (0.367,), ("ETTh1", 720, 96): (0.357,), ("ETTh1", 96, 720): (0.457, 0.461, 0.449)}
 # Rows of SegRNN's official settings (accuracy.py --experiment segrnn_etth1[_720]) carry this in `overrides`.
 SEGRNN_EXPERIMENT = "experiment=segrnn_"
+# Overrides of how windows are loaded, not of the model (the pipeline differences of benchmarks/README.md): parity
+# is shown under each, and a configuration is compared with `segrnn` run under the same ones.
+LOADER_TOGGLES = ("data.drop_last=", "data.shuffle_val=")
 BRIDGES = ("blend", "blend_unit", "blend_gated", "concat", "attention", "feedback")
 REFERENCES = {
     "M": [
@@ -226,22 +229,28 @@ def target_checks(configs: pd.DataFrame, dataset: str) -> list[str]:
 
 def segrnn_configurations(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, look-back, horizon, configuration): seeds, mean val/test scores, the test std, epochs, cost and
-    the learned past weight; a configuration is the model plus the overrides beside SegRNN's experiment."""
-    extra = rows["overrides"].str.split().map(
-        lambda parts: " ".join(p for p in parts if not p.startswith("experiment=")))
-    named = rows.assign(configuration=rows["model"] + extra.map(lambda e: f" `{e}`" if e else ""))
-    return named.groupby(["dataset", "lookback", "horizon", "configuration"]).agg(
+    the learned past weight; a configuration is the model plus the overrides beside SegRNN's experiment, split into
+    its ``loaders`` (:data:`LOADER_TOGGLES`) and its ``variant`` (the rest)."""
+    parts = rows["overrides"].str.split().map(lambda items: [p for p in items if not p.startswith("experiment=")])
+    loaders = parts.map(lambda items: " ".join(p for p in items if p.startswith(LOADER_TOGGLES)))
+    variant = parts.map(lambda items: " ".join(p for p in items if not p.startswith(LOADER_TOGGLES)))
+    extra = parts.map(" ".join)
+    named = rows.assign(configuration=rows["model"] + extra.map(lambda e: f" `{e}`" if e else ""), loaders=loaders,
+                        variant=variant)
+    return named.groupby(["dataset", "lookback", "horizon", "loaders", "variant", "configuration"]).agg(
         model=("model", "first"), seeds=("seed", "nunique"), val_mse=("val_mse", "mean"), mse=("mse", "mean"),
         mse_std=("mse", "std"), mae=("mae", "mean"), epochs=("epochs", "mean"), epoch_seconds=("epoch_seconds", "mean"),
         train_seconds=("train_seconds", "mean"), past_weight=("past_weight", "mean")).reset_index()
 
 
 def parity_lines(configs: pd.DataFrame) -> list[str]:
-    """model=segrnn against SegRNN's published L=96 row (and its own code on this CPU), with the issue's gate."""
-    lines = ["| data | L | H | seeds | val MSE | test MSE | test MAE | published SegRNN | gap | gate | epochs "
-             "| s/epoch |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for row in configs[configs["configuration"] == "segrnn"].itertuples():
+    """model=segrnn against SegRNN's published L=96 row (and its own code on this CPU), with the issue's gate: under
+    the experiment's loaders, then under each toggle of them that was run."""
+    lines = ["| data | L | H | loaders | seeds | val MSE | test MSE | test MAE | published SegRNN | gap | gate "
+             "| epochs | s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    ports = configs[(configs["model"] == "segrnn") & (configs["variant"] == "")]
+    for row in ports.sort_values(["dataset", "lookback", "horizon", "loaders"]).itertuples():
         published = dict(zip(REFERENCE_HORIZONS, SEGRNN_96.get(row.dataset, ()))) if row.lookback == 96 else {}
         reference = published.get(row.horizon)
         cap = PARITY_CAPS.get((row.dataset, row.lookback, row.horizon))
@@ -253,32 +262,34 @@ def parity_lines(configs: pd.DataFrame) -> list[str]:
             f" ({len(own_seeds)} seeds)" if len(own_seeds) > 1 else "")
         shown = " / ".join(part for part in (reference and f"{reference:.3f}", own) if part)
         std = f" ± {row.mse_std:.3f}" if row.seeds > 1 else ""
-        lines.append(f"| {row.dataset} | {row.lookback} | {row.horizon} | {row.seeds} | {row.val_mse:.3f} | "
-                     f"{row.mse:.3f}{std} | {row.mae:.3f} | {shown or '–'} | {gap} | {gate} | {row.epochs:.1f} | "
-                     f"{row.epoch_seconds:.0f} |")
+        loaders = f"`{row.loaders}`" if row.loaders else "the experiment's"
+        lines.append(f"| {row.dataset} | {row.lookback} | {row.horizon} | {loaders} | {row.seeds} | "
+                     f"{row.val_mse:.3f} | {row.mse:.3f}{std} | {row.mae:.3f} | {shown or '–'} | {gap} | {gate} | "
+                     f"{row.epochs:.1f} | {row.epoch_seconds:.0f} |")
     return lines
 
 
 def bridge_on_segrnn_lines(configs: pd.DataFrame) -> list[str]:
-    """Every configuration of each (L, H) cell next to model=segrnn: scores, the difference of means in SegRNN's
-    standard deviations, the learned past weight, the cost; the validation-selected bridge is marked."""
+    """Every configuration of each (L, H) cell next to model=segrnn under the same loaders: scores, the difference of
+    means in SegRNN's standard deviations, the learned past weight, the cost; the validation-selected bridge is
+    marked."""
     lines = ["| data | L | H | configuration | seeds | val MSE | test MSE | vs segrnn | past weight | s/epoch |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for (dataset, lookback, horizon), cell_rows in configs.groupby(["dataset", "lookback", "horizon"]):
-        base = cell_rows[cell_rows["configuration"] == "segrnn"]
+    for _, cell_rows in configs.groupby(["dataset", "lookback", "horizon", "loaders"]):
+        base = cell_rows[(cell_rows["model"] == "segrnn") & (cell_rows["variant"] == "")]
         bridges = cell_rows[cell_rows["model"] == "segrnn_blend"]
         chosen = bridges.loc[bridges["val_mse"].idxmin(), "configuration"] if not bridges.empty else None
         for row in cell_rows.sort_values("val_mse").itertuples():
             versus = "–"
-            if not base.empty and row.configuration != "segrnn":
+            if not base.empty and row.configuration != base["configuration"].iloc[0]:
                 difference = row.mse - base["mse"].iloc[0]
                 spread = base["mse_std"].iloc[0]
                 versus = f"{difference:+.4f}" + (f" ({difference / spread:+.1f} sd)" if spread > 0 else "")
             std = f" ± {row.mse_std:.3f}" if row.seeds > 1 else ""
             name = f"**{row.configuration}** (selected)" if row.configuration == chosen else row.configuration
             past = "–" if pd.isna(row.past_weight) else f"{row.past_weight:.3f}"
-            lines.append(f"| {dataset} | {lookback} | {horizon} | {name} | {row.seeds} | {row.val_mse:.3f} | "
-                         f"{row.mse:.3f}{std} | {versus} | {past} | {row.epoch_seconds:.0f} |")
+            lines.append(f"| {row.dataset} | {row.lookback} | {row.horizon} | {name} | {row.seeds} | "
+                         f"{row.val_mse:.3f} | {row.mse:.3f}{std} | {versus} | {past} | {row.epoch_seconds:.0f} |")
     return lines
 
 
@@ -289,14 +300,18 @@ def segrnn_section(rows: pd.DataFrame) -> list[str]:
             "`model=segrnn` is SegRNN ported into tsbridge (same parameters, same forward), trained by tsbridge's fit "
             "path with SegRNN's official settings (`accuracy.py --experiment segrnn_etth1`, and `segrnn_etth1_720` "
             "for L=720). Gate: within 2% of the published L=96 row at every horizon, H=96 at most 0.372, and "
-            "L=720 H=96 at most 0.362.", "", *parity_lines(configs), "",
+            "L=720 H=96 at most 0.362. The experiment's loaders are SegRNN's training loader (the last, partial "
+            "batch dropped) with every validation window scored; rows under other `data.*` loader settings (those "
+            "run before the experiment dropped the batch are `data.drop_last=false`) are shown apart.", "",
+            *parity_lines(configs), "",
             "Bridges on that base: `segrnn_blend` is SegRNN whose decoder starts from `a * h_fwd(last segment) + "
             "(1 - a) * h_bwd(first segment)`; everything else is equal. Controls: `learn_past_weight=false` (a "
             "fixed at 0.5; a fixed at 1 is SegRNN exactly, a tested identity), the blend weight at its own rate "
             "(`module.blend_lr=0.05`), and SegRNN widened to the bridge's parameter count (`hidden_size=724`, "
             "3,188,882 parameters against 3,179,801). "
             "The bridge reported per cell is the one with the lowest mean validation MSE (bold); "
-            "`vs segrnn` is the difference of mean test MSE, also in SegRNN's standard deviations over seeds.", "",
+            "`vs segrnn` is the difference of mean test MSE against `segrnn` under the same loaders, also in "
+            "SegRNN's standard deviations over seeds.", "",
             *bridge_on_segrnn_lines(configs), ""]
 
 

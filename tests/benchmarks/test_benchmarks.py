@@ -153,6 +153,31 @@ def test_accuracy_quick_rows_and_rendered_tables(tmp_path, ett_file):
     assert blend_scores[1].strip("*") == f"{float(default_blend['mse']):.3f} (1 seed)"  # the variant is kept out
 
 
+def test_segrnn_rows_are_compared_under_the_same_loaders():
+    """Issue 18: parity is shown per loader setting, and a bridge is set against `segrnn` run with the same loaders
+    (not against a port whose partial batch was handled otherwise)."""
+    render = load_script("render_accuracy")
+
+    def row(model: str, seed: int, mse: float, extra: str = "") -> dict:
+        return {"dataset": "ETTh1", "setting": "M", "lookback": 96, "horizon": 720, "model": model, "seed": seed,
+                "mse": mse, "mae": mse, "val_mse": 1.5 + mse, "past_weight": 0.5 if model == "segrnn_blend" else None,
+                "epochs": 10, "epoch_seconds": 1.0, "train_seconds": 10.0,
+                "overrides": f"experiment=segrnn_etth1{extra}"}
+
+    kept = " data.drop_last=false"
+    rows = pd.DataFrame([row("segrnn", 0, 0.450), row("segrnn", 1, 0.454),
+                         row("segrnn", 0, 0.470, kept), row("segrnn", 1, 0.474, kept),
+                         row("segrnn_blend", 0, 0.462, kept),
+                         row("segrnn_blend", 0, 0.455, " model.init_past_weight=0.3")])
+    parity, bridges = markdown_tables("\n".join(render.segrnn_section(rows)))
+    ports = {line[3]: (line[6], line[10]) for line in parity[2:]}
+    assert ports == {"the experiment's": ("0.452 ± 0.003", "met"),
+                     "`data.drop_last=false`": ("0.472 ± 0.003", "missed (<= 0.455)")}
+    versus = {line[3].strip("*").split("*")[0].strip(): line[7] for line in bridges[2:]}
+    assert versus["segrnn_blend `data.drop_last=false`"] == "-0.0100 (-3.5 sd)"  # 0.462 against 0.472
+    assert versus["segrnn_blend `model.init_past_weight=0.3`"] == "+0.0030 (+1.1 sd)"  # 0.455 against 0.452
+
+
 def test_throughput_quick_table(tmp_path):
     out = tmp_path / "throughput.md"
     run_script("throughput", "--quick", "--threads", "1", "--out", str(out), tmp_path=tmp_path)

@@ -52,6 +52,8 @@ def test_the_segrnn_experiments_are_the_official_commands(experiment):
     assert got == OFFICIAL[experiment]
     assert (cfg.model._target_, cfg.model.hidden_size, cfg.trainer.max_epochs) == ("tsbridge.models.SegRNN", 512, 30)
     assert (cfg.data.features, cfg.data.split) == ("M", "ett-hourly" if "etth1" in experiment else "ett-15min")
+    # data_provider/data_factory.py: the training loader drops its last, partial batch.
+    assert (cfg.data.drop_last, cfg.data.shuffle_val) == (True, False)
 
 
 def test_the_widened_control_has_the_bridge_s_parameters():
