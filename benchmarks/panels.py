@@ -400,10 +400,11 @@ def peer_validation(folder: Path, name: str, models: Collection[str]) -> dict[st
     values = {key: group.to_numpy() for key, group in train.groupby("series_id", sort=False)["value"]}
     actual = torch.tensor(np.stack([values[series_id][origin + 1: origin + 1 + spec.horizon]
                                     for series_id, origin in windows.itertuples(index=False)])).unsqueeze(-1)
+    mape_defined = not bool((actual == 0).any())
     for model in present:
         forecast = peer_validation_forecasts(folder, name, model, spec.lookback, None, windows, table)
         result = ensemble_validation([(forecast, actual)])
-        scored[model] = {"smape": result["smape"], "mape": "" if bool((actual == 0).any()) else result["mape"]}
+        scored[model] = {"smape": result["smape"], "mape": result["mape"] if mape_defined else ""}
     return scored
 
 
