@@ -228,26 +228,31 @@ def target_checks(configs: pd.DataFrame, dataset: str) -> list[str]:
 
 
 def segrnn_configurations(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, look-back, horizon, configuration): seeds, mean val/test scores, the test std, epochs, cost and
-    the learned past weight; a configuration is the model plus the overrides beside SegRNN's experiment, split into
-    its ``loaders`` (:data:`LOADER_TOGGLES`) and its ``variant`` (the rest)."""
+    """Per (dataset, look-back, horizon, configuration): seeds, mean val/test scores, the test std, epochs, cost, the
+    machines the cost was measured on and the learned past weight; a configuration is the model plus the overrides
+    beside SegRNN's experiment, split into its ``loaders`` (:data:`LOADER_TOGGLES`) and its ``variant`` (the rest)."""
     parts = rows["overrides"].str.split().map(lambda items: [p for p in items if not p.startswith("experiment=")])
     loaders = parts.map(lambda items: " ".join(p for p in items if p.startswith(LOADER_TOGGLES)))
     variant = parts.map(lambda items: " ".join(p for p in items if not p.startswith(LOADER_TOGGLES)))
     extra = parts.map(" ".join)
+    # The first word of the machine label ("AMD EPYC (2 cores), ...") names the CPU: seconds per epoch from two
+    # machines are not comparable, so each cost is shown with where it was measured.
+    cpu = rows["machine"].str.extract(r"^([A-Za-z]+)", expand=False) if "machine" in rows else None
     named = rows.assign(configuration=rows["model"] + extra.map(lambda e: f" `{e}`" if e else ""), loaders=loaders,
-                        variant=variant)
+                        variant=variant, cpu=cpu)
+    named["cpu"] = named["cpu"].fillna("unrecorded")
     return named.groupby(["dataset", "lookback", "horizon", "loaders", "variant", "configuration"]).agg(
         model=("model", "first"), seeds=("seed", "nunique"), val_mse=("val_mse", "mean"), mse=("mse", "mean"),
         mse_std=("mse", "std"), mae=("mae", "mean"), epochs=("epochs", "mean"), epoch_seconds=("epoch_seconds", "mean"),
-        train_seconds=("train_seconds", "mean"), past_weight=("past_weight", "mean")).reset_index()
+        train_seconds=("train_seconds", "mean"), past_weight=("past_weight", "mean"),
+        cpus=("cpu", lambda names: "+".join(sorted(set(names))))).reset_index()
 
 
 def parity_lines(configs: pd.DataFrame) -> list[str]:
     """model=segrnn against SegRNN's published L=96 row (and its own code on this CPU), with the issue's gate: under
     the experiment's loaders, then under each toggle of them that was run."""
     lines = ["| data | L | H | loaders | seeds | val MSE | test MSE | test MAE | published SegRNN | gap | gate "
-             "| epochs | s/epoch |",
+             "| epochs | s/epoch (CPU) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     ports = configs[(configs["model"] == "segrnn") & (configs["variant"] == "")]
     for row in ports.sort_values(["dataset", "lookback", "horizon", "loaders"]).itertuples():
@@ -265,7 +270,7 @@ def parity_lines(configs: pd.DataFrame) -> list[str]:
         loaders = f"`{row.loaders}`" if row.loaders else "the experiment's"
         lines.append(f"| {row.dataset} | {row.lookback} | {row.horizon} | {loaders} | {row.seeds} | "
                      f"{row.val_mse:.3f} | {row.mse:.3f}{std} | {row.mae:.3f} | {shown or '–'} | {gap} | {gate} | "
-                     f"{row.epochs:.1f} | {row.epoch_seconds:.0f} |")
+                     f"{row.epochs:.1f} | {row.epoch_seconds:.0f} ({row.cpus}) |")
     return lines
 
 
@@ -273,7 +278,7 @@ def bridge_on_segrnn_lines(configs: pd.DataFrame) -> list[str]:
     """Every configuration of each (L, H) cell next to model=segrnn under the same loaders: scores, the difference of
     means in SegRNN's standard deviations, the learned past weight, the cost; the validation-selected bridge is
     marked."""
-    lines = ["| data | L | H | configuration | seeds | val MSE | test MSE | vs segrnn | past weight | s/epoch |",
+    lines = ["| data | L | H | configuration | seeds | val MSE | test MSE | vs segrnn | past weight | s/epoch (CPU) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for _, cell_rows in configs.groupby(["dataset", "lookback", "horizon", "loaders"]):
         base = cell_rows[(cell_rows["model"] == "segrnn") & (cell_rows["variant"] == "")]
@@ -289,7 +294,8 @@ def bridge_on_segrnn_lines(configs: pd.DataFrame) -> list[str]:
             name = f"**{row.configuration}** (selected)" if row.configuration == chosen else row.configuration
             past = "–" if pd.isna(row.past_weight) else f"{row.past_weight:.3f}"
             lines.append(f"| {row.dataset} | {row.lookback} | {row.horizon} | {name} | {row.seeds} | "
-                         f"{row.val_mse:.3f} | {row.mse:.3f}{std} | {versus} | {past} | {row.epoch_seconds:.0f} |")
+                         f"{row.val_mse:.3f} | {row.mse:.3f}{std} | {versus} | {past} | "
+                         f"{row.epoch_seconds:.0f} ({row.cpus}) |")
     return lines
 
 
@@ -311,7 +317,9 @@ def segrnn_section(rows: pd.DataFrame) -> list[str]:
             "3,188,882 parameters against 3,179,801). "
             "The bridge reported per cell is the one with the lowest mean validation MSE (bold); "
             "`vs segrnn` is the difference of mean test MSE against `segrnn` under the same loaders, also in "
-            "SegRNN's standard deviations over seeds.", "",
+            "SegRNN's standard deviations over seeds. `s/epoch` is the mean over a configuration's runs with the "
+            "CPU they ran on (AMD EPYC or Intel Xeon, both 2 cores); the runs had different loads beside them (the "
+            "CSV's `machine` column says which), so costs compare only roughly, and never across CPUs.", "",
             *bridge_on_segrnn_lines(configs), ""]
 
 
