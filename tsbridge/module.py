@@ -25,6 +25,7 @@ from torchmetrics import MeanMetric
 from tsbridge.metrics import (MeanAbsoluteScaledError, MeanLoss, interval_metrics, original_unit_metrics,
                               scaled_metrics)
 from tsbridge.models import Readouts, build_net, model_name
+from tsbridge.models.ensemble import MemberEnsemble, mean_readouts
 from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, LOSSES, ForecastOutput, build_output
 from tsbridge.random_state import capture_random_state, restore_random_state
 
@@ -106,6 +107,10 @@ class ForecastModule(L.LightningModule):
             naive's MAE), shorter than the look-back. None: the data's season, which
             :func:`tsbridge.config.build_module` fills in from the frequency (README, "Seasons"); a module built
             on its own without it scales by the one-step naive (1).
+        members: how many copies of the net to train side by side (a seed ensemble in one fit,
+            :class:`~tsbridge.models.ensemble.MemberEnsemble`): each starts from its own random weights and learns
+            from its own loss on the same batches; validation, early stopping and every forecast use the members'
+            mean. 1: the net alone. Needs the net's config (a built net is one member).
 
     Attributes:
         model_name: the registry name of the net (``blend_gated``, ``feedback`` ...; the class name for
@@ -125,6 +130,7 @@ class ForecastModule(L.LightningModule):
         importance: bool = True,
         levels: list[float] | None = None,
         mase_season: int | None = None,
+        members: int = 1,
     ) -> None:
         super().__init__()
         if loss is not None and loss not in LOSSES:
@@ -137,7 +143,7 @@ class ForecastModule(L.LightningModule):
         _resolve_class(optimizer, _OPTIMIZER_PREFIX, "optimizer")  # fail at construction, not at fit
         if scheduler is not None:
             _resolve_class(scheduler, _SCHEDULER_PREFIX, "scheduler")
-        self.net = net if isinstance(net, nn.Module) else build_net(self._with_output(_plain(net), loss, levels))
+        self.net = self._build_net(net, loss, levels, members)
         self._check_net_output(levels)
         lookback = getattr(self.net, "lookback", None)
         if mase_season is not None and lookback is not None and mase_season >= lookback:
@@ -146,9 +152,9 @@ class ForecastModule(L.LightningModule):
         self.save_hyperparameters(
             {"net": getattr(self.net, "config", None), "loss": loss, "optimizer": optimizer,
              "scheduler": scheduler, "blend_lr": blend_lr, "importance": importance, "levels": levels,
-             "mase_season": mase_season}
+             "mase_season": mase_season, "members": members}
         )
-        self.model_name = model_name(self.net)
+        self.model_name = model_name(self.net.members[0] if members > 1 else self.net)
         self.probabilistic = bool(levels)
         self.metrics = nn.ModuleDict(
             {stage: scaled_metrics().clone(prefix=f"{stage}/") for stage in ("val", "test")}
@@ -180,6 +186,21 @@ class ForecastModule(L.LightningModule):
         self._divergence_reported = False
         # The global random state of a checkpoint being resumed, applied when training starts (see on_train_start).
         self._resumed_random_state: dict[str, Any] | None = None
+
+    def _build_net(self, net: nn.Module | Mapping[str, Any], loss: str | None, levels: list[float] | None,
+                   members: int) -> nn.Module:
+        """The net, or ``members`` nets of its config built one after another (distinct random starts)."""
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise ValueError(f"members must be a positive integer, got {members!r}")
+        if isinstance(net, nn.Module):
+            if members > 1:
+                raise ValueError("members > 1 builds its nets from a config; pass the net's config (net.config), "
+                                 "not a built net")
+            return net
+        config = self._with_output(_plain(net), loss, levels)
+        if members == 1:
+            return build_net(config)
+        return MemberEnsemble([build_net(config) for _ in range(members)])
 
     @staticmethod
     def _with_output(net: dict[str, Any], loss: str | None, levels: list[float] | None) -> dict[str, Any]:
@@ -231,20 +252,31 @@ class ForecastModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Any] | None:
         """The loss and this step's readouts (``outputs["readouts"]`` of ``on_train_batch_end``)."""
-        y_hat, readouts = self.net(batch["x"], batch.get("x_future"), return_readouts=True)
-        loss = self.loss_fn(y_hat, batch)
+        loss, logged_loss, readouts = self._training_loss(batch)
         self._track_nonfinite(loss, batch_idx)
         if self._first_loss is None:
-            self._first_loss = loss.detach()
+            self._first_loss = logged_loss.detach()
         logged, epoch_only = {}, {}
         if "blend/past_weight" in readouts:
             past = readouts["blend/past_weight"]
             logged = {"blend/past_weight": past, "blend/future_weight": 1 - past}
         if "attention/entropy" in readouts:
             epoch_only["attention/entropy"] = readouts["attention/entropy"]
-        self._log_train_step({"train/loss": loss, **logged}, epoch_only, batch_size=batch["x"].shape[0])
+        self._log_train_step({"train/loss": logged_loss, **logged}, epoch_only, batch_size=batch["x"].shape[0])
         # Parameter-free baselines (naive, seasonal naive) have nothing to optimise: skip backward.
         return {"loss": loss, "readouts": readouts} if self.trainable else None
+
+    def _training_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Readouts]:
+        """The loss to minimise, the loss to log and the pass's readouts. An ensemble minimises the sum of its
+        members' own losses, so no member's gradient depends on another's forecast and each learns as it would
+        alone; it logs their mean, comparable with a single net's ``train/loss``."""
+        if not isinstance(self.net, MemberEnsemble):
+            y_hat, readouts = self.net(batch["x"], batch.get("x_future"), return_readouts=True)
+            loss = self.loss_fn(y_hat, batch)
+            return loss, loss, readouts
+        outputs = self.net.member_forecasts(batch["x"], batch.get("x_future"), return_readouts=True)
+        losses = torch.stack([self.loss_fn(forecast, batch) for forecast, _ in outputs])
+        return losses.sum(), losses.mean(), mean_readouts([readouts for _, readouts in outputs])
 
     def _track_nonfinite(self, loss: Tensor, batch_idx: int) -> None:
         first = self._first_nonfinite_step
@@ -461,6 +493,16 @@ class ForecastModule(L.LightningModule):
         scheduler = scheduler_cls(optimizer, **scheduler_kwargs)
         self._warn_if_stopped_before_decay(scheduler)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Lightning's clipping, except that an ensemble clips each member's gradient norm on its own: one norm over
+        all members would let one member's large gradient shrink the others' steps."""
+        if not isinstance(self.net, MemberEnsemble) or not gradient_clip_val or gradient_clip_algorithm == "value":
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            return
+        for member in self.net.members:
+            torch.nn.utils.clip_grad_norm_(member.parameters(), gradient_clip_val)
 
     def _warn_if_stopped_before_decay(self, scheduler: Any) -> None:
         """Warn when early stopping can end a run before its schedule has lowered the rate: a run whose best epoch

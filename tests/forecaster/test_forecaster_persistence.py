@@ -36,6 +36,22 @@ def test_round_trip_predicts_identically(fitted_hourly, saved):
     loaded.plot()  # the saved tail is enough history to draw
 
 
+def test_a_calibrated_ensemble_round_trips_and_reads_out_its_members_mean_weight(tmp_path):
+    """``members=2`` through the Forecaster: one fit trains both, and intervals, calibration, the blend readout and
+    save/load all see the one averaged net."""
+    fitted = tiny("blend", members=2, levels=[80], calibration="conformal", seed=0).fit(
+        hourly(), target="load", time_col="date", val_size=0.25, **QUIET)
+    members = fitted.module.net.members
+    assert len(members) == 2 and fitted.predictor.calibration is not None
+    alone = [float(torch.sigmoid(member.blend_parameters()[0].detach())) for member in members]  # scalar blend: one logit
+    assert alone[0] != alone[1]
+    assert fitted.blend_weights["past"] == pytest.approx(sum(alone) / 2, abs=1e-6)
+    loaded = Forecaster.load(fitted.save(tmp_path / "ensemble"))
+    assert loaded.module.hparams.members == 2
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+    assert list(fitted.predict().columns) == ["load-lo-80", "load", "load-hi-80"]
+
+
 def test_round_trip_of_a_panel(fitted_panel, tmp_path):
     loaded = Forecaster.load(fitted_panel.save(tmp_path / "panel"))
     pd.testing.assert_frame_equal(loaded.predict(), fitted_panel.predict())

@@ -13,6 +13,7 @@ from tsbridge.models.base import ForecastNet, Readouts
 from tsbridge.models.bridged import BridgedLSTM
 from tsbridge.models.bridges import AttentionBridge, BlendBridge, ConcatBridge
 from tsbridge.models.encoder import BidirectionalEncoder
+from tsbridge.models.ensemble import MemberEnsemble
 from tsbridge.models.feedback import FeedbackLSTM
 from tsbridge.models.head import ForecastHead
 from tsbridge.models.linear import DLinear
@@ -53,6 +54,7 @@ __all__ = [
     "ForecastNet",
     "LSTMForecaster",
     "LastValueNorm",
+    "MemberEnsemble",
     "Naive",
     "ParallelDecoder",
     "RevIN",
