@@ -65,7 +65,8 @@ class Forecaster:
             :mod:`tsbridge.threads`), ``refit`` (True: once early stopping has chosen the epochs, train again on the
             training and validation windows for that many epochs and keep that model, :func:`tsbridge.fitting.fit`),
             ``calibration`` (``"conformal"``: calibrated intervals, :mod:`tsbridge.calibration`) and
-            ``calibration_per_series``. Everything not given keeps its YAML default. Unknown names raise
+            ``calibration_per_series``, and ``members`` (a seed ensemble trained in one fit,
+            :mod:`tsbridge.models.ensemble`). Everything not given keeps its YAML default. Unknown names raise
             ``TypeError``.
 
     Attributes:
