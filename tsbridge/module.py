@@ -25,6 +25,7 @@ from torchmetrics import MeanMetric
 from tsbridge.metrics import (MeanAbsoluteScaledError, MeanLoss, interval_metrics, original_unit_metrics,
                               scaled_metrics)
 from tsbridge.models import Readouts, build_net, model_name
+from tsbridge.models._checks import check_positive_int
 from tsbridge.models.ensemble import MemberEnsemble, mean_readouts
 from tsbridge.models.probabilistic import DISTRIBUTION_LOSSES, LOSSES, ForecastOutput, build_output
 from tsbridge.random_state import capture_random_state, restore_random_state
@@ -190,8 +191,7 @@ class ForecastModule(L.LightningModule):
     def _build_net(self, net: nn.Module | Mapping[str, Any], loss: str | None, levels: list[float] | None,
                    members: int) -> nn.Module:
         """The net, or ``members`` nets of its config built one after another (distinct random starts)."""
-        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
-            raise ValueError(f"members must be a positive integer, got {members!r}")
+        check_positive_int("members", members)
         if isinstance(net, nn.Module):
             if members > 1:
                 raise ValueError("members > 1 builds its nets from a config; pass the net's config (net.config), "
