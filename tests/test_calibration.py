@@ -149,6 +149,13 @@ def test_the_backtest_reports_calibrated_and_raw_intervals_and_the_plot_draws_bo
         assert np.isfinite(row[name]) and np.isfinite(row[f"raw_{name}"])
     assert row["coverage-90"] != row["raw_coverage-90"]
     assert row["crps"] <= row["raw_crps"] * 1.02  # calibration costs no sharpness worth the name
+    raw = calibrated_quantiles.backtest(noisy_sine(), start=0.8, raw=True)  # the network alone, row by row
+    for name in ("crps", "coverage-80", "coverage-90", "width-80", "width-90"):
+        assert raw.metrics.loc["y", name] == pytest.approx(row[f"raw_{name}"], rel=1e-9)
+    assert raw.forecasts["forecast"].equals(backtest.forecasts["forecast"])
+    assert not raw.forecasts["forecast-hi-90"].equals(backtest.forecasts["forecast-hi-90"])
+    with pytest.raises(ValueError, match="cannot be recalibrated as well"):
+        calibrated_quantiles.backtest(noisy_sine(), start=0.8, raw=True, recalibrate=True)
     lines = calibrated_quantiles.plot_calibration(backtest).axes[0].get_lines()
     assert [line.get_label() for line in lines] == ["calibrated", "y, calibrated", "y, raw"]
 
@@ -210,7 +217,7 @@ def test_an_adaptive_recalibrated_backtest_comes_closer_to_nominal_after_a_drift
         assert gap < 0.03 and gap < abs(rolling[f"coverage-{level}"] - level / 100) - 0.03
     with pytest.raises(ValueError, match="pass recalibrate=True with it"):
         calibrated_quantiles.backtest(drifted, start=0.8, adaptive_rate=0.05)
-    with pytest.raises(ValueError, match="recalibrate and adaptive_rate are for a fitted model's backtest"):
+    with pytest.raises(ValueError, match="recalibrate, adaptive_rate and raw are for a fitted model's backtest"):
         calibrated_quantiles.backtest(drifted, start=0.8, retrain=True, adaptive_rate=0.05)
 
 

@@ -211,7 +211,7 @@ class Forecaster:
         return self._fitted().predict(df, horizon, future)
 
     def backtest(self, df: pd.DataFrame, *, start: Start = None, stride: int = 1, retrain: bool = False,
-                 recalibrate: bool = False, adaptive_rate: float = 0.0) -> Backtest:
+                 recalibrate: bool = False, adaptive_rate: float = 0.0, raw: bool = False) -> Backtest:
         """Rolling-origin evaluation: forecast ``horizon`` steps from every ``stride``-th origin of ``df`` from
         ``start`` (a timestamp, a row position >= 0, a fraction of each series, or None: the earliest), each
         reading only the ``lookback`` rows up to its origin; all origins in one batched pass
@@ -221,6 +221,7 @@ class Forecaster:
         plus the backtest's windows already observed by then, as a forecaster recalibrated on its newest data
         would be (per series when calibrated per series; :mod:`tsbridge.calibration`); ``adaptive_rate`` > 0 also
         adapts each level as the windows are scored (adaptive conformal inference; 0.005 is its authors' step).
+        ``raw`` scores a calibrated model's network alone: its own forecasts and intervals, without the margins.
 
         Returns:
             ``Backtest(forecasts, metrics)``: one row per (origin, step, target) with actual and forecast (and
@@ -229,9 +230,9 @@ class Forecaster:
         """
         predictor = self._fitted()
         if not retrain:
-            return predictor.backtest(df, start, stride, recalibrate, adaptive_rate)
-        if recalibrate or adaptive_rate:
-            raise ValueError("recalibrate and adaptive_rate are for a fitted model's backtest; a retraining "
+            return predictor.backtest(df, start, stride, recalibrate, adaptive_rate, raw)
+        if recalibrate or adaptive_rate or raw:
+            raise ValueError("recalibrate, adaptive_rate and raw are for a fitted model's backtest; a retraining "
                              "backtest calibrates each refit on its own validation part")
         if self.result is None:
             raise NotFittedError("a retraining backtest needs the fit settings: call fit() (a loaded forecaster "

@@ -371,7 +371,7 @@ class Predictor:
         return pd.concat(parts, ignore_index=True)
 
     def backtest(self, frame: pd.DataFrame, start: Start = None, stride: int = 1,
-                 recalibrate: bool = False, adaptive_rate: float = 0.0) -> Backtest:
+                 recalibrate: bool = False, adaptive_rate: float = 0.0, raw: bool = False) -> Backtest:
         """Rolling-origin evaluation of ``frame``: every ``stride``-th origin from ``start`` (see :meth:`origins`),
         each forecast reading only the ``lookback`` rows up to its origin (and the known-future values of its
         ``horizon`` forecast rows), in one batched pass. Metrics per target: mse, mae, rmse, mape, smape and, for
@@ -384,17 +384,22 @@ class Predictor:
         per-series calibration), as a forecaster calibrated again on its newest data would have them.
         ``adaptive_rate`` > 0 (with ``recalibrate``) also adapts each level's rank as the stride-1 windows from the
         first origin on are scored (adaptive conformal inference, :class:`tsbridge.calibration.AdaptiveLevels`:
-        0.005 is its authors' step), one adaptation per series with per-series calibration."""
+        0.005 is its authors' step), one adaptation per series with per-series calibration.
+
+        ``raw``: the network's own forecasts and intervals only, as the model scores without its calibration (the
+        same numbers as the ``raw_`` metrics, per row)."""
         if adaptive_rate and not recalibrate:
             raise ValueError("adaptive_rate adapts the recalibrated margins: pass recalibrate=True with it")
+        if raw and recalibrate:
+            raise ValueError("raw=True scores the network's own intervals: it cannot be recalibrated as well")
         series = self.prepare(frame)
         origins = self.origins(series, start, stride)
         if recalibrate and self.calibration is None:
             raise ValueError("recalibrate=True needs a calibrated model: fit with calibration='conformal' or call "
                              "calibrate() first")
-        if self.calibration is None:
-            forecasts = self.forecast_table(series, origins)
-            return Backtest(forecasts, backtest_metrics(forecasts, self.levels))
+        if self.calibration is None or raw:
+            forecasts = self.forecast_table(series, origins, raw)
+            return Backtest(forecasts, backtest_metrics(forecasts, self.module.output.levels if raw else self.levels))
         dataset = self.windows(series, origins)
         raw, spread, positions = self._forecast_windows(dataset)  # one pass serves both tables
         if recalibrate:
