@@ -28,8 +28,11 @@ $(DEV_STAMP): $(STAMP)
 train: $(STAMP)
 	$(PYTHON) -m tsbridge.cli.train $(ARGS)
 
+# The suite runs on every logical CPU (pytest-xdist), a test file per worker so a file's module fixtures are built
+# once; most of its time is CLI tests that start a Python process each. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= logical
 test: $(DEV_STAMP)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(STAMP) $(DEV_STAMP) outputs multirun lightning_logs .pytest_cache
