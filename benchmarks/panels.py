@@ -23,7 +23,8 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   ``lstm``, the last value for ``segrnn``); another is a choice made on validation like the look-back (the rows name
   it, ``lstm norm=last``). RevIN divides by the window's spread, which padded short windows flatten.
 * learning rate (``--lr``): the recurrent default, 0.001, unless given; another is a validation choice too (the rows
-  name it, ``lstm lr=0.0003``).
+  name it, ``lstm lr=0.0003``). The same holds for the hidden size (``--hidden-size``, 64 unless given: ``blend
+  hidden_size=128``).
 * refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
   has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
   windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
@@ -113,7 +114,7 @@ TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "imp
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback", "loss", "val_mape", "norm", "members", "lr")
+           "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -271,14 +272,15 @@ def validation_holds_zero(datamodule: Any) -> bool:
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
         loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None,
-        peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
+        hidden_size: int | None = None, peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
     ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts), which may
     also name baselines of :data:`PEERS` (a hybrid: their forecasts are read from ``peer_folder``);
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
     normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (of each
-    model of a mix); ``lr``: the learning rate, the default's when None (see the module docstring)."""
+    model of a mix); ``lr``, ``hidden_size``: the learning rate and the hidden size, :data:`TRAINING`'s when None
+    (see the module docstring)."""
     import resource
     import warnings
 
@@ -295,6 +297,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         options["norm"] = norm
     if lr is not None:
         options["lr"] = lr
+    if hidden_size is not None:
+        options["hidden_size"] = hidden_size
     started = time.perf_counter()
     fitted, forecasts = [], []
     networks = [part for part in model.split("+") if part in MODELS]
@@ -334,7 +338,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "peak_mib": f"{peak_mib:.0f}", "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
            "val_mape": "" if validation_holds_zero(datamodule) else validation["mape"],
-           "norm": norm or "", "members": members, "lr": "" if lr is None else lr}
+           "norm": norm or "", "members": members, "lr": "" if lr is None else lr,
+           "hidden_size": "" if hidden_size is None else hidden_size}
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
 
 
@@ -478,17 +483,18 @@ def variant(model: str, protocol: tuple[bool, int, str, int]) -> str:
 def named(rows: pd.DataFrame) -> pd.Series:
     """Each row's model as the tables name it: the model, with its look-back when that is not the set's default
     (``blend L=8``: padded windows), its window normalisation when that is not the model's own
-    (``lstm L=8 norm=last``) and its learning rate when one was given (``lstm lr=0.0003``)."""
+    (``lstm L=8 norm=last``) and its learning rate or hidden size when one was given (``lstm lr=0.0003``)."""
     from tsbridge.data import competition
 
     lookbacks = pd.to_numeric(rows["lookback"], errors="coerce")
     defaults = rows["set"].map(lambda name: competition(name).lookback)
     longer = lookbacks.notna() & (lookbacks != defaults)
     names = rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
-    # Rows written before a column have it empty: each model's own normalisation, the default rate.
-    for column in ("norm", "lr"):
+    # Rows written before a column have it empty: each model's own normalisation, the default rate and size.
+    for column in ("norm", "lr", "hidden_size"):
         if column in rows:
-            values = rows[column].astype(object).where(rows[column].notna(), "").astype(str)
+            values = rows[column].map(lambda value: "" if pd.isna(value)  # 128, not the float column's 128.0
+                                      else f"{value:g}" if isinstance(value, float) else str(value))
             names = names.where(values.eq(""), names + f" {column}=" + values)
     return names
 
@@ -551,8 +557,9 @@ def render(rows: pd.DataFrame) -> str:
         protocol_of, names = protocols(data), named(data)
         mixes = sorted(set(data.loc[(is_ours(data["model"]) | is_hybrid(data["model"]))
                                     & ~data["model"].isin(MODELS), "model"]))
+        by_length = lambda label: (len(label), label)  # ties by name: the same order on every run
         variants = [(label, protocol) for base in (*MODELS, *mixes, *PEERS) for protocol in sorted(set(protocol_of))
-                    for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]), key=len)]
+                    for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]), key=by_length)]
         for model, protocol in variants:
             mine = data[(names == model) & (protocol_of == protocol)]
             seeds = "–" if mine["model"].iloc[0] in PEERS else str(mine["seed"].nunique())
@@ -675,6 +682,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--norm", choices=("revin", "last", "none"),
                         help="the window normalisation (default: each model's own)")
     parser.add_argument("--lr", type=float, help="the learning rate (default: the recurrent default, 0.001)")
+    parser.add_argument("--hidden-size", type=int, help=f"the hidden size (default {TRAINING['hidden_size']})")
     parser.add_argument("--members", type=int, default=1,
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
     parser.add_argument("--mix", action="store_true",
@@ -705,10 +713,11 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
-                                           args.norm, args.members, args.lr, args.peer_folder)
+                                           args.norm, args.members, args.lr, args.hidden_size, args.peer_folder)
                     append_rows(args.out, [row], COLUMNS)
                     label = variant(model + (f" norm={args.norm}" if args.norm else "")
-                                    + (f" lr={args.lr:g}" if args.lr else ""),
+                                    + (f" lr={args.lr:g}" if args.lr else "")
+                                    + (f" hidden_size={args.hidden_size}" if args.hidden_size else ""),
                                     (args.refit, args.max_epochs, args.loss, args.members))
                     print(f"[{time.strftime('%H:%M:%S')}] {name} {label} seed={seed}: smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "

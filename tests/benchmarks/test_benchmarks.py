@@ -555,6 +555,8 @@ def test_panels_name_a_normalisation_other_than_the_models_and_pick_it_on_valida
     assert list(panels.named(rows)) == ["lstm L=8", "lstm L=8 norm=last", "lstm norm=last lr=0.0003"]
     assert panels.best_by_validation(rows).loc["tourism_yearly", ["model", "mape"]].tolist() == [
         "lstm norm=last lr=0.0003", 25.0]
+    rows = rows.assign(hidden_size=[128, None, None])
+    assert list(panels.named(rows))[0] == "lstm L=8 hidden_size=128"
 
 
 def test_panels_leave_validation_mape_out_where_a_validation_actual_is_zero():
