@@ -509,8 +509,9 @@ def selection_metric(name: str, rows: pd.DataFrame) -> str:
 
 def best_by_validation(rows: pd.DataFrame, hybrids: bool = False) -> pd.DataFrame:
     """Per set, the tsbridge model (and look-back) with the lowest mean validation score in the set's own metric
-    (:func:`selection_metric`): its mean test scores, seeds and the column it was chosen on (``rows`` of one
-    protocol). With ``hybrids`` the hybrids and the baselines with a validation score are candidates too."""
+    (:func:`selection_metric`) among those run on as many seeds as the set's most-seeded models: its mean test
+    scores, seeds and the column it was chosen on (``rows`` of one protocol). With ``hybrids`` the hybrids and the
+    baselines with a validation score are candidates too."""
     scored_peers = rows["model"].isin(PEERS) & pd.to_numeric(rows["val_smape"], errors="coerce").notna()
     ours = rows[is_ours(rows["model"]) | ((is_hybrid(rows["model"]) | scored_peers) if hybrids else False)]
     ours = ours.assign(model=named(ours))
@@ -522,6 +523,9 @@ def best_by_validation(rows: pd.DataFrame, hybrids: bool = False) -> pd.DataFram
         means = candidates.groupby("model", sort=False).agg(
             val_smape=("val_smape", "mean"), val_mape=("val_mape", "mean"), smape=("smape", "mean"),
             mape=("mape", "mean"), seeds=("seed", "nunique"))
+        # A probe run on fewer seeds than the set's most-seeded models waits for its other seeds (one lucky seed is
+        # not a model); the baselines are deterministic (no seed) and always compete.
+        means = means[(means["seeds"] == means["seeds"].max()) | (means["seeds"] == 0)]
         best = means.loc[[means[metric].idxmin()]].reset_index().assign(set=name, chosen_on=metric)
         chosen.append(best)
     return pd.concat(chosen).set_index("set")

@@ -559,6 +559,20 @@ def test_panels_name_a_normalisation_other_than_the_models_and_pick_it_on_valida
     assert list(panels.named(rows))[0] == "lstm L=8 hidden_size=128"
 
 
+def test_panels_choose_only_among_models_run_on_every_seed():
+    panels = load_script("panels")
+    rows = pd.DataFrame({"set": ["m3_monthly"] * 4, "model": ["lstm", "lstm", "blend", "AutoETS"],
+                         "seed": [0, 1, 0, None], "lookback": [30] * 4, "hidden_size": [None, None, 128, None],
+                         "val_smape": [10.6, 10.6, 10.5, 10.7], "smape": [14.4, 14.4, 14.2, 14.9],
+                         "mape": [20.0] * 4, "val_mape": [11.0] * 4})
+    assert panels.best_by_validation(rows).loc["m3_monthly", "model"] == "lstm"  # the 1-seed probe waits
+    rows.loc[1, "model"] = "blend"
+    rows.loc[1, "hidden_size"] = 128
+    assert panels.best_by_validation(rows).loc["m3_monthly", "model"] == "blend hidden_size=128"
+    rows.loc[3, "val_smape"] = 10.0
+    assert panels.best_by_validation(rows, hybrids=True).loc["m3_monthly", "model"] == "AutoETS"  # no seeds
+
+
 def test_panels_leave_validation_mape_out_where_a_validation_actual_is_zero():
     """Tourism monthly's validation windows hold zeros, where MAPE is undefined: the row records none, and the set's
     model is then chosen on validation sMAPE."""
