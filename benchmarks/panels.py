@@ -563,7 +563,8 @@ def render(rows: pd.DataFrame) -> str:
                                     & ~data["model"].isin(MODELS), "model"]))
         by_length = lambda label: (len(label), label)  # ties by name: the same order on every run
         variants = [(label, protocol) for base in (*MODELS, *mixes, *PEERS) for protocol in sorted(set(protocol_of))
-                    for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]), key=by_length)]
+                    for label in sorted(set(names[(data["model"] == base) & (protocol_of == protocol)]),
+                                        key=by_length)]
         for model, protocol in variants:
             mine = data[(names == model) & (protocol_of == protocol)]
             seeds = "–" if mine["model"].iloc[0] in PEERS else str(mine["seed"].nunique())
@@ -719,9 +720,7 @@ def main(argv: list[str] | None = None) -> int:
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
                                            args.norm, args.members, args.lr, args.hidden_size, args.peer_folder)
                     append_rows(args.out, [row], COLUMNS)
-                    label = variant(model + (f" norm={args.norm}" if args.norm else "")
-                                    + (f" lr={args.lr:g}" if args.lr else "")
-                                    + (f" hidden_size={args.hidden_size}" if args.hidden_size else ""),
+                    label = variant(named(pd.DataFrame([row])).iloc[0],  # as the tables will name it
                                     (args.refit, args.max_epochs, args.loss, args.members))
                     print(f"[{time.strftime('%H:%M:%S')}] {name} {label} seed={seed}: smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
