@@ -24,7 +24,7 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   it, ``lstm norm=last``). RevIN divides by the window's spread, which padded short windows flatten.
 * learning rate (``--lr``): the recurrent default, 0.001, unless given; another is a validation choice too (the rows
   name it, ``lstm lr=0.0003``). The same holds for the hidden size (``--hidden-size``, 64 unless given: ``blend
-  hidden_size=128``).
+  hidden_size=128``) and the dropout (``--dropout``, each model's own unless given: ``lstm dropout=0.3``).
 * refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
   has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
   windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
@@ -114,7 +114,7 @@ TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "imp
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size")
+           "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size", "dropout")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -272,15 +272,16 @@ def validation_holds_zero(datamodule: Any) -> bool:
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
         loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None,
-        hidden_size: int | None = None, peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
+        hidden_size: int | None = None, dropout: float | None = None,
+        peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
     ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts), which may
     also name baselines of :data:`PEERS` (a hybrid: their forecasts are read from ``peer_folder``);
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
     normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (of each
-    model of a mix); ``lr``, ``hidden_size``: the learning rate and the hidden size, :data:`TRAINING`'s when None
-    (see the module docstring)."""
+    model of a mix); ``lr``, ``hidden_size``: the learning rate and the hidden size, :data:`TRAINING`'s when None;
+    ``dropout``: the model's own when None (see the module docstring)."""
     import resource
     import warnings
 
@@ -299,6 +300,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
         options["lr"] = lr
     if hidden_size is not None:
         options["hidden_size"] = hidden_size
+    if dropout is not None:
+        options["dropout"] = dropout
     started = time.perf_counter()
     fitted, forecasts = [], []
     networks = [part for part in model.split("+") if part in MODELS]
@@ -339,7 +342,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
            "val_mape": "" if validation_holds_zero(datamodule) else validation["mape"],
            "norm": norm or "", "members": members, "lr": "" if lr is None else lr,
-           "hidden_size": "" if hidden_size is None else hidden_size}
+           "hidden_size": "" if hidden_size is None else hidden_size, "dropout": "" if dropout is None else dropout}
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
 
 
@@ -483,15 +486,15 @@ def variant(model: str, protocol: tuple[bool, int, str, int]) -> str:
 def named(rows: pd.DataFrame) -> pd.Series:
     """Each row's model as the tables name it: the model, with its look-back when that is not the set's default
     (``blend L=8``: padded windows), its window normalisation when that is not the model's own
-    (``lstm L=8 norm=last``) and its learning rate or hidden size when one was given (``lstm lr=0.0003``)."""
+    (``lstm L=8 norm=last``) and its learning rate, hidden size or dropout when one was given (``lstm lr=0.0003``)."""
     from tsbridge.data import competition
 
     lookbacks = pd.to_numeric(rows["lookback"], errors="coerce")
     defaults = rows["set"].map(lambda name: competition(name).lookback)
     longer = lookbacks.notna() & (lookbacks != defaults)
     names = rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
-    # Rows written before a column have it empty: each model's own normalisation, the default rate and size.
-    for column in ("norm", "lr", "hidden_size"):
+    # Rows written before a column have it empty: each model's own normalisation and dropout, the default rate and size.
+    for column in ("norm", "lr", "hidden_size", "dropout"):
         if column in rows:
             values = rows[column].map(lambda value: "" if pd.isna(value)  # 128, not the float column's 128.0
                                       else f"{value:g}" if isinstance(value, float) else str(value))
@@ -688,6 +691,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the window normalisation (default: each model's own)")
     parser.add_argument("--lr", type=float, help="the learning rate (default: the recurrent default, 0.001)")
     parser.add_argument("--hidden-size", type=int, help=f"the hidden size (default {TRAINING['hidden_size']})")
+    parser.add_argument("--dropout", type=float, help="the dropout (default: each model's own)")
     parser.add_argument("--members", type=int, default=1,
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
     parser.add_argument("--mix", action="store_true",
@@ -718,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
-                                           args.norm, args.members, args.lr, args.hidden_size, args.peer_folder)
+                                           args.norm, args.members, args.lr, args.hidden_size, args.dropout,
+                                           args.peer_folder)
                     append_rows(args.out, [row], COLUMNS)
                     label = variant(named(pd.DataFrame([row])).iloc[0],  # as the tables will name it
                                     (args.refit, args.max_epochs, args.loss, args.members))

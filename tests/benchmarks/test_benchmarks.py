@@ -557,6 +557,8 @@ def test_panels_name_a_normalisation_other_than_the_models_and_pick_it_on_valida
         "lstm norm=last lr=0.0003", 25.0]
     rows = rows.assign(hidden_size=[128, None, None])
     assert list(panels.named(rows))[0] == "lstm L=8 hidden_size=128"
+    rows = rows.assign(dropout=[None, 0.3, None])
+    assert list(panels.named(rows))[:2] == ["lstm L=8 hidden_size=128", "lstm L=8 norm=last dropout=0.3"]
 
 
 def test_panels_choose_only_among_models_run_on_every_seed():
