@@ -112,6 +112,9 @@ PEER_FORECASTS = Path(tempfile.gettempdir()) / "tsbridge-panels-peers"
 MAX_EPOCHS = 8
 TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
+#: Training settings a run may change (``--norm``, ``--lr``, ``--hidden-size``, ``--dropout``): a column each, empty
+#: when not given (each model's own normalisation and dropout, :data:`TRAINING`'s rate and size), named when given.
+SETTINGS = ("norm", "lr", "hidden_size", "dropout")
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
            "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size", "dropout")
@@ -271,17 +274,15 @@ def validation_holds_zero(datamodule: Any) -> bool:
 
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
-        loss: str = "mse", norm: str | None = None, members: int = 1, lr: float | None = None,
-        hidden_size: int | None = None, dropout: float | None = None,
+        loss: str = "mse", members: int = 1, settings: dict[str, Any] | None = None,
         peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
     ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts), which may
     also name baselines of :data:`PEERS` (a hybrid: their forecasts are read from ``peer_folder``);
-    ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``norm``: the window
-    normalisation, the model's own when None; ``members``: the median forecast of that many seeds' models (of each
-    model of a mix); ``lr``, ``hidden_size``: the learning rate and the hidden size, :data:`TRAINING`'s when None;
-    ``dropout``: the model's own when None (see the module docstring)."""
+    ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``members``: the median forecast
+    of that many seeds' models (of each model of a mix); ``settings``: values for :data:`SETTINGS`, None (or
+    absent) for the default (see the module docstring)."""
     import resource
     import warnings
 
@@ -292,16 +293,9 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     train, lengths = training_part(name, limit)
     share = validation_share(lengths, spec.horizon)
     lookback = spec.lookback if lookback is None else lookback
+    given = {key: value for key, value in (settings or {}).items() if value is not None}
     options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "refit": refit,
-               "min_lookback": min_lookback, "loss": loss}
-    if norm is not None:
-        options["norm"] = norm
-    if lr is not None:
-        options["lr"] = lr
-    if hidden_size is not None:
-        options["hidden_size"] = hidden_size
-    if dropout is not None:
-        options["dropout"] = dropout
+               "min_lookback": min_lookback, "loss": loss, **given}
     started = time.perf_counter()
     fitted, forecasts = [], []
     networks = [part for part in model.split("+") if part in MODELS]
@@ -341,8 +335,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
            "peak_mib": f"{peak_mib:.0f}", "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
            "val_mape": "" if validation_holds_zero(datamodule) else validation["mape"],
-           "norm": norm or "", "members": members, "lr": "" if lr is None else lr,
-           "hidden_size": "" if hidden_size is None else hidden_size, "dropout": "" if dropout is None else dropout}
+           "members": members, **{key: given.get(key, "") for key in SETTINGS}}
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
 
 
@@ -493,8 +486,7 @@ def named(rows: pd.DataFrame) -> pd.Series:
     defaults = rows["set"].map(lambda name: competition(name).lookback)
     longer = lookbacks.notna() & (lookbacks != defaults)
     names = rows["model"].where(~longer, rows["model"] + " L=" + lookbacks.astype("Int64").astype(str))
-    # Rows written before a column have it empty: each model's own normalisation and dropout, the default rate and size.
-    for column in ("norm", "lr", "hidden_size", "dropout"):
+    for column in SETTINGS:  # rows written before a column have it empty: the default
         if column in rows:
             values = rows[column].map(lambda value: "" if pd.isna(value)  # 128, not the float column's 128.0
                                       else f"{value:g}" if isinstance(value, float) else str(value))
@@ -722,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
-                                           args.norm, args.members, args.lr, args.hidden_size, args.dropout,
+                                           args.members, {key: getattr(args, key) for key in SETTINGS},
                                            args.peer_folder)
                     append_rows(args.out, [row], COLUMNS)
                     label = variant(named(pd.DataFrame([row])).iloc[0],  # as the tables will name it
