@@ -24,7 +24,9 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   it, ``lstm norm=last``). RevIN divides by the window's spread, which padded short windows flatten.
 * learning rate (``--lr``): the recurrent default, 0.001, unless given; another is a validation choice too (the rows
   name it, ``lstm lr=0.0003``). The same holds for the hidden size (``--hidden-size``, 64 unless given: ``blend
-  hidden_size=128``) and the dropout (``--dropout``, each model's own unless given: ``lstm dropout=0.3``).
+  hidden_size=128``), the dropout (``--dropout``, each model's own unless given: ``lstm dropout=0.3``) and the
+  training windows (``--max-windows-per-series k``: each series' latest ``k``, N-BEATS' history limit; all unless
+  given: ``lstm max_windows_per_series=73``).
 * refit (``--refit``, a protocol decided before any score is seen, not chosen on validation): once early stopping
   has chosen the epochs, the model is trained again from the same initial weights on the training *and* validation
   windows for that many epochs (:func:`tsbridge.fitting.fit`), and that model forecasts. Its validation score is the
@@ -112,12 +114,14 @@ PEER_FORECASTS = Path(tempfile.gettempdir()) / "tsbridge-panels-peers"
 MAX_EPOCHS = 8
 TRAINING = {"hidden_size": 64, "max_epochs": MAX_EPOCHS, "batch_size": 256, "importance": False, "threads": 1}
 QUICK = {"max_epochs": 1, "limit_train_batches": 2, "hidden_size": 8}
-#: Training settings a run may change (``--norm``, ``--lr``, ``--hidden-size``, ``--dropout``): a column each, empty
-#: when not given (each model's own normalisation and dropout, :data:`TRAINING`'s rate and size), named when given.
-SETTINGS = ("norm", "lr", "hidden_size", "dropout")
+#: Training settings a run may change (``--norm``, ``--lr``, ``--hidden-size``, ``--dropout``,
+#: ``--max-windows-per-series``): a column each, empty when not given (each model's own normalisation and dropout,
+#: :data:`TRAINING`'s rate and size, every training window), named when given.
+SETTINGS = ("norm", "lr", "hidden_size", "dropout", "max_windows_per_series")
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
-           "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size", "dropout")
+           "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size", "dropout",
+           "max_windows_per_series")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -479,7 +483,7 @@ def variant(model: str, protocol: tuple[bool, int, str, int]) -> str:
 def named(rows: pd.DataFrame) -> pd.Series:
     """Each row's model as the tables name it: the model, with its look-back when that is not the set's default
     (``blend L=8``: padded windows), its window normalisation when that is not the model's own
-    (``lstm L=8 norm=last``) and its learning rate, hidden size or dropout when one was given (``lstm lr=0.0003``)."""
+    (``lstm L=8 norm=last``) and each other setting of :data:`SETTINGS` that was given (``lstm lr=0.0003``)."""
     from tsbridge.data import competition
 
     lookbacks = pd.to_numeric(rows["lookback"], errors="coerce")
@@ -684,6 +688,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, help="the learning rate (default: the recurrent default, 0.001)")
     parser.add_argument("--hidden-size", type=int, help=f"the hidden size (default {TRAINING['hidden_size']})")
     parser.add_argument("--dropout", type=float, help="the dropout (default: each model's own)")
+    parser.add_argument("--max-windows-per-series", type=int, metavar="K",
+                        help="train on each series' latest K windows (N-BEATS' history limit; default: all)")
     parser.add_argument("--members", type=int, default=1,
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
     parser.add_argument("--mix", action="store_true",

@@ -559,6 +559,8 @@ def test_panels_name_a_normalisation_other_than_the_models_and_pick_it_on_valida
     assert list(panels.named(rows))[0] == "lstm L=8 hidden_size=128"
     rows = rows.assign(dropout=[None, 0.3, None])
     assert list(panels.named(rows))[:2] == ["lstm L=8 hidden_size=128", "lstm L=8 norm=last dropout=0.3"]
+    rows = rows.assign(max_windows_per_series=[None, None, 73])
+    assert list(panels.named(rows))[2] == "lstm norm=last lr=0.0003 max_windows_per_series=73"
 
 
 def test_panels_choose_only_among_models_run_on_every_seed():

@@ -112,6 +112,11 @@ class WindowDataModule(L.LightningDataModule):
         id_col: series id column of a long/panel frame.
         features: ``"S"``, ``"M"``, ``"MS"`` or None (see :func:`tsbridge.data.frames.resolve_columns`).
         stride: step between training windows.
+        max_windows_per_series: train on each series' latest ``k`` windows only (every window of a series that holds
+            fewer), as Darts' ``max_samples_per_ts`` does and as N-BEATS samples its training windows from each
+            series' last ``LH x H`` rows (``k = LH x H - H + 1`` with stride 1): the recent history weighs more, and
+            a long series no longer outweighs a short one. Validation and test windows are unchanged; a refit keeps
+            the latest ``k`` windows through the validation rows. None: every window.
         batch_size, num_workers: DataLoader settings; workers are persistent and memory is pinned on CUDA.
         drop_last: drop each epoch's last training batch when it is partial (fewer than ``batch_size`` windows),
             as the DLinear/SegRNN family of scripts do (NeuralForecast's ``drop_last_loader``): every step then
@@ -157,6 +162,7 @@ class WindowDataModule(L.LightningDataModule):
         id_col: Hashable | None = None,
         features: Features | None = None,
         stride: int = 1,
+        max_windows_per_series: int | None = None,
         batch_size: int = 64,
         drop_last: bool = False,
         shuffle_val: bool = False,
@@ -178,6 +184,8 @@ class WindowDataModule(L.LightningDataModule):
             raise DataValidationError(f"min_lookback must be at most lookback={self.lookback} (the rows a window "
                                       f"reads), got {min_lookback}")
         self.stride = _positive_int("stride", stride)
+        self.max_windows_per_series = (max_windows_per_series if max_windows_per_series is None
+                                       else _positive_int("max_windows_per_series", max_windows_per_series))
         self.batch_size = _positive_int("batch_size", batch_size)
         self.drop_last = drop_last
         self.shuffle_val = shuffle_val
@@ -340,16 +348,15 @@ class WindowDataModule(L.LightningDataModule):
             scaler = StandardScaler(self.scale_per_series).fit(self._series.values, train_rows, self.series_ids)
         self._series = self.scaled_series = model_units(self._series, scaler)
         self.scaler = scaler
-        datasets = {
-            part: self._dataset(self.scaled_series, [r[part] for r in self.row_ranges], stride)
-            for part, stride in zip(SPLIT_PARTS, (self.stride, 1, 1))
-        }
-        self.train_dataset, self.val_dataset, self.test_dataset = datasets.values()
+        self.train_dataset = self._training_dataset([r["train"] for r in self.row_ranges])
+        self.val_dataset, self.test_dataset = (
+            self._dataset(StridedWindows.from_ranges([r[part] for r in self.row_ranges], self.lookback, self.horizon))
+            for part in SPLIT_PARTS[1:])
 
     def train_through_validation(self) -> None:
         """From now on, train on the validation rows too: the training windows become every window of
-        ``[0, end of validation)`` per series, from ``-pad`` with ``min_lookback`` (a refit once the epochs were
-        chosen on validation, :func:`tsbridge.fitting.fit` with ``refit``).
+        ``[0, end of validation)`` per series, from ``-pad`` with ``min_lookback``, its latest ``max_windows_per_series``
+        when set (a refit once the epochs were chosen on validation, :func:`tsbridge.fitting.fit` with ``refit``).
 
         The scaler stays fitted on the training rows, so a model trained this way forecasts with the scaling a data
         module rebuilt from the same config has (``tsbridge-eval``, ``tsbridge-predict``). Test windows are
@@ -357,8 +364,7 @@ class WindowDataModule(L.LightningDataModule):
         anything held out.
         """
         self.setup()
-        through = [(r["train"][0], r["val"][1]) for r in self.row_ranges]  # from -pad with padding
-        self.train_dataset = self._dataset(self.scaled_series, through, self.stride)
+        self.train_dataset = self._training_dataset([(r["train"][0], r["val"][1]) for r in self.row_ranges])
 
     def _loc_scale(self, series: SeriesFrame) -> tuple[Tensor | None, Tensor | None]:
         """``(n_series, 1, n_targets)`` target statistics of each series, or None without a scaler."""
@@ -366,10 +372,18 @@ class WindowDataModule(L.LightningDataModule):
             return None, None
         return self.scaler.target_stats(series.series_ids, self.n_targets)
 
-    def _dataset(self, series: SeriesFrame, row_ranges: list[tuple[int, int]], stride: int) -> WindowDataset:
-        loc, scale = self._loc_scale(series)
+    def _training_dataset(self, row_ranges: list[tuple[int, int]]) -> WindowDataset:
+        """Every ``stride``-th window of ``row_ranges`` (from ``-pad`` with padding), each series' latest
+        ``max_windows_per_series`` of them when set."""
+        windows = StridedWindows.from_ranges(row_ranges, self.lookback, self.horizon, self.stride)
+        if self.max_windows_per_series is not None:
+            windows = windows.latest(self.max_windows_per_series)
+        return self._dataset(windows)
+
+    def _dataset(self, windows: StridedWindows) -> WindowDataset:
+        loc, scale = self._loc_scale(self.scaled_series)
         return WindowDataset(
-            series.values, StridedWindows.from_ranges(row_ranges, self.lookback, self.horizon, stride),
+            self.scaled_series.values, windows,
             lookback=self.lookback, horizon=self.horizon, n_targets=self.n_targets, loc=loc, scale=scale,
             n_future=self.n_future,
         )

@@ -57,6 +57,11 @@ class StridedWindows:
         begins, ends = np.asarray(row_ranges, dtype=np.int64).reshape(-1, 2).T
         return cls(begins, np.maximum(0, (ends - lookback - horizon - begins) // stride + 1), stride)
 
+    def latest(self, count: int) -> StridedWindows:
+        """Each series' last ``count`` windows (all of a series that holds fewer): the most recent history."""
+        kept = np.minimum(self.counts, count)
+        return StridedWindows(self.first_starts + (self.counts - kept) * self.stride, kept, self.stride)
+
     def __len__(self) -> int:
         return int(self._ends[-1]) if len(self._ends) else 0
 
