@@ -15,7 +15,10 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
   it was recorded, and sets whose validation windows hold an actual 0, where MAPE is undefined: Tourism monthly),
   never the test score. Series whose training rows before the cut are fewer than ``lookback + h`` hold no training
   window: the library warns and names them, and they are still scaled on their training rows and forecast by the
-  global model (the table counts them as "not trained on").
+  global model (the table counts them as "not trained on"). A share gives a series shorter than the median no
+  validation window and a longer one several, where the test holds every series once; ``--validation last`` (a
+  protocol, rendered apart: its validation scores are on other windows) validates every series on its last h values
+  instead (``val_size=h`` in rows), one window each, as the test is cut.
 * a longer look-back (``--lookback L --min-lookback m``): windows may start before a short series' first value,
   edge-padded (``Forecaster(min_lookback=m)``), so every series still trains and is forecast; the look-back is then a
   choice made on validation like the model's (the rows name it when it is not the set's default).
@@ -121,7 +124,9 @@ SETTINGS = ("norm", "lr", "hidden_size", "dropout", "max_windows_per_series")
 COLUMNS = ("set", "model", "seed", "lookback", "val_share", "series", "not_trained", "smape", "mape", "mase",
            "val_smape", "epochs", "seconds", "peak_mib", "machine", "refit", "max_epochs",
            "min_lookback", "loss", "val_mape", "norm", "members", "lr", "hidden_size", "dropout",
-           "max_windows_per_series")
+           "max_windows_per_series", "validation")
+#: How the validation part is cut from each series' training part (:func:`validation_size`).
+VALIDATIONS = ("share", "last")
 # Published anchors: M3 sMAPE of N-BEATS (ServiceNow/N-BEATS notebooks) and of Theta (the M3 winner; Makridakis &
 # Hibon 2000); Tourism MAPE of N-BEATS. Their averages weight each set by its forecast values (series x h):
 # that reproduces 12.46, 13.01 and 18.67 from the rounded per-set numbers to within 0.01 (series alone: 12.17).
@@ -157,6 +162,12 @@ def validation_share(lengths: pd.Series, horizon: int) -> float:
     return round(horizon / float(lengths.median()), 4)
 
 
+def validation_size(validation: str, lengths: pd.Series, horizon: int) -> float | int:
+    """``Forecaster.fit``'s ``val_size`` for a ``validation`` of :data:`VALIDATIONS`: ``"share"``, the share of
+    :func:`validation_share`; ``"last"``, the last h rows of every series (an integer counts rows)."""
+    return validation_share(lengths, horizon) if validation == "share" else horizon
+
+
 def training_part(name: str, limit: int | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """Set ``name``'s training part (``series_id, step, value``; only the first ``limit`` series when given) and
     each series' length, in the competition's order."""
@@ -169,7 +180,7 @@ def training_part(name: str, limit: int | None = None) -> tuple[pd.DataFrame, pd
 
 
 def validation_origins(name: str, lookback: int | None = None, min_lookback: int | None = None,
-                       limit: int | None = None) -> pd.DataFrame:
+                       limit: int | None = None, validation: str = "share") -> pd.DataFrame:
     """``series_id, origin`` of every validation window :func:`run` scores on set ``name`` (``origin``: the step of
     the window's last input value; its targets are the next h steps), in the data module's order. Built by
     tsbridge's own split and window code, as :meth:`tsbridge.Forecaster.fit` builds them (a test checks the two
@@ -182,7 +193,7 @@ def validation_origins(name: str, lookback: int | None = None, min_lookback: int
     spec = competition(name)
     _, lengths = training_part(name, limit)
     lookback = spec.lookback if lookback is None else lookback
-    split = split_ratios(None, validation_share(lengths, spec.horizon), 0.0)
+    split = split_ratios(None, validation_size(validation, lengths, spec.horizon), 0)
     ranges = [split_ranges(n, split, lookback, series_id, min_lookback=min_lookback)["val"]
               for series_id, n in lengths.items()]
     series, starts = StridedWindows.from_ranges(ranges, lookback, spec.horizon).pairs().numpy().T
@@ -279,14 +290,14 @@ def validation_holds_zero(datamodule: Any) -> bool:
 def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit: bool = False,
         max_epochs: int = MAX_EPOCHS, lookback: int | None = None, min_lookback: int | None = None,
         loss: str = "mse", members: int = 1, settings: dict[str, Any] | None = None,
-        peer_folder: Path = PEER_FORECASTS) -> dict[str, Any]:
+        peer_folder: Path = PEER_FORECASTS, validation: str = "share") -> dict[str, Any]:
     """One (set, model, seed): fit on the training parts for at most ``max_epochs`` (then refit on their validation
     windows too, with ``refit``) with the training ``loss``, forecast the test horizon, score; the CSV row.
     ``model``: one of :data:`MODELS`, or a mix of them joined by ``+`` (the median of their forecasts), which may
     also name baselines of :data:`PEERS` (a hybrid: their forecasts are read from ``peer_folder``);
     ``lookback``: the set's default when None; ``min_lookback``: padded windows; ``members``: the median forecast
     of that many seeds' models (of each model of a mix); ``settings``: values for :data:`SETTINGS`, None (or
-    absent) for the default (see the module docstring)."""
+    absent) for the default; ``validation``: one of :data:`VALIDATIONS` (see the module docstring)."""
     import resource
     import warnings
 
@@ -295,7 +306,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
 
     spec = competition(name)
     train, lengths = training_part(name, limit)
-    share = validation_share(lengths, spec.horizon)
+    share = validation_size(validation, lengths, spec.horizon)
     lookback = spec.lookback if lookback is None else lookback
     given = {key: value for key, value in (settings or {}).items() if value is not None}
     options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "refit": refit,
@@ -319,7 +330,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     datamodule = fitted[0].datamodule  # the members share the data, its split and windows
     if len(fitted) == 1 and not peers:
-        validation = {metric: f"{100 * fitted[0].val[f'val_original/{metric}']:.4f}" for metric in ("smape", "mape")}
+        validated = {metric: f"{100 * fitted[0].val[f'val_original/{metric}']:.4f}" for metric in ("smape", "mape")}
     else:
         pairs = [result.validation_forecasts() for result in fitted]
         origins = datamodule.val_dataset.origins().numpy()
@@ -329,17 +340,18 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
             forecasts.append(peer_forecasts(peer_folder, name, peer))
             pairs.append((peer_validation_forecasts(peer_folder, name, peer, lookback, min_lookback, windows),
                           pairs[0][1]))
-        validation = ensemble_validation(pairs)
+        validated = ensemble_validation(pairs)
 
     row = {"set": name, "model": model, "seed": seed, "lookback": lookback, "val_share": share,
            # The windows the returned model trained on (with refit, those through the validation rows).
            "not_trained": int((datamodule.train_dataset.index.counts == 0).sum()),
-           "val_smape": validation["smape"],
+           "val_smape": validated["smape"],
            "epochs": f"{sum(result.epochs for result in fitted) / len(fitted):.4g}", "seconds": f"{seconds:.1f}",
            "peak_mib": f"{peak_mib:.0f}", "machine": machine_name(1), "refit": refit, "max_epochs": max_epochs,
            "min_lookback": "" if min_lookback is None else min_lookback, "loss": loss,
-           "val_mape": "" if validation_holds_zero(datamodule) else validation["mape"],
-           "members": members, **{key: given.get(key, "") for key in SETTINGS}}
+           "val_mape": "" if validation_holds_zero(datamodule) else validated["mape"],
+           "members": members, **{key: given.get(key, "") for key in SETTINGS},
+           "validation": "" if validation == "share" else validation}
     return {**row, **scores(name, median_forecast(forecasts), None if limit is None else set(lengths.index))}
 
 
@@ -459,8 +471,8 @@ def weighted_average(values: dict[str, float]) -> float:
 
 
 def protocols(rows: pd.DataFrame) -> pd.Series:
-    """Each row's protocol, ``(refit, max_epochs, loss, members)``; rows written before those columns: no refit, 8
-    epochs, mse, one model."""
+    """Each row's protocol, ``(refit, max_epochs, loss, members, validation)``; rows written before those columns:
+    no refit, 8 epochs, mse, one model, the validation share."""
     refit = rows["refit"].astype(str).str.lower().eq("true") if "refit" in rows else False
     budget = rows["max_epochs"] if "max_epochs" in rows else pd.Series(MAX_EPOCHS, index=rows.index)
     budget = pd.to_numeric(budget, errors="coerce").fillna(MAX_EPOCHS).astype(int)
@@ -469,15 +481,21 @@ def protocols(rows: pd.DataFrame) -> pd.Series:
         loss = rows["loss"].astype(object).where(rows["loss"].notna() & rows["loss"].astype(str).ne(""), "mse")
     members = rows["members"] if "members" in rows else pd.Series(1, index=rows.index)
     members = pd.to_numeric(members, errors="coerce").fillna(1).astype(int)
-    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss, members)), index=rows.index)
+    validation = pd.Series("share", index=rows.index)
+    if "validation" in rows:  # empty in rows written before the column, and for the share: the share
+        validation = rows["validation"].astype(object).where(
+            rows["validation"].notna() & rows["validation"].astype(str).ne(""), "share")
+    return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss, members, validation)),
+                     index=rows.index)
 
 
-def variant(model: str, protocol: tuple[bool, int, str, int]) -> str:
+def variant(model: str, protocol: tuple[bool, int, str, int, str]) -> str:
     """A model's name in the tables: ``blend``, ``blend + refit``, ``blend + refit, 30 epochs, mape loss, median of
-    3`` (a budget, a loss or an ensemble other than the default's is named)."""
-    refit, budget, loss, members = protocol
+    3, last-h validation`` (a budget, a loss, an ensemble or a validation other than the default's is named)."""
+    refit, budget, loss, members, validation = protocol
     return (model + (" + refit" if refit else "") + (f", {budget} epochs" if budget != MAX_EPOCHS else "")
-            + (f", {loss} loss" if loss != "mse" else "") + (f", median of {members}" if members > 1 else ""))
+            + (f", {loss} loss" if loss != "mse" else "") + (f", median of {members}" if members > 1 else "")
+            + (", last-h validation" if validation == "last" else ""))
 
 
 def named(rows: pd.DataFrame) -> pd.Series:
@@ -597,10 +615,11 @@ def targets(rows: pd.DataFrame, sets: list[str]) -> list[str]:
     candidates = rows[is_ours(rows["model"]) | is_hybrid(rows["model"])]
     protocol_of = protocols(candidates)
     for protocol in sorted(set(protocol_of[is_ours(candidates["model"])])):
-        refit, budget, loss, members = protocol
+        refit, budget, loss, members, validation = protocol
         title = (f"{'With refit (trained again on the validation windows too)' if refit else 'Without refit'}, "
                  f"at most {budget} epochs, {loss} loss"
-                 + (f", the median forecast of {members} models (seeds)" if members > 1 else ""))
+                 + (f", the median forecast of {members} models (seeds)" if members > 1 else "")
+                 + (", validated on every series' last h values" if validation == "last" else ""))
         mine = candidates[protocol_of == protocol]
         lines += ["", f"{title}:", "", *protocol_targets(mine, sets, protocol)]
         if is_hybrid(mine["model"]).any():
@@ -630,7 +649,7 @@ def theta_check(rows: pd.DataFrame) -> list[str]:
     return lines
 
 
-def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int, str, int],
+def protocol_targets(rows: pd.DataFrame, sets: list[str], protocol: tuple[bool, int, str, int, str],
                      hybrids: bool = False) -> list[str]:
     """The targets table of one protocol's rows (of tsbridge's models, and of the hybrids with ``hybrids``)."""
     best = best_by_validation(rows, hybrids)
@@ -690,6 +709,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, help="the dropout (default: each model's own)")
     parser.add_argument("--max-windows-per-series", type=int, metavar="K",
                         help="train on each series' latest K windows (N-BEATS' history limit; default: all)")
+    parser.add_argument("--validation", choices=VALIDATIONS, default="share",
+                        help="the validation part: the share that gives the median series its last h values "
+                             "(default), or every series' last h values")
     parser.add_argument("--members", type=int, default=1,
                         help="an ensemble: the median forecast of this many seeds' models (default %(default)s)")
     parser.add_argument("--mix", action="store_true",
@@ -703,6 +725,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--members must be at least 1, not {args.members}")
     if args.peers and not args.mix:
         parser.error("--peers makes a hybrid, a mix: give --mix too")
+    if args.peers and args.validation != "share":
+        parser.error("--peers reads the baselines' forecasts of the validation share's windows: use the default "
+                     "--validation share with hybrids")
     return args
 
 
@@ -721,10 +746,10 @@ def main(argv: list[str] | None = None) -> int:
                     row = in_fresh_process(run, name, model, seed, args.quick, args.limit, args.refit,
                                            args.max_epochs, args.lookback, args.min_lookback, args.loss,
                                            args.members, {key: getattr(args, key) for key in SETTINGS},
-                                           args.peer_folder)
+                                           args.peer_folder, args.validation)
                     append_rows(args.out, [row], COLUMNS)
                     label = variant(named(pd.DataFrame([row])).iloc[0],  # as the tables will name it
-                                    (args.refit, args.max_epochs, args.loss, args.members))
+                                    (args.refit, args.max_epochs, args.loss, args.members, args.validation))
                     print(f"[{time.strftime('%H:%M:%S')}] {name} {label} seed={seed}: smape={row['smape']} "
                           f"mape={row['mape']} mase={row['mase']} val_smape={row['val_smape']} "
                           f"val_mape={row['val_mape']} epochs={row['epochs']} {row['seconds']} s "

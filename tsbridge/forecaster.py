@@ -124,7 +124,7 @@ class Forecaster:
     def fit(self, df: pd.DataFrame, target: str | Sequence[str], *, time_col: str | None = None,
             id_col: str | None = None, features: str | Sequence[str] | None = None,
             future_features: str | Sequence[str] | None = None, calendar: str | Sequence[str] | None = None,
-            val_size: float | None = None, test_size: float = 0.0, freq: str | None = None,
+            val_size: float | int | None = None, test_size: float = 0.0, freq: str | None = None,
             max_epochs: int | None = None,
             trainer_kwargs: dict[str, Any] | None = None, callbacks: Sequence[L.Callback] = (),
             logger: Any = None) -> Forecaster:
@@ -144,10 +144,12 @@ class Forecaster:
                 then needs ``future=`` (their next ``horizon`` rows). A column belongs in one list only.
             calendar: calendar features derived from the timestamps, e.g. ``["hour", "dayofweek"]`` (known for
                 any step; see :data:`tsbridge.data.CALENDAR_FEATURES`).
-            val_size: share of each series' end for validation (early stopping, best checkpoint); None keeps
-                the configured ``data.split``'s.
-            test_size: share after validation that is held out and evaluated into :attr:`metrics`; with 0
-                (the default) every row is used for training and validation.
+            val_size: share of each series' end for validation (early stopping, best checkpoint), or as an
+                integer that many rows at the end of every series (NeuralForecast's ``val_size``): with the horizon,
+                every series of a panel validates on one window, its last, as competitions test (a share leaves a
+                short series none and gives a long one several); None keeps the configured ``data.split``'s.
+            test_size: share (rows with an integer ``val_size``) after validation that is held out and evaluated
+                into :attr:`metrics`; with 0 (the default) every row is used for training and validation.
             freq: pandas frequency of the time axis; None infers it (error if it cannot).
             max_epochs: overrides ``trainer.max_epochs``.
             trainer_kwargs: extra ``lightning.Trainer`` arguments, winning over the config.

@@ -15,6 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from tsbridge.data.splits import row_split
+
 #: Nodes searched, in this order, for a keyword's key.
 OPTION_NODES = ("model", "module", "trainer", "data")
 #: Keywords that name a nested key.
@@ -101,14 +103,22 @@ def option_overrides(cfg: DictConfig, options: Mapping[str, Any]) -> list[str]:
     return overrides
 
 
-def split_ratios(configured: Any, val_size: float | None, test_size: float) -> str | list[float]:
-    """The ``data.split`` of one ``fit``: ``(1 - val - test, val, test)`` of each series.
+def split_ratios(configured: Any, val_size: float | int | None, test_size: float) -> str | list[float]:
+    """The ``data.split`` of one ``fit``: ``(1 - val - test, val, test)`` of each series, or with an integer
+    ``val_size`` the row counts ``"rows:V"`` / ``"rows:V:T"`` (:func:`tsbridge.data.splits.row_split`).
 
     Args:
-        configured: the composed ``data.split`` (a preset name or three ratios).
-        val_size: validation share; None keeps the configured one (and a preset name as it is).
-        test_size: test share; 0 trains and validates on everything (no test part).
+        configured: the composed ``data.split`` (a preset name, row counts or three ratios).
+        val_size: validation share, or (an integer) rows at the end of every series; None keeps the configured
+            split (and a preset name as it is).
+        test_size: test share (rows with an integer ``val_size``); 0 trains and validates on everything (no test
+            part).
     """
+    if isinstance(val_size, int) and not isinstance(val_size, bool):
+        if val_size < 1 or (test_size and not isinstance(test_size, int)) or test_size < 0:
+            raise ValueError(f"an integer val_size counts rows at the end of every series: need val_size >= 1 and "
+                             f"test_size in rows too (an integer >= 0), got val_size={val_size}, test_size={test_size}")
+        return row_split(val_size, int(test_size))
     if isinstance(configured, str):
         if val_size is None and not test_size:
             return configured
@@ -123,7 +133,7 @@ def split_ratios(configured: Any, val_size: float | None, test_size: float) -> s
 
 
 def frame_overrides(cfg: DictConfig, *, target: str | Sequence[str], time_col: str | None,
-                    id_col: str | None, features: str | Sequence[str] | None, val_size: float | None,
+                    id_col: str | None, features: str | Sequence[str] | None, val_size: float | int | None,
                     test_size: float, freq: str | None = None, future_features: str | Sequence[str] | None = None,
                     calendar: str | Sequence[str] | None = None) -> list[str]:
     """The ``data.*`` overrides that describe one training frame (see ``Forecaster.fit`` for the arguments)."""

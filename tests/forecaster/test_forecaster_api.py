@@ -81,6 +81,11 @@ def test_split_ratios():
     assert split_ratios([0.7, 0.1, 0.2], None, 0)[0] == pytest.approx(0.9)  # configured val share
     with pytest.raises(ValueError, match="val_size"):
         split_ratios([0.7, 0.1, 0.2], 0.6, 0.5)
+    assert split_ratios([0.7, 0.1, 0.2], 18, 0) == "rows:18"  # an integer counts rows, as NeuralForecast's does
+    assert split_ratios("ett-hourly", 24, 48) == "rows:24:48"
+    for val_size, test_size in ((0, 0), (18, 0.1), (18, -1)):
+        with pytest.raises(ValueError, match="integer val_size"):
+            split_ratios([0.7, 0.1, 0.2], val_size, test_size)
 
 
 def test_fit_predict_round_trip(fitted_hourly):

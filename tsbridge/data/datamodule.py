@@ -102,7 +102,9 @@ class WindowDataModule(L.LightningDataModule):
             min_lookback`` missing rows repeating the series' first row, all channels (edge padding, see
             :mod:`tsbridge.data.windows`). Forecast rows are never padded, the scaler is still fitted on the real
             training rows only, and a series needs ``min_lookback + horizon`` rows. None: no padding.
-        split: ``"ett-hourly"``, ``"ett-15min"`` or three ratios such as ``(0.7, 0.1, 0.2)`` (per series).
+        split: ``"ett-hourly"``, ``"ett-15min"``, three ratios such as ``(0.7, 0.1, 0.2)`` (per series), or row
+            counts ``"rows:V"`` / ``"rows:V:T"``: the last ``V`` rows of every series validate, then ``T`` test
+            (:func:`~tsbridge.data.splits.split_ranges`).
         time_col: time column; None uses the frame index.
         feature_cols: extra input columns known up to the forecast origin (past covariates).
         future_features: input columns whose values for the forecast steps are known when forecasting (a load or

@@ -12,6 +12,7 @@ test ``lookback`` rows before their border but not before ``-pad``. Target rows 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Union
 
@@ -32,6 +33,15 @@ ETT_BORDERS = {
 ETT_FREQS = {"ett-hourly": "h", "ett-15min": "15min"}
 
 RowRanges = dict[str, tuple[int, int]]
+
+# "rows:V" or "rows:V:T": the last V rows of every series validate (after them, T rows test), whatever its length.
+ROW_SPLIT = re.compile(r"rows:(\d+)(?::(\d+))?")
+
+
+def row_split(val_rows: int, test_rows: int = 0) -> str:
+    """The split that validates on the last ``val_rows`` rows of every series and tests on the ``test_rows`` after
+    them: ``"rows:V"`` or ``"rows:V:T"``."""
+    return f"rows:{val_rows}" + (f":{test_rows}" if test_rows else "")
 
 
 def _ratios(split: Sequence[float]) -> list[float]:
@@ -59,9 +69,13 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
 
     Args:
         n_rows: length of the series.
-        split: ``"ett-hourly"`` (borders 8640/11520/14400), ``"ett-15min"`` (x4), or ratios such as
-            ``(0.7, 0.1, 0.2)``, applied to this series (train and test floored, validation the rest). A test
-            ratio of 0 asks for no test part: its range is then empty (``(n_rows, n_rows)``).
+        split: ``"ett-hourly"`` (borders 8640/11520/14400), ``"ett-15min"`` (x4), ratios such as
+            ``(0.7, 0.1, 0.2)``, applied to this series (train and test floored, validation the rest), or row counts
+            ``"rows:V"`` / ``"rows:V:T"``: the series' last ``V`` rows validate (then ``T`` rows test) whatever its
+            length, so with ``V`` = the horizon every series of a panel validates on one window, its last, as
+            forecasting competitions test (a ratio gives a short series no validation window and a long one
+            several). A test ratio or count of 0 asks for no test part: its range is then empty
+            (``(n_rows, n_rows)``).
         lookback: look-back length L; validation/test begin ``L`` rows before their border (clipped at 0, or at
             ``-pad`` with padding).
         series_id: named in errors.
@@ -75,9 +89,17 @@ def split_ranges(n_rows: int, split: Split, lookback: int, series_id: object = 0
         without ``min_lookback``. Training rows, on which the scaler is fitted, are ``[0, b1)``. Rows from ``b3``
         on are unused (ETT presets).
     """
-    if isinstance(split, str):
+    rows = ROW_SPLIT.fullmatch(split) if isinstance(split, str) else None
+    if rows is not None:
+        val_rows, test_rows = int(rows[1]), int(rows[2] or 0)
+        if val_rows < 1 or n_rows - val_rows - test_rows < 1:
+            raise EmptySplitError(f"split {split!r} needs at least one validation row and one training row, but "
+                                  f"series {series_id!r} has {n_rows} rows")
+        borders, no_test = (n_rows - val_rows - test_rows, n_rows - test_rows, n_rows), test_rows == 0
+    elif isinstance(split, str):
         if split not in ETT_BORDERS:
-            raise DataValidationError(f"split must be one of {list(ETT_BORDERS)} or 3 ratios, got {split!r}")
+            raise DataValidationError(f"split must be one of {list(ETT_BORDERS)}, 'rows:V' / 'rows:V:T' (row counts) "
+                                      f"or 3 ratios, got {split!r}")
         borders = ETT_BORDERS[split]
         if freq is not None and to_offset(freq) != to_offset(ETT_FREQS[split]):
             raise DataValidationError(
