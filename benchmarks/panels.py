@@ -306,7 +306,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
 
     spec = competition(name)
     train, lengths = training_part(name, limit)
-    share = validation_size(validation, lengths, spec.horizon)
+    val_size = validation_size(validation, lengths, spec.horizon)
     lookback = spec.lookback if lookback is None else lookback
     given = {key: value for key, value in (settings or {}).items() if value is not None}
     options = {**TRAINING, "max_epochs": max_epochs, **(QUICK if quick else {}), "refit": refit,
@@ -323,7 +323,7 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
             with warnings.catch_warnings():  # the untrained series are counted in the row instead
                 warnings.filterwarnings("ignore", message=".*hold no training window.*")
                 forecaster.fit(train, target="value", time_col="step", id_col="series_id", features="S",
-                               val_size=share, logger=False)
+                               val_size=val_size, logger=False)
             fitted.append(forecaster.result)
             forecasts.append(forecaster.predict().reset_index().rename(columns={"value": "forecast"}))
     seconds = time.perf_counter() - started
@@ -342,7 +342,8 @@ def run(name: str, model: str, seed: int, quick: bool, limit: int | None, refit:
                           pairs[0][1]))
         validated = ensemble_validation(pairs)
 
-    row = {"set": name, "model": model, "seed": seed, "lookback": lookback, "val_share": share,
+    row = {"set": name, "model": model, "seed": seed, "lookback": lookback,
+           "val_share": val_size,  # the share; with --validation last, the rows (h)
            # The windows the returned model trained on (with refit, those through the validation rows).
            "not_trained": int((datamodule.train_dataset.index.counts == 0).sum()),
            "val_smape": validated["smape"],
@@ -470,21 +471,23 @@ def weighted_average(values: dict[str, float]) -> float:
     return sum(values[name] * weights[name] for name in values) / sum(weights.values())
 
 
+def filled(rows: pd.DataFrame, column: str, default: str) -> pd.Series:
+    """``rows[column]`` with ``default`` where it is empty or absent (rows written before the column existed)."""
+    if column not in rows:
+        return pd.Series(default, index=rows.index)
+    return rows[column].astype(object).where(rows[column].notna() & rows[column].astype(str).ne(""), default)
+
+
 def protocols(rows: pd.DataFrame) -> pd.Series:
     """Each row's protocol, ``(refit, max_epochs, loss, members, validation)``; rows written before those columns:
     no refit, 8 epochs, mse, one model, the validation share."""
     refit = rows["refit"].astype(str).str.lower().eq("true") if "refit" in rows else False
     budget = rows["max_epochs"] if "max_epochs" in rows else pd.Series(MAX_EPOCHS, index=rows.index)
     budget = pd.to_numeric(budget, errors="coerce").fillna(MAX_EPOCHS).astype(int)
-    loss = pd.Series("mse", index=rows.index)
-    if "loss" in rows:  # empty in rows written before the column: mse
-        loss = rows["loss"].astype(object).where(rows["loss"].notna() & rows["loss"].astype(str).ne(""), "mse")
+    loss = filled(rows, "loss", "mse")
     members = rows["members"] if "members" in rows else pd.Series(1, index=rows.index)
     members = pd.to_numeric(members, errors="coerce").fillna(1).astype(int)
-    validation = pd.Series("share", index=rows.index)
-    if "validation" in rows:  # empty in rows written before the column, and for the share: the share
-        validation = rows["validation"].astype(object).where(
-            rows["validation"].notna() & rows["validation"].astype(str).ne(""), "share")
+    validation = filled(rows, "validation", "share")  # the share's rows leave it empty too
     return pd.Series(list(zip(pd.Series(refit, index=rows.index), budget, loss, members, validation)),
                      index=rows.index)
 
