@@ -38,7 +38,8 @@ def test_refit_trains_the_best_epoch_count_on_the_validation_windows_too(selecte
     assert windows_of(refitted.datamodule.train_dataset, 1) == 24 - 20 + 1
     assert windows_of(refitted.datamodule.train_dataset, 0) == windows_of(selected.datamodule.train_dataset, 0) + 35
     # The validation scores are the selection run's (the same seed and data), the test-free forecasts the refit's.
-    assert refitted.val == selected.val
+    # Two fits, so equal up to float summation order (a clean-clone CI run under load differed by 1e-9 relative).
+    assert refitted.val == pytest.approx(selected.val, rel=1e-6)
     first, second = (forecaster.predict()["demand"].to_numpy() for forecaster in selected_and_refitted)
     assert not np.allclose(first, second)
 
