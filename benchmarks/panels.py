@@ -22,7 +22,7 @@ Protocol, the same for every set of :data:`tsbridge.data.COMPETITIONS` and every
 * a longer look-back (``--lookback L --min-lookback m``): windows may start before a short series' first value,
   edge-padded (``Forecaster(min_lookback=m)``), so every series still trains and is forecast; the look-back is then a
   choice made on validation like the model's (the rows name it when it is not the set's default).
-* window normalisation (``--norm revin | last | none``): each model's own by default (RevIN for ``blend`` and
+* window normalisation (``--norm revin | robust | last | none``): each model's own by default (RevIN for ``blend`` and
   ``lstm``, the last value for ``segrnn``); another is a choice made on validation like the look-back (the rows name
   it, ``lstm norm=last``). RevIN divides by the window's spread, which padded short windows flatten.
 * learning rate (``--lr``): the recurrent default, 0.001, unless given; another is a validation choice too (the rows
@@ -102,6 +102,8 @@ from typing import Any
 import pandas as pd
 
 from accuracy import append_rows, seeds_cell  # benchmarks/ is this script's import root
+
+from tsbridge.models.window_norm import NORMS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -705,7 +707,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-lookback", type=int, help="padded windows: real look-back rows a window needs")
     parser.add_argument("--loss", choices=("mse", "mae", "mape", "smape"), default="mse",
                         help="the training loss (mape, smape: in original units, the Tourism and M3 measures)")
-    parser.add_argument("--norm", choices=("revin", "last", "none"),
+    parser.add_argument("--norm", choices=NORMS,
                         help="the window normalisation (default: each model's own)")
     parser.add_argument("--lr", type=float, help="the learning rate (default: the recurrent default, 0.001)")
     parser.add_argument("--hidden-size", type=int, help=f"the hidden size (default {TRAINING['hidden_size']})")

@@ -42,13 +42,14 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
 
 #: Options every recurrent net must also pass the contract with: LOOKBACK read as 4 segments of 4,
 #: parallel decoding of HORIZON in output segments of 3 (the last one trimmed), with and without
-#: channel embeddings, and each recurrent cell and window norm (SegRNN's GRU and last-value norm, and
-#: an LSTM without any norm, which SegRNN does not have by default).
+#: channel embeddings, and each recurrent cell and window norm (SegRNN's GRU and last-value norm, the
+#: median/MAD norm, and an LSTM without any norm, which SegRNN does not have by default).
 SEGMENT_VARIANTS: dict[str, dict[str, Any]] = {
     "segments": {"segment_length": 4},
     "pmf": {"segment_length": 4, "head": "pmf", "output_segment_length": 3},
     "pmf_channels": {"segment_length": 2, "head": "pmf", "channel_independent": True},
     "gru_last": {"cell": "gru", "norm": "last"},
+    "robust": {"norm": "robust"},
     "lstm_none_pmf": {"cell": "lstm", "norm": "none", "segment_length": 4, "head": "pmf"},
 }
 

@@ -6,7 +6,7 @@ Every net maps a look-back window ``x`` (B, L, n_inputs), target channels first,
 from a Hydra ``model/`` config with :func:`build_net`. Every recurrent net also reads its window in
 segments (``segment_length``, :mod:`tsbridge.models.segments`), can decode the horizon in parallel
 output segments (``head="pmf"``, :mod:`tsbridge.models.pmf`), as SegRNN does, and takes its recurrent
-``cell`` (LSTM or GRU) and window ``norm`` (RevIN, last value or none) as options.
+``cell`` (LSTM or GRU) and window ``norm`` (RevIN, its robust median/MAD form, last value or none) as options.
 """
 
 from tsbridge.models.base import ForecastNet, Readouts
@@ -33,7 +33,7 @@ from tsbridge.models.registry import (
 from tsbridge.models.revin import RevIN
 from tsbridge.models.segments import SegmentEmbedding
 from tsbridge.models.segrnn import BridgedSegRNN, SegRNN
-from tsbridge.models.window_norm import LastValueNorm
+from tsbridge.models.window_norm import LastValueNorm, RobustNorm
 
 __all__ = [
     "MODELS",
@@ -58,6 +58,7 @@ __all__ = [
     "Naive",
     "ParallelDecoder",
     "RevIN",
+    "RobustNorm",
     "SeasonalNaive",
     "SegRNN",
     "SegmentEmbedding",

@@ -88,7 +88,8 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
             ``"normal"`` or ``"student_t"`` (see :mod:`tsbridge.models.probabilistic`).
         norm: How each window is normalised before the net reads it, and undone on the forecast (one of
             :data:`~tsbridge.models.window_norm.NORMS`): ``"revin"`` standardises it per channel (RevIN),
-            ``"last"`` subtracts each channel's last value (SegRNN), ``"none"`` reads the data's units.
+            ``"robust"`` does so with the median and the median absolute deviation (spiky series), ``"last"``
+            subtracts each channel's last value (SegRNN), ``"none"`` reads the data's units.
         revin: The older flag for ``norm``, kept as an alias: True is ``norm="revin"``, False turns
             ``norm="revin"`` into ``"none"``; None (the default) leaves ``norm`` as it is.
         revin_affine: With ``norm="revin"``, also learn a per-channel scale and shift.
@@ -167,7 +168,7 @@ class ForecastNet(nn.Module, metaclass=_RecordsConfig):
         self.core_inputs = 1 if channel_independent else n_inputs
         self.core_targets = 1 if channel_independent else n_targets
         self.core_outputs = self.core_targets * self.output.n_params
-        #: RevIN, LastValueNorm or None: the normalisation of ``norm`` (:mod:`tsbridge.models.window_norm`).
+        #: RevIN, RobustNorm, LastValueNorm or None: the normalisation of ``norm`` (:mod:`tsbridge.models.window_norm`).
         self.window_norm = build_window_norm(resolve_norm(norm, revin), n_inputs, revin_affine)
         self.skip = None
         if linear_skip:

@@ -46,22 +46,28 @@ class RevIN(nn.Module):
         """
         # Statistics are treated as constants (as in RevIN): gradients flow through the values only.
         # B: batch, L: look-back, C: channels, F: known-future channels (the last ones)
-        loc = x.mean(dim=1, keepdim=True)  # (B, 1, C)
-        variance = x.var(dim=1, keepdim=True, unbiased=False)  # (B, 1, C)
+        loc, scale = self.statistics(x)  # (B, 1, C) each
         if future is not None:
-            joint = torch.cat([x[..., -future.shape[-1] :], future], dim=1)  # (B, L+H, F)
-            loc = torch.cat([loc[..., : -future.shape[-1]], joint.mean(dim=1, keepdim=True)], dim=-1)
-            variance = torch.cat([variance[..., : -future.shape[-1]],
-                                  joint.var(dim=1, keepdim=True, unbiased=False)], dim=-1)
-        loc = loc.detach()
-        dtype = torch.finfo(x.dtype)
-        relative = max(self.eps, (10 * dtype.eps) ** 2)  # float32: eps; bfloat16's coarse rounding needs more
-        floor = relative * (variance + loc**2) + dtype.tiny  # (B, 1, C) relative to mean(x**2)
-        scale = torch.sqrt(variance + floor).detach()  # (B, 1, C)
+            known = future.shape[-1]
+            joint_loc, joint_scale = self.statistics(torch.cat([x[..., -known:], future], dim=1))  # over L+H
+            loc = torch.cat([loc[..., :-known], joint_loc], dim=-1)
+            scale = torch.cat([scale[..., :-known], joint_scale], dim=-1)
         x = (x - loc) / scale
         if self.weight is not None:
             x = x * self.weight + self.bias
         return x, (loc, scale)
+
+    def statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The (loc, scale) (B, 1, C) of each window of ``x`` (B, T, C): its mean and standard deviation, floored."""
+        loc = x.mean(dim=1, keepdim=True)
+        return loc.detach(), self.floored_scale(x.var(dim=1, keepdim=True, unbiased=False), loc)
+
+    def floored_scale(self, spread_squared: Tensor, loc: Tensor) -> Tensor:
+        """``sqrt(spread² + floor)`` with the variance floor relative to ``spread² + loc²`` (see the class)."""
+        dtype = torch.finfo(spread_squared.dtype)
+        relative = max(self.eps, (10 * dtype.eps) ** 2)  # float32: eps; bfloat16's coarse rounding needs more
+        floor = relative * (spread_squared + loc**2) + dtype.tiny  # (B, 1, C)
+        return torch.sqrt(spread_squared + floor).detach()
 
     def normalize_future(self, future: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
         """Standardise the known future (B, H, F) of the last F channels with the statistics :meth:`normalize`

@@ -1,19 +1,24 @@
 """Window normalisation: what each look-back window is measured against before a net reads it (``norm``).
 
-``revin`` standardises each window per channel (:class:`~tsbridge.models.revin.RevIN`); ``last`` subtracts each
-channel's last look-back value and adds it back to the forecast, as SegRNN does (its default, ``revin=0`` in the
-official scripts); ``none`` feeds the data's own (globally scaled) units. Both normalisations return the
+``revin`` standardises each window per channel (:class:`~tsbridge.models.revin.RevIN`); ``robust`` does the same with
+the median and the median absolute deviation (:class:`RobustNorm`, NeuralForecast's ``scaler_type="robust"``);
+``last`` subtracts each channel's last look-back value and adds it back to the forecast, as SegRNN does (its default,
+``revin=0`` in the official scripts); ``none`` feeds the data's own (globally scaled) units. All of them return the
 ``(loc, scale)`` statistics of the map that undoes them, so a forecast of any kind (a point, quantiles or a
 distribution's parameters) is mapped back the same way.
 """
 
+import torch
 from torch import Tensor, nn
 
 from tsbridge.models._checks import check_bool, check_choice
 from tsbridge.models.revin import RevIN
 
 #: ``norm`` values of every net.
-NORMS = ("revin", "last", "none")
+NORMS = ("revin", "robust", "last", "none")
+
+# The median absolute deviation of a normal variable is this many standard deviations (Phi^-1(3/4)).
+_MAD_PER_STD = 0.6744897501960817
 
 
 class LastValueNorm(nn.Module):
@@ -39,10 +44,31 @@ class LastValueNorm(nn.Module):
         return stats[0][..., :n_targets], stats[1][..., :n_targets]
 
 
+class RobustNorm(RevIN):
+    """RevIN with the median for the level and the median absolute deviation (MAD) for the scale (no parameters).
+
+    A few spikes in a window (electricity prices) set its mean and standard deviation, so RevIN then shrinks the
+    ordinary hours towards 0; the median and MAD ignore them (NeuralForecast's ``scaler_type="robust"``, whose
+    statistics these are: the MAD unscaled, and where it is 0 because over half the window is one value, a
+    flag or a run of zero prices, the MAD a normal variable of the window's standard deviation would have).
+    """
+
+    def __init__(self, n_channels: int, eps: float = 1e-8) -> None:
+        super().__init__(n_channels, affine=False, eps=eps)
+
+    def statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The (loc, scale) (B, 1, C) of each window of ``x`` (B, T, C): its median and MAD, floored as RevIN's."""
+        loc = x.median(dim=1, keepdim=True).values  # the lower median for an even T, as torch defines it
+        mad = (x - loc).abs().median(dim=1, keepdim=True).values
+        fallback = x.std(dim=1, keepdim=True, unbiased=False) * _MAD_PER_STD
+        spread = torch.where(mad > 0, mad, fallback)
+        return loc.detach(), self.floored_scale(spread**2, loc)
+
+
 def resolve_norm(norm: str, revin: bool | None) -> str:
     """The ``norm`` a net is built with, reading the older ``revin`` flag as an alias that wins when given.
 
-    ``revin=True`` is ``norm="revin"``; ``revin=False`` turns ``norm="revin"`` into ``"none"`` and keeps ``"last"``.
+    ``revin=True`` is ``norm="revin"``; ``revin=False`` turns ``norm="revin"`` into ``"none"`` and keeps the others.
     Configs written before ``norm`` existed thus build the same nets, and on SegRNN the flag means what the official
     ``--revin`` does (1: RevIN in place of last-value subtraction, 0: last-value subtraction).
     """
@@ -61,4 +87,6 @@ def build_window_norm(norm: str, n_channels: int, affine: bool) -> RevIN | LastV
         raise ValueError(f"revin_affine=True needs norm='revin', got norm={norm!r}")
     if norm == "revin":
         return RevIN(n_channels, affine=affine)
+    if norm == "robust":
+        return RobustNorm(n_channels)
     return LastValueNorm() if norm == "last" else None
