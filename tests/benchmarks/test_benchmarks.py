@@ -295,10 +295,13 @@ def test_intervals_variants_compete_on_validation_loss_only():
     assert f"{variant}: CRPS -3.4% against blend+cov quantile (hidden_size=128)" in text
     # The covariates' gain compares the same training settings with and without them.
     point = [{**base, "config": config, "val_loss": 0.04, "mae": mae, "crps": float("nan")} for config, mae in (
-        ("blend", 6.0), ("blend+cov", 5.4), ("blend (lr=0.0003)", 6.0), ("blend+cov (lr=0.0003)", 5.0))]
+        ("blend", 6.0), ("blend+cov", 5.4), ("blend (lr=0.0003)", 6.0), ("blend+cov (lr=0.0003)", 5.0),
+        ("blend quantile (lr=0.0003)", 6.0), ("blend+cov quantile (lr=0.0003)", 4.8), ("blend quantile", 6.0))]
     text = intervals.render(pd.DataFrame(point))
     assert "- blend: covariates cut MAE by 10.0% (target: at least 15%) missed" in text
     assert "- blend (lr=0.0003): covariates cut MAE by 16.7% (target: at least 15%) met" in text
+    assert "- blend quantile (lr=0.0003): covariates cut MAE by 20.0% (target: at least 15%) met" in text
+    assert "- blend quantile: covariates" not in text  # no blend+cov quantile row to hold it against
 
 
 def test_threads_benchmark_times_one_all_and_auto_threads(tmp_path):
