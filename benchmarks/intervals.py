@@ -329,11 +329,11 @@ def checks(group: pd.DataFrame) -> list[str]:
                        f"{peers.loc[theirs, metric]:.3f} ({theirs}), {gap:+.1%} (target: at or below) "
                        f"{'met' if gap <= 0 else 'missed'}")
     for config in ours_in_order(ours.index):
-        model = CONFIGS[base_config(config)].model
+        spec = CONFIGS[base_config(config)]
         # The same configuration and variant (training settings) with the known future: blend quantile (lr=...)
         # -> blend+cov quantile (lr=...).
-        with_covariates = f"{model}+cov{config[len(model):]}"
-        if not CONFIGS[base_config(config)].covariates and with_covariates in mean.index:
+        with_covariates = f"{spec.model}+cov{config[len(spec.model):]}"
+        if not spec.covariates and with_covariates in mean.index:
             gain = 1 - mean.loc[with_covariates, "mae"] / mean.loc[config, "mae"]
             out.append(f"- {config}: covariates cut MAE by {gain:.1%} (target: at least 15%) "
                        f"{'met' if gain >= 0.15 else 'missed'}")
