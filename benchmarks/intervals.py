@@ -15,7 +15,8 @@ residuals on the training part, per series and step), ``lstm`` and ``blend`` wit
 the blend with covariates as quantile and Normal interval models, and its quantile head without them (the
 covariates' gain of the interval model); then (issue 19) the same fits with conformal
 calibration on the validation part (pooled, per series, and recalibrated at each test origin on the newest observed
-windows: ``Forecaster.backtest(recalibrate=True)``, also with adaptive levels: ``adaptive_rate``). A calibrated run
+windows: ``Forecaster.backtest(recalibrate=True)``, also with adaptive levels: ``adaptive_rate``, fixed or chosen on
+the validation part alone by ``Forecaster.select_adaptive_rate``, and written in the row). A calibrated run
 also writes the rows of its uncalibrated configuration from the same fit (``backtest(raw=True)``: calibration changes
 no weight, so the network alone is that configuration; a later row of the same dataset, configuration, seed and series
 replaces an earlier one in the table). ``--options`` changes
@@ -51,7 +52,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 LEVELS = (80, 90)
 METRICS = ("mae", "smape", "mse", "crps", "coverage-80", "coverage-90", "width-80", "width-90")
-COLUMNS = ("dataset", "config", "seed", "series", *METRICS, "val_loss", "epochs", "train_seconds", "machine")
+COLUMNS = ("dataset", "config", "seed", "series", *METRICS, "val_loss", "epochs", "train_seconds", "machine",
+           "adaptive_rate")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class Config:
     recalibrate: bool = False
     #: ... and adapts the levels as the windows are scored (adaptive conformal inference's step size).
     adaptive_rate: float = 0.0
+    #: ... at the step chosen on the validation part before the test part is read (Forecaster.select_adaptive_rate).
+    select_rate: bool = False
 
 
 CONFIGS = {
@@ -120,6 +124,12 @@ CONFIGS = {
         "calibration": "conformal"}, recalibrate=True, adaptive_rate=0.005),
     "blend+cov quantile conformal per series recalibrated adaptive": Config("blend", True, "quantile", {
         "calibration": "conformal", "calibration_per_series": True}, recalibrate=True, adaptive_rate=0.005),
+    # ACI's step chosen per fit on the validation part alone (its earlier half calibrates, its later half is
+    # backtested at each step of tsbridge.predictor.ADAPTIVE_RATES; the rule was fixed before any run).
+    "blend+cov quantile conformal recalibrated selected": Config("blend", True, "quantile", {
+        "calibration": "conformal"}, recalibrate=True, select_rate=True),
+    "blend+cov quantile conformal per series recalibrated selected": Config("blend", True, "quantile", {
+        "calibration": "conformal", "calibration_per_series": True}, recalibrate=True, select_rate=True),
 }
 #: tsbridge's side of the peer comparison, the first of these with rows, in its variant (``--options``) of lowest
 #: validation loss: never picked on the test scores (the peers' side is their best row on test, which can only
@@ -264,9 +274,9 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int,
     start = first_test_origin(frame, spec)
     with tempfile.TemporaryDirectory(prefix="tsbridge-intervals-"):
         forecaster, seconds = fit(frame, spec, config, seed, quick, changes)
+        rate = forecaster.select_adaptive_rate().rate if config.select_rate else config.adaptive_rate
         tables = {config_name: forecaster.backtest(frame, start=start, stride=spec.horizon,
-                                                   recalibrate=config.recalibrate,
-                                                   adaptive_rate=config.adaptive_rate).forecasts}
+                                                   recalibrate=config.recalibrate, adaptive_rate=rate).forecasts}
         raw_name = uncalibrated(config_name)
         if raw_name is not None:
             tables[raw_name] = forecaster.backtest(frame, start=start, stride=spec.horizon, raw=True).forecasts
@@ -282,7 +292,8 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int,
                          "series": series,
                          **{key: f"{value:.6g}" for key, value in scores(rows_of_series, interval).items()},
                          "val_loss": f"{result.val.get('val/loss', float('nan')):.6g}", "epochs": result.epochs,
-                         "train_seconds": f"{seconds:.1f}", "machine": machine_name(threads)})
+                         "train_seconds": f"{seconds:.1f}", "machine": machine_name(threads),
+                         "adaptive_rate": f"{rate:g}" if scored_name == config_name and config.recalibrate else ""})
     return rows
 
 
@@ -307,10 +318,19 @@ def render(rows: pd.DataFrame) -> str:
                                     else 3, one_seed=" (1 seed)") for metric in METRICS]
                 lines.append(f"| {config} | {mine['seed'].nunique()} | " + " | ".join(cells)
                              + f" | {mine['epochs'].mean():.1f} |")
-            lines += ["", *checks(group), ""]
+            lines += ["", *checks(group), *chosen_rates(group), ""]
         machines = sorted(set(data["machine"]))
         lines += [f"Machine: {'; '.join(machines)}.", ""]
     return "\n".join(lines)
+
+
+def chosen_rates(group: pd.DataFrame) -> list[str]:
+    """For each configuration whose adaptive rate was chosen on validation, the rate of each seed's fit."""
+    selected = group[group["config"].map(lambda name: base_config(name) in CONFIGS
+                                         and CONFIGS[base_config(name)].select_rate)]
+    return [f"- {config}: adaptive rate chosen on validation, per seed: "
+            + ", ".join(f"{rate:g}" for rate in rows.sort_values("seed")["adaptive_rate"])
+            for config, rows in selected.groupby("config", sort=False)]
 
 
 def checks(group: pd.DataFrame) -> list[str]:

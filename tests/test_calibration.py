@@ -13,6 +13,8 @@ import torch
 from tsbridge import Forecaster
 from tsbridge.calibration import AdaptiveLevels, ConformalCalibration, conformal_quantile, window_scores
 from tsbridge.config import calibration_method, compose_config
+from tsbridge.forecaster import NotFittedError
+from tsbridge.predictor import ADAPTIVE_RATES, RATE_TOLERANCE, RateSelection
 
 LEVELS = (80.0, 90.0)
 
@@ -235,12 +237,39 @@ def test_a_recalibrated_origin_reads_no_value_after_itself(calibrated_quantiles,
     assert not first.loc[~before, bounds].equals(second.loc[~before, bounds])
 
 
+def test_the_adaptive_rate_is_chosen_on_the_validation_part_alone(calibrated_quantiles):
+    predictor = calibrated_quantiles.predictor
+    origins = calibrated_quantiles.result.datamodule.val_dataset.origins()
+    frame = noisy_sine()
+
+    def selection(changed: pd.DataFrame) -> RateSelection:
+        return predictor.select_adaptive_rate(predictor.prepare(changed), origins)
+
+    chosen = calibrated_quantiles.select_adaptive_rate()
+    assert chosen.calibration_windows + chosen.selection_windows == len(origins)
+    assert list(chosen.scores.index) == sorted(ADAPTIVE_RATES) and chosen.rate in ADAPTIVE_RATES
+    pd.testing.assert_frame_equal(selection(frame).scores, chosen.scores)
+    # a louder test part (rows from 80% on) changes nothing: no window of it is read
+    pd.testing.assert_frame_equal(selection(louder_after(frame, 0.8, noise=5.0)).scores, chosen.scores)
+    drifted = selection(louder_after(frame, 0.7, noise=2.0))  # the validation's later half is louder
+    gaps = drifted.scores["largest_gap"]
+    assert gaps[0.0] > 0.05 and drifted.rate > 0  # rolling margins alone lag the change; adapting catches up
+    calibrated = gaps.index[gaps <= RATE_TOLERANCE]
+    assert drifted.rate == (calibrated[0] if len(calibrated) else gaps.idxmin())  # the least adaptation that works
+    with pytest.raises(ValueError, match="rates must be step sizes >= 0"):
+        predictor.select_adaptive_rate(predictor.history, origins, rates=[-0.01])
+    with pytest.raises(ValueError, match="needs a calibrated model"):
+        replace(predictor, calibration=None).select_adaptive_rate(predictor.history, origins)
+
+
 def test_calibration_round_trips_through_save_and_load(calibrated_quantiles, tmp_path):
     calibrated_quantiles.save(tmp_path / "model")
     loaded = Forecaster.load(tmp_path / "model")
     assert loaded.predictor.calibration.levels == LEVELS
     assert torch.equal(loaded.predictor.calibration.margins, calibrated_quantiles.predictor.calibration.margins)
     pd.testing.assert_frame_equal(loaded.predict(), calibrated_quantiles.predict())
+    with pytest.raises(NotFittedError, match="a loaded forecaster keeps none"):
+        loaded.select_adaptive_rate()
 
 
 def test_a_point_model_gets_intervals_from_calibration_alone_and_a_loaded_one_recalibrates(tmp_path):

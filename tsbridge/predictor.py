@@ -24,7 +24,7 @@ from tsbridge import persistence
 from tsbridge.calibration import AdaptiveLevels, ConformalCalibration, window_scores
 from tsbridge.data import (SeriesFrame, SeriesTooShortError, StandardScaler, WindowDataset, collate_windows,
                            extend_with_future, future_feature_columns, model_units, prepare_series, resolve_freq)
-from tsbridge.metrics import interval_scores, original_unit_metrics, quantile_columns
+from tsbridge.metrics import format_level, interval_scores, original_unit_metrics, quantile_columns
 from tsbridge.models import MODELS
 from tsbridge.models.probabilistic import check_levels
 from tsbridge.module import ForecastModule
@@ -57,6 +57,27 @@ class Forecast(NamedTuple):
     def rows(self, at: Tensor) -> Forecast:
         """The forecasts of windows ``at`` (indices or a mask)."""
         return Forecast(self.point[at], None if self.quantiles is None else self.quantiles[at])
+
+
+#: ACI step sizes :meth:`Predictor.select_adaptive_rate` compares (0: the rolling recalibration alone; 0.005: the
+#: step of ACI's authors, Gibbs & Candès 2021).
+ADAPTIVE_RATES = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+#: Coverage within this of nominal on the held-out windows counts as calibrated there (half the 2 points issue 19
+#: asks of the test part: the held-out half is shorter and calmer than a test part tends to be).
+RATE_TOLERANCE = 0.01
+
+
+class RateSelection(NamedTuple):
+    """An adaptive rate chosen on held-out windows (:meth:`Predictor.select_adaptive_rate`)."""
+
+    #: The chosen ``adaptive_rate`` for :meth:`Predictor.backtest`.
+    rate: float
+    #: Per rate: coverage at each level and crps (pooled), and ``largest_gap``, the largest distance from nominal
+    #: over levels, targets (and series, when calibrated per series) that the choice reads.
+    scores: pd.DataFrame
+    #: Windows that calibrated the selection, and windows it was backtested on.
+    calibration_windows: int
+    selection_windows: int
 
 
 class Backtest(NamedTuple):
@@ -480,6 +501,49 @@ class Predictor:
                 quantiles[at] = margins.apply(*raw.rows(at), spread[at], no_series[at], [None])
         return quantiles
 
+    def select_adaptive_rate(self, series: SeriesFrame, origins: Tensor, rates: Sequence[float] = ADAPTIVE_RATES,
+                             tolerance: float = RATE_TOLERANCE) -> RateSelection:
+        """Choose :meth:`backtest`'s ``adaptive_rate`` on the windows at ``origins`` (the validation part's, which
+        the model never trained on), before any later window is read: each series' first half of them calibrates a
+        copy of this predictor as this one was calibrated (same levels, pooled or per series), and its second half
+        is backtested with ``recalibrate=True`` at every rate of ``rates`` (0: the rolling recalibration alone).
+        The choice is the smallest rate whose coverage there is within ``tolerance`` of nominal at every level, per
+        target (and per series when calibrated per series): the least adaptation that calibrates held-out windows,
+        since a faster rate also makes the intervals swing more. When no rate gets there, the rate of the smallest
+        largest gap. One forecasting pass over the windows, no refit.
+
+        Raises:
+            ValueError: the predictor is not calibrated, or a series has too few windows to halve.
+        """
+        calibration = self.calibration
+        if calibration is None:
+            raise ValueError("choosing an adaptive rate needs a calibrated model: fit with calibration='conformal'")
+        if not rates or any(rate < 0 for rate in rates):
+            raise ValueError(f"rates must be step sizes >= 0 (0: no adaptation), got {list(rates)}")
+        first, second = _halves(origins)
+        per_series = calibration.series_margins is not None
+        selecting = self.calibrated(series, first, calibration.levels, per_series)
+        raw, spread, _ = selecting._forecast_windows(selecting.windows(series, second))
+        keys = ["target"] + ([self.id_col] if per_series and self.id_col is not None else [])
+        rows = []
+        for rate in sorted(set(map(float, rates))):
+            table = selecting._table(series, second, selecting._recalibrated(series, second, raw, spread, rate),
+                                     calibration.levels)
+            gaps = []
+            for level in calibration.levels:
+                name = format_level(level)
+                inside = table["actual"].between(table[f"forecast-lo-{name}"], table[f"forecast-hi-{name}"])
+                gaps.append(float((inside.groupby([table[key] for key in keys]).mean() - level / 100).abs().max()))
+            metrics = backtest_metrics(table, calibration.levels).mean()  # pooled over series, mean over targets
+            rows.append({"rate": rate, **{f"coverage-{format_level(level)}": float(metrics[f"coverage-"
+                                                                                             f"{format_level(level)}"])
+                                          for level in calibration.levels},
+                         "crps": float(metrics["crps"]), "largest_gap": max(gaps)})
+        scores = pd.DataFrame(rows).set_index("rate")
+        calibrated = scores.index[scores["largest_gap"] <= tolerance]
+        chosen = float(calibrated[0]) if len(calibrated) else float(scores["largest_gap"].idxmin())
+        return RateSelection(chosen, scores, len(first), len(second))
+
     def calibrated(self, series: SeriesFrame, origins: Tensor, levels: Sequence[float] | None = None,
                    per_series: bool = False) -> Predictor:
         """A copy of this predictor whose intervals are conformally calibrated (:mod:`tsbridge.calibration`) on
@@ -571,6 +635,22 @@ class Predictor:
     def load(cls, path: str | Path) -> Predictor:
         """Read a predictor written by :meth:`save` (nothing is unpickled)."""
         return cls(**persistence.load(path).fields)
+
+
+def _halves(origins: Tensor) -> tuple[Tensor, Tensor]:
+    """``(series, row)`` origins cut in time per series: each series' earlier half (the larger, for an odd count)
+    and its later half."""
+    first, second = [], []
+    for s in origins[:, 0].unique().tolist():
+        mine = origins[origins[:, 0] == s]
+        mine = mine[mine[:, 1].argsort()]
+        if len(mine) < 2:
+            raise ValueError(f"series {s} has {len(mine)} held-out window(s); choosing a rate needs at least 2 per "
+                             "series (a larger validation part)")
+        cut = (len(mine) + 1) // 2
+        first.append(mine[:cut])
+        second.append(mine[cut:])
+    return torch.cat(first), torch.cat(second)
 
 
 def _times(series: SeriesFrame, pairs: Tensor) -> np.ndarray:

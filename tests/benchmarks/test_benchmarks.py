@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from tsbridge.config import compose_config
+from tsbridge.predictor import ADAPTIVE_RATES
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -224,12 +225,17 @@ def test_synthetic_panel_is_seeded_sorted_and_float32():
 def test_intervals_quick_rows_and_rendered_checks(tmp_path):
     pytest.importorskip("tsdata")
     rows_path = tmp_path / "intervals.csv"
-    run_script("intervals", "--quick", "--datasets", "epf_fr_be", "--configs", "seasonal_naive", "blend",
-               "blend+cov quantile", "--seeds", "0", "--out", str(rows_path), tmp_path=tmp_path)
+    selected = "blend+cov quantile conformal per series recalibrated selected"
+    run_script("intervals", "--quick", "--datasets", "epf_fr_be", "--configs", "seasonal_naive", "blend", selected,
+               "--seeds", "0", "--out", str(rows_path), tmp_path=tmp_path)
     rows = pd.read_csv(rows_path)
     assert tuple(rows.columns) == load_script("intervals").COLUMNS
-    assert sorted(zip(rows["config"], rows["series"])) == sorted(
-        (config, series) for config in ("seasonal_naive", "blend", "blend+cov quantile") for series in ("BE", "FR"))
+    assert sorted(zip(rows["config"], rows["series"])) == sorted(  # the selected fit also scored without calibration
+        (config, series) for config in ("seasonal_naive", "blend", selected, "blend+cov quantile")
+        for series in ("BE", "FR"))
+    rates = rows.loc[rows["config"] == selected, "adaptive_rate"]
+    assert rates.nunique() == 1 and rates.iloc[0] in ADAPTIVE_RATES  # one rate a fit, chosen before the test part
+    assert rows.loc[rows["config"] != selected, "adaptive_rate"].isna().all()
     interval_rows = rows[rows["config"] != "blend"]
     assert interval_rows[["crps", "coverage-80", "width-90"]].notna().all().all()
     assert rows.loc[rows["config"] == "blend", "crps"].isna().all()  # a point model has no CRPS
@@ -238,6 +244,7 @@ def test_intervals_quick_rows_and_rendered_checks(tmp_path):
     tables = markdown_tables(text)
     assert len(tables) == 2 and tables[0][0][:3] == ["config", "seeds", "mae"]  # one per series
     assert "CRPS" in text and "below the seasonal naive's" in text
+    assert f"- {selected}: adaptive rate chosen on validation, per seed: {rates.iloc[0]:g}" in text
 
 
 def test_intervals_render_puts_peer_rows_after_ours_and_checks_the_calibrated_and_peer_targets():
