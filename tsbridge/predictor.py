@@ -535,10 +535,9 @@ class Predictor:
                 inside = table["actual"].between(table[f"forecast-lo-{name}"], table[f"forecast-hi-{name}"])
                 gaps.append(float((inside.groupby([table[key] for key in keys]).mean() - level / 100).abs().max()))
             metrics = backtest_metrics(table, calibration.levels).mean()  # pooled over series, mean over targets
-            rows.append({"rate": rate, **{f"coverage-{format_level(level)}": float(metrics[f"coverage-"
-                                                                                             f"{format_level(level)}"])
-                                          for level in calibration.levels},
-                         "crps": float(metrics["crps"]), "largest_gap": max(gaps)})
+            coverage = {name: float(metrics[name]) for name in (f"coverage-{format_level(level)}"
+                                                                for level in calibration.levels)}
+            rows.append({"rate": rate, **coverage, "crps": float(metrics["crps"]), "largest_gap": max(gaps)})
         scores = pd.DataFrame(rows).set_index("rate")
         calibrated = scores.index[scores["largest_gap"] <= tolerance]
         chosen = float(calibrated[0]) if len(calibrated) else float(scores["largest_gap"].idxmin())
