@@ -274,7 +274,13 @@ def run(name: str, config_name: str, seed: int, quick: bool, threads: int,
     start = first_test_origin(frame, spec)
     with tempfile.TemporaryDirectory(prefix="tsbridge-intervals-"):
         forecaster, seconds = fit(frame, spec, config, seed, quick, changes)
-        rate = forecaster.select_adaptive_rate().rate if config.select_rate else config.adaptive_rate
+        rate = config.adaptive_rate
+        if config.select_rate:
+            selection = forecaster.select_adaptive_rate()
+            rate = selection.rate
+            print(f"{name} {config_name} seed={seed}: adaptive rate {rate:g} chosen on the validation part's later "
+                  f"half ({selection.selection_windows} windows; its earlier {selection.calibration_windows} "
+                  f"calibrate):\n{selection.scores.round(4).to_string()}", flush=True)
         tables = {config_name: forecaster.backtest(frame, start=start, stride=spec.horizon,
                                                    recalibrate=config.recalibrate, adaptive_rate=rate).forecasts}
         raw_name = uncalibrated(config_name)
