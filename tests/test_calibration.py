@@ -14,7 +14,7 @@ from tsbridge import Forecaster
 from tsbridge.calibration import AdaptiveLevels, ConformalCalibration, conformal_quantile, window_scores
 from tsbridge.config import calibration_method, compose_config
 from tsbridge.forecaster import NotFittedError
-from tsbridge.predictor import ADAPTIVE_RATES, RATE_TOLERANCE, RateSelection
+from tsbridge.predictor import ADAPTIVE_RATES, RATE_SHARPNESS, RATE_TOLERANCE, RateSelection
 
 LEVELS = (80.0, 90.0)
 
@@ -251,11 +251,17 @@ def test_the_adaptive_rate_is_chosen_on_the_validation_part_alone(calibrated_qua
     pd.testing.assert_frame_equal(selection(frame).scores, chosen.scores)
     # a louder test part (rows from 80% on) changes nothing: no window of it is read
     pd.testing.assert_frame_equal(selection(louder_after(frame, 0.8, noise=5.0)).scores, chosen.scores)
-    drifted = selection(louder_after(frame, 0.7, noise=2.0))  # the validation's later half is louder
-    gaps = drifted.scores["largest_gap"]
-    assert gaps[0.0] > 0.05 and drifted.rate > 0  # rolling margins alone lag the change; adapting catches up
-    calibrated = gaps.index[gaps <= RATE_TOLERANCE]
-    assert drifted.rate == (calibrated[0] if len(calibrated) else gaps.idxmin())  # the least adaptation that works
+    drifted = predictor.prepare(louder_after(frame, 0.7, noise=2.0))  # the validation's later half is louder
+    for sharpness in (RATE_SHARPNESS, None, 0.0):
+        chosen = predictor.select_adaptive_rate(drifted, origins, sharpness=sharpness)
+        if sharpness == RATE_SHARPNESS:  # the default: adapting catches up with the change
+            assert chosen.scores.loc[0.0, "largest_gap"] > 0.05 and chosen.rate > 0
+        crps = chosen.scores["crps"]
+        sharp = crps <= crps[0.0] * (1 + sharpness) if sharpness is not None else crps > -1
+        assert chosen.scores["sharp"].equals(sharp) and sharp[0.0]  # the slowest step always competes
+        gaps = chosen.scores.loc[sharp, "largest_gap"]
+        calibrated = gaps.index[gaps <= RATE_TOLERANCE]
+        assert chosen.rate == (calibrated[0] if len(calibrated) else gaps.idxmin())  # the least adaptation that works
     with pytest.raises(ValueError, match="rates must be step sizes >= 0"):
         predictor.select_adaptive_rate(predictor.history, origins, rates=[-0.01])
     with pytest.raises(ValueError, match="needs a calibrated model"):

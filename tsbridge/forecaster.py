@@ -38,8 +38,8 @@ from tsbridge.models import check_model_name
 from tsbridge.module import ForecastModule
 from tsbridge.overrides import frame_overrides, option_overrides, override
 from tsbridge.plotting import plot_calibration, plot_series_forecast
-from tsbridge.predictor import (ADAPTIVE_RATES, RATE_TOLERANCE, Backtest, MissingReadoutError, Predictor, RateSelection,
-                               Start)
+from tsbridge.predictor import (ADAPTIVE_RATES, RATE_SHARPNESS, RATE_TOLERANCE, Backtest, MissingReadoutError, Predictor,
+                               RateSelection, Start)
 from tsbridge.quiet import quiet_fit
 
 
@@ -265,10 +265,12 @@ class Forecaster:
         return self
 
     def select_adaptive_rate(self, rates: Sequence[float] = ADAPTIVE_RATES,
-                             tolerance: float = RATE_TOLERANCE) -> RateSelection:
+                             tolerance: float = RATE_TOLERANCE,
+                             sharpness: float | None = RATE_SHARPNESS) -> RateSelection:
         """Choose the ``adaptive_rate`` for :meth:`backtest` on the last fit's validation part, which the model never
         trained on and no test window enters: its earlier half calibrates, its later half is backtested at every
-        rate, and the smallest rate whose coverage there is within ``tolerance`` of nominal wins
+        rate, and among the rates whose CRPS there is at most ``sharpness`` above the slowest's, the smallest whose
+        coverage is within ``tolerance`` of nominal wins
         (:meth:`tsbridge.predictor.Predictor.select_adaptive_rate`). Choose it before scoring a test part, and
         backtest with ``recalibrate=True, adaptive_rate=selection.rate``.
 
@@ -283,7 +285,7 @@ class Forecaster:
         dataset = self.result.datamodule.val_dataset
         if dataset is None or not len(dataset):
             raise ValueError("choosing an adaptive rate needs a validation part: fit with val_size > 0")
-        return predictor.select_adaptive_rate(predictor.history, dataset.origins(), rates, tolerance)
+        return predictor.select_adaptive_rate(predictor.history, dataset.origins(), rates, tolerance, sharpness)
 
     # ------------------------------------------------------------------ readouts
     @property
