@@ -516,7 +516,8 @@ class Predictor:
         rate), the choice is the smallest whose coverage is within ``tolerance`` of nominal at every level, per
         target (and per series when calibrated per series): the least adaptation that calibrates held-out windows,
         since a faster rate also makes the intervals swing more. When none gets there, the one of the smallest
-        largest gap. One forecasting pass over the windows, no refit.
+        largest gap. No refit; each rate forecasts the windows its recalibration reads again (as
+        :meth:`backtest` does).
 
         Raises:
             ValueError: the predictor is not calibrated, or a series has too few windows to halve.
@@ -530,20 +531,18 @@ class Predictor:
         per_series = calibration.series_margins is not None
         selecting = self.calibrated(series, first, calibration.levels, per_series)
         raw, spread, _ = selecting._forecast_windows(selecting.windows(series, second))
-        keys = ["target"] + ([self.id_col] if per_series and self.id_col is not None else [])
+        by_series = per_series and self.id_col is not None
+        coverage = {f"coverage-{format_level(level)}": level / 100 for level in calibration.levels}
         rows = []
         for rate in sorted(set(map(float, rates))):
             table = selecting._table(series, second, selecting._recalibrated(series, second, raw, spread, rate),
                                      calibration.levels)
-            gaps = []
-            for level in calibration.levels:
-                name = format_level(level)
-                inside = table["actual"].between(table[f"forecast-lo-{name}"], table[f"forecast-hi-{name}"])
-                gaps.append(float((inside.groupby([table[key] for key in keys]).mean() - level / 100).abs().max()))
-            metrics = backtest_metrics(table, calibration.levels).mean()  # pooled over series, mean over targets
-            coverage = {name: float(metrics[name]) for name in (f"coverage-{format_level(level)}"
-                                                                for level in calibration.levels)}
-            rows.append({"rate": rate, **coverage, "crps": float(metrics["crps"]), "largest_gap": max(gaps)})
+            metrics = backtest_metrics(table, calibration.levels)  # per target, pooled over series
+            groups = pd.concat([backtest_metrics(part, calibration.levels) for _, part in table.groupby(self.id_col)]
+                               ) if by_series else metrics
+            gap = max(float((groups[name] - nominal).abs().max()) for name, nominal in coverage.items())
+            rows.append({"rate": rate, **metrics[list(coverage)].mean().to_dict(),
+                         "crps": float(metrics["crps"].mean()), "largest_gap": gap})
         scores = pd.DataFrame(rows).set_index("rate")
         scores["sharp"] = True if sharpness is None else scores["crps"] <= scores["crps"].iloc[0] * (1 + sharpness)
         eligible = scores[scores["sharp"]]
