@@ -268,6 +268,24 @@ def test_the_adaptive_rate_is_chosen_on_the_validation_part_alone(calibrated_qua
         replace(predictor, calibration=None).select_adaptive_rate(predictor.history, origins)
 
 
+def test_choosing_among_more_rates_forecasts_no_more_windows(calibrated_quantiles, monkeypatch):
+    predictor = calibrated_quantiles.predictor
+    origins = calibrated_quantiles.result.datamodule.val_dataset.origins()
+    forecast_windows = type(predictor)._forecast_windows
+    forecast = []
+
+    def counting(self, dataset):
+        forecast.append(len(dataset))
+        return forecast_windows(self, dataset)
+
+    monkeypatch.setattr(type(predictor), "_forecast_windows", counting)
+    predictor.select_adaptive_rate(predictor.history, origins, rates=[0.0])
+    one_rate = list(forecast)
+    forecast.clear()
+    predictor.select_adaptive_rate(predictor.history, origins)
+    assert len(ADAPTIVE_RATES) > 1 and forecast == one_rate  # the recalibration's windows are scored once
+
+
 def test_calibration_round_trips_through_save_and_load(calibrated_quantiles, tmp_path):
     calibrated_quantiles.save(tmp_path / "model")
     loaded = Forecaster.load(tmp_path / "model")

@@ -71,6 +71,15 @@ RATE_TOLERANCE = 0.01
 RATE_SHARPNESS = 0.02
 
 
+class _ScoredPool(NamedTuple):
+    """The stride-1 windows one group of series recalibrates from, ordered by when their last value is observed."""
+
+    known: np.ndarray  # when each window's last value is observed
+    issued: np.ndarray  # each window's origin time
+    scores: Tensor  # its conformity scores (:func:`tsbridge.calibration.window_scores`)
+    size: int  # how many of the newest windows each recalibration reads
+
+
 class RateSelection(NamedTuple):
     """An adaptive rate chosen on held-out windows (:meth:`Predictor.select_adaptive_rate`)."""
 
@@ -428,7 +437,7 @@ class Predictor:
         dataset = self.windows(series, origins)
         raw, spread, positions = self._forecast_windows(dataset)  # one pass serves both tables
         if recalibrate:
-            calibrated = self._recalibrated(series, origins, raw, spread, adaptive_rate)
+            calibrated = self._recalibrated(series, origins, raw, spread, [adaptive_rate])[0]
         else:
             calibrated = self._calibrate(raw, spread, positions, series.series_ids, len(dataset.values))
         forecasts = self._table(series, origins, calibrated, self.levels)
@@ -441,30 +450,32 @@ class Predictor:
         return Backtest(forecasts, metrics)
 
     def _recalibrated(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor,
-                      adaptive_rate: float) -> Forecast:
-        """``raw`` forecasts at ``origins`` with intervals recalibrated origin by origin (see :meth:`backtest`): each
-        origin's margins come from the newest stride-1 windows of ``series`` whose values are all observed by then,
-        as many as the calibration had; per series (that series' share of them) when it was calibrated per series.
-        With ``adaptive_rate`` each group of series adapts its levels as its windows are scored."""
+                      adaptive_rates: Sequence[float]) -> list[Forecast]:
+        """``raw`` forecasts at ``origins`` with intervals recalibrated origin by origin (see :meth:`backtest`), one
+        forecast per rate of ``adaptive_rates``: each origin's margins come from the newest stride-1 windows of
+        ``series`` whose values are all observed by then, as many as the calibration had; per series (that series'
+        share of them) when it was calibrated per series. With a rate > 0 each group of series adapts its levels as
+        its windows are scored. The windows are forecast and scored once for all the rates."""
         calibration = self.calibration
         per_series = calibration.series_margins is not None
         every = list(range(len(series.values)))
         groups = [[s] for s in every] if per_series else [every]
         size = calibration.windows // (len(calibration.series_ids) if per_series else 1)
         pool = self.origins(series)  # every stride-1 window
-        quantiles = torch.empty(*raw.point.shape, 2 * len(calibration.levels) + 1, dtype=torch.float64)
+        quantiles = [torch.empty(*raw.point.shape, 2 * len(calibration.levels) + 1, dtype=torch.float64)
+                     for _ in adaptive_rates]
         for members in map(torch.tensor, groups):
             mine = torch.isin(origins[:, 0], members)
             if mine.any():
-                quantiles[mine] = self._recalibrated_group(series, origins[mine], raw.rows(mine), spread[mine],
-                                                           pool[torch.isin(pool[:, 0], members)], size, adaptive_rate)
-        return raw._replace(quantiles=quantiles)
+                scored = self._scored_pool(series, origins[mine], pool[torch.isin(pool[:, 0], members)], size)
+                for rate, filled in zip(adaptive_rates, quantiles):
+                    filled[mine] = self._recalibrated_group(series, origins[mine], raw.rows(mine), spread[mine],
+                                                            scored, rate)
+        return [raw._replace(quantiles=filled) for filled in quantiles]
 
-    def _recalibrated_group(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor, pool: Tensor,
-                            size: int, adaptive_rate: float) -> Tensor:
-        """Recalibrated quantiles of ``raw`` (one group of series) from the newest ``size`` windows of ``pool``
-        observed by each origin; with ``adaptive_rate``, at levels adapted on every window of ``pool`` issued from
-        the first origin on and observed by then."""
+    def _scored_pool(self, series: SeriesFrame, origins: Tensor, pool: Tensor, size: int) -> _ScoredPool:
+        """The windows of ``pool`` (one group of series) that recalibrating at ``origins`` reads, scored: the newest
+        ``size`` observed by the first origin and every later one observed by the last origin."""
         known = _times(series, pool + torch.tensor([0, self.horizon]))  # when each window's last value is observed
         order = np.argsort(known, kind="stable")
         pool, known = pool[torch.from_numpy(order)], known[order]
@@ -479,24 +490,32 @@ class Predictor:
         forecast, needed_spread, _ = self._forecast_windows(self.windows(series, needed))
         scores = window_scores(forecast.point, forecast.quantiles, self.actuals(series, needed), needed_spread,
                                len(self.calibration.levels))
+        return _ScoredPool(known[first - size : last], _times(series, needed), scores, size)
+
+    def _recalibrated_group(self, series: SeriesFrame, origins: Tensor, raw: Forecast, spread: Tensor,
+                            scored: _ScoredPool, adaptive_rate: float) -> Tensor:
+        """Recalibrated quantiles of ``raw`` (one group of series) from the newest ``scored.size`` windows observed
+        by each origin; with ``adaptive_rate``, at levels adapted on every scored window issued from the first
+        origin on and observed by then."""
+        known, scores, size = scored.known, scored.scores, scored.size
         quantiles = torch.empty(*raw.point.shape, 2 * len(self.calibration.levels) + 1, dtype=torch.float64)
         no_series = torch.zeros(len(origins), dtype=torch.int64)
+        origin_times = _times(series, origins)
         times = np.unique(origin_times)
         if adaptive_rate:
             adaptive = AdaptiveLevels(self.calibration.levels, adaptive_rate)
-            issued = _times(series, needed)  # each window's origin time
-            scored = issued >= times[0]  # the windows that adapt the levels: issued from the first origin on
-            misses = torch.zeros(len(needed), len(self.calibration.levels), dtype=torch.float64)
-            times = np.union1d(times, issued[scored])
-            fed = 0  # windows of ``needed`` (ordered by when they are observed) already fed back
+            adapting = scored.issued >= times[0]  # the windows that adapt the levels: issued from the first origin on
+            misses = torch.zeros(len(scores), len(self.calibration.levels), dtype=torch.float64)
+            times = np.union1d(times, scored.issued[adapting])
+            fed = 0  # windows (ordered by when they are observed) already fed back
         for time in times:
-            end = int(np.searchsorted(known, time, side="right")) - (first - size)
+            end = int(np.searchsorted(known, time, side="right"))
             if adaptive_rate:
-                observed = torch.from_numpy(np.flatnonzero(scored[fed:end]) + fed)
+                observed = torch.from_numpy(np.flatnonzero(adapting[fed:end]) + fed)
                 adaptive.observe(misses[observed])  # issued before ``time``: their misses are set below
                 fed = end
                 margins = self.calibration.recalibrated(scores[end - size : end], adaptive.levels)
-                now = torch.from_numpy(np.flatnonzero(issued == time))
+                now = torch.from_numpy(np.flatnonzero(scored.issued == time))
                 misses[now] = margins.misses(scores[now])
             else:
                 margins = self.calibration.recalibrated(scores[end - size : end])
@@ -516,8 +535,7 @@ class Predictor:
         rate), the choice is the smallest whose coverage is within ``tolerance`` of nominal at every level, per
         target (and per series when calibrated per series): the least adaptation that calibrates held-out windows,
         since a faster rate also makes the intervals swing more. When none gets there, the one of the smallest
-        largest gap. No refit; each rate forecasts the windows its recalibration reads again (as
-        :meth:`backtest` does).
+        largest gap. No refit; the windows the recalibration reads are forecast once for all the rates.
 
         Raises:
             ValueError: the predictor is not calibrated, or a series has too few windows to halve.
@@ -534,9 +552,9 @@ class Predictor:
         by_series = per_series and self.id_col is not None
         coverage = {f"coverage-{format_level(level)}": level / 100 for level in calibration.levels}
         rows = []
-        for rate in sorted(set(map(float, rates))):
-            table = selecting._table(series, second, selecting._recalibrated(series, second, raw, spread, rate),
-                                     calibration.levels)
+        rates = sorted(set(map(float, rates)))
+        for rate, recalibrated in zip(rates, selecting._recalibrated(series, second, raw, spread, rates)):
+            table = selecting._table(series, second, recalibrated, calibration.levels)
             metrics = backtest_metrics(table, calibration.levels)  # per target, pooled over series
             groups = pd.concat([backtest_metrics(part, calibration.levels) for _, part in table.groupby(self.id_col)]
                                ) if by_series else metrics
