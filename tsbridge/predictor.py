@@ -467,10 +467,10 @@ class Predictor:
         for members in map(torch.tensor, groups):
             mine = torch.isin(origins[:, 0], members)
             if mine.any():
-                scored = self._scored_pool(series, origins[mine], pool[torch.isin(pool[:, 0], members)], size)
+                group = origins[mine], raw.rows(mine), spread[mine]
+                scored = self._scored_pool(series, group[0], pool[torch.isin(pool[:, 0], members)], size)
                 for rate, filled in zip(adaptive_rates, quantiles):
-                    filled[mine] = self._recalibrated_group(series, origins[mine], raw.rows(mine), spread[mine],
-                                                            scored, rate)
+                    filled[mine] = self._recalibrated_group(series, *group, scored, rate)
         return [raw._replace(quantiles=filled) for filled in quantiles]
 
     def _scored_pool(self, series: SeriesFrame, origins: Tensor, pool: Tensor, size: int) -> _ScoredPool:
