@@ -83,6 +83,8 @@ def test_channel_independent_needs_inputs_equal_targets():
         ({"bridge": "concat", "granularity": "unit"}, "granularity"),
         ({"bridge": "concat", "normalize_states": False}, "normalize_states"),
         ({"bridge": "attention", "init_past_weight": 0.3}, "init_past_weight"),
+        ({"bridge": "concat", "learn_past_weight": False}, "learn_past_weight"),
+        ({"bridge": "blend", "granularity": "gated", "learn_past_weight": False}, "learn_past_weight"),
         ({"bridge": "concat", "score": "additive"}, "score"),
         ({"bridge": "attention", "score": "cosine"}, "score"),
         ({"bridge": "blend", "granularity": "per_step"}, "granularity"),
@@ -129,6 +131,26 @@ def test_blend_initial_weight_and_unit_granularity():
     net = bridged(bridge="blend", granularity="unit", init_past_weight=0.7)
     _, readouts = net(torch.randn(2, LOOKBACK, 3), return_readouts=True)
     torch.testing.assert_close(readouts["blend/past_weight_values"], torch.full((HIDDEN,), 0.7))
+
+
+@pytest.mark.parametrize(("granularity", "weight"), [("scalar", 0.5), ("unit", 1.0)])
+def test_a_fixed_past_weight_stays_where_it_is_set_while_the_net_trains(granularity, weight):
+    """The control for reading a learned ``a``: the same net with ``a`` held at its start."""
+    net = bridged(bridge="blend", granularity=granularity, init_past_weight=weight, learn_past_weight=False)
+    assert net.blend_parameters() == []
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.05)
+    x = torch.randn(8, LOOKBACK, 3)
+    for _ in range(3):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(net(x), 3 * x[:, -HORIZON:]).backward()
+        optimizer.step()
+    _, readouts = net(x, return_readouts=True)
+    size = 1 if granularity == "scalar" else HIDDEN
+    torch.testing.assert_close(readouts["blend/past_weight_values"], torch.full((size,), weight))
+    reloaded = bridged(bridge="blend", granularity=granularity, init_past_weight=0.3, learn_past_weight=False)
+    reloaded.load_state_dict(net.state_dict())  # the fixed weight is a buffer: a saved control keeps its a
+    net.eval(), reloaded.eval()
+    torch.testing.assert_close(reloaded(x), net(x))
 
 
 def test_blend_share_reflects_the_weight():

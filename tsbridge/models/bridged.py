@@ -39,8 +39,9 @@ class BridgedLSTM(ForecastNet):
             ``segment_length``.
         head_dropout: Dropout on the head's input (SegRNN's dropout "before the decoder" sits
             there alone); None means ``dropout``.
-        granularity, normalize_states, init_past_weight: Blend options (``bridge="blend"`` only;
-            another bridge refuses them when set away from these defaults).
+        granularity, normalize_states, init_past_weight, learn_past_weight: Blend options (``bridge="blend"``
+            only; another bridge refuses them when set away from these defaults). ``learn_past_weight=False``
+            fixes a at ``init_past_weight`` (None: 0.5): the control run that tells a learned a from its start.
         score: Attention score (``bridge="attention"`` only).
         cell: ``"lstm"`` or ``"gru"``: the cell of the bidirectional encoder and of the second layer
             (:data:`~tsbridge.models.cells.CELLS`).
@@ -70,6 +71,7 @@ class BridgedLSTM(ForecastNet):
         granularity: str = "scalar",
         normalize_states: bool = True,
         init_past_weight: float | None = None,
+        learn_past_weight: bool = True,
         score: str = "dot",
         cell: str = "lstm",
         norm: str = "revin",
@@ -104,6 +106,7 @@ class BridgedLSTM(ForecastNet):
             granularity=granularity,
             normalize_states=normalize_states,
             init_past_weight=init_past_weight,
+            learn_past_weight=learn_past_weight,
             score=score,
         )
         self.cell = cell
